@@ -1,0 +1,98 @@
+"""``groundlabel detect``: images in, COCO predictions out."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int, require_labels
+from groundlabel.errors import GroundlabelError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "detect",
+        help="detect boxes for the given classes and write COCO predictions",
+        description="Run Grounding DINO on images or folders (recursive) and write COCO JSON with scores.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    parser.add_argument(
+        "--labels", "-l", required=True, help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"'
+    )
+    parser.add_argument("-o", "--output", type=Path, help="COCO JSON to write")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="images per model pass (default: 1)")
+    add_model_options(parser)
+    add_threshold_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def common_root(paths: Sequence[str | os.PathLike[str]]) -> Path:
+    """The folder that file names in the output are relative to."""
+    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+    return Path(os.path.commonpath([str(f) for f in folders]))
+
+
+def relative_name(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def run(args: argparse.Namespace) -> int:
+    from groundlabel.detector import Detector
+    from groundlabel.formats.coco import CocoBox, CocoImageEntry, build_coco
+    from groundlabel.images import expand_inputs
+    from groundlabel.labels import LabelSet
+    from groundlabel.progress import progress_bar
+
+    labels = LabelSet.parse(require_labels(args.labels))
+    if args.output is None:
+        raise GroundlabelError("no output given: pass -o predictions.json")
+    sources = expand_inputs(args.paths)
+    if not sources:
+        raise GroundlabelError(f"no images found in {', '.join(args.paths)} (looked for jpg, png, bmp, gif, tif, webp)")
+    root = common_root(args.paths)
+    detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
+
+    entries: list[CocoImageEntry] = []
+    failures: list[tuple[str, str]] = []
+    box_count = 0
+    with progress_bar(len(sources), "detect") as bar:
+        for result in detector.detect(
+            sources,
+            labels,
+            box_threshold=args.box_threshold,
+            text_threshold=args.text_threshold,
+            nms_iou=args.nms_iou,
+            max_detections=args.max_detections,
+            batch_size=args.batch_size,
+        ):
+            bar.update(1)
+            if not result.ok:
+                failures.append((result.source, result.error or "unknown error"))
+                continue
+            boxes = [CocoBox(b, c, s) for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)]
+            box_count += len(boxes)
+            width, height = result.image_size
+            entries.append(CocoImageEntry(relative_name(result.source, root), width, height, boxes))
+
+    from groundlabel.atomic import write_json_atomic
+
+    info = {
+        "description": "groundlabel detect predictions",
+        "model": detector.model_name,
+        "box_threshold": args.box_threshold,
+        "text_threshold": args.text_threshold,
+    }
+    write_json_atomic(args.output, build_coco(entries, labels.names, info))
+    print(
+        f"{len(entries)} image(s), {box_count} box(es), {len(failures)} failed -> {args.output}",
+        file=sys.stderr,
+    )
+    for source, reason in failures:
+        print(f"  failed: {source}: {reason}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,76 @@
+"""Options several subcommands share, so each means the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from groundlabel.errors import GroundlabelError
+from groundlabel.model_loading import DEFAULT_MODEL
+
+
+def env_default(name: str, fallback: str | None) -> str | None:
+    """An option's default from ``GROUNDLABEL_<NAME>`` (used by Docker), else ``fallback``."""
+    return os.environ.get(f"GROUNDLABEL_{name}", fallback)
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        default=env_default("MODEL", DEFAULT_MODEL),
+        help="hub id or local directory saved with save_pretrained (default: %(default)s)",
+    )
+    group.add_argument(
+        "--device", default=env_default("DEVICE", "auto"), help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)"
+    )
+    group.add_argument(
+        "--dtype",
+        default=env_default("DTYPE", "fp32"),
+        choices=["fp32", "bf16", "fp16"],
+        help="half precision needs CUDA (default: %(default)s)",
+    )
+
+
+def add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("thresholds")
+    group.add_argument(
+        "--box-threshold",
+        type=probability,
+        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        help="keep boxes scoring above this (default: %(default)s)",
+    )
+    group.add_argument(
+        "--text-threshold",
+        type=probability,
+        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        help="a box's class must have a token above this (default: %(default)s)",
+    )
+    group.add_argument("--nms-iou", type=probability, default=None, help="class-wise NMS at this IoU (default: off)")
+    group.add_argument("--max-detections", type=positive_int, default=None, help="at most this many boxes per image")
+
+
+def require_labels(text: str | None) -> str:
+    if not text or not text.strip():
+        raise GroundlabelError('no classes given: pass --labels "cat, dog, remote control=remote|tv remote"')
+    return text

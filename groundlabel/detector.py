@@ -1,0 +1,229 @@
+"""The detector both front ends share: images and a label set in, labelled boxes out.
+
+The computation is the transformers reference path (processor, model, the same
+post-processing arithmetic) so boxes and scores equal it; what groundlabel adds is
+around it: prompts built from classes (split when too long), one class per box
+(``label_assignment``), clamping, optional NMS, and per-image error reporting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+
+from groundlabel.boxes import center_to_corners, clamp_to_image, class_wise_nms
+from groundlabel.errors import ImageLoadError
+from groundlabel.images import DEFAULT_MAX_PIXELS, ImageInput, describe_source, expand_inputs, load_image
+from groundlabel.label_assignment import assign_classes, token_owners
+from groundlabel.labels import LabelSet, PromptChunk, build_prompts
+from groundlabel.model_loading import DEFAULT_MODEL, LoadedModel, load_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """Thresholds as in the model card: a box needs a score above ``box_threshold`` and
+    its class's best token probability above ``text_threshold``."""
+
+    box_threshold: float = 0.35
+    text_threshold: float = 0.25
+    nms_iou: float | None = None
+    max_detections: int | None = None
+
+    def fingerprint(self) -> str:
+        return (
+            f"box={self.box_threshold:g},text={self.text_threshold:g},"
+            f"nms={self.nms_iou if self.nms_iou is None else f'{self.nms_iou:g}'},max={self.max_detections}"
+        )
+
+
+@dataclass
+class DetectionResult:
+    """Boxes for one image: xyxy pixels of the image as shown, best score first."""
+
+    source: str
+    image_size: tuple[int, int]
+    boxes: list[list[float]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    class_ids: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _Prepared:
+    source: str
+    image: Image.Image | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _PromptTokens:
+    chunk: PromptChunk
+    owners: torch.Tensor
+
+
+class Detector:
+    """A loaded Grounding DINO plus the rules that turn its outputs into labelled boxes."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.processor = loaded.processor
+        self.device = loaded.device
+        self.dtype = loaded.dtype
+        self.model_name = loaded.name
+        self.max_text_len = int(getattr(self.model.config, "max_text_len", 256))
+        self._prompt_cache: dict[str, list[_PromptTokens]] = {}
+
+    @classmethod
+    def load(cls, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> Detector:
+        """Load from a hub id or a ``save_pretrained`` directory (see ``load_model``)."""
+        return cls(load_model(model, device=device, dtype=dtype))
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def prompts(self, labels: LabelSet) -> list[_PromptTokens]:
+        """Prompt chunks for a label set, with each token's class, cached per label set."""
+        key = labels.fingerprint()
+        if key not in self._prompt_cache:
+            chunks = build_prompts(labels, self._count_tokens, self.max_text_len)
+            prepared = []
+            for chunk in chunks:
+                encoded = self.tokenizer(chunk.text, return_offsets_mapping=True)
+                prepared.append(_PromptTokens(chunk, token_owners(encoded["offset_mapping"], chunk.spans)))
+            self._prompt_cache[key] = prepared
+        return self._prompt_cache[key]
+
+    def _count_tokens(self, phrase: str) -> int:
+        return len(self.tokenizer(phrase, add_special_tokens=False)["input_ids"])
+
+    def detect(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        labels: LabelSet,
+        box_threshold: float = 0.35,
+        text_threshold: float = 0.25,
+        nms_iou: float | None = None,
+        max_detections: int | None = None,
+        batch_size: int = 1,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Iterator[DetectionResult]:
+        """Yield one result per image, in input order; unreadable images carry ``error``.
+
+        Folders are expanded recursively. A failing image never stops the batch.
+        """
+        settings = DetectionSettings(box_threshold, text_threshold, nms_iou, max_detections)
+        if isinstance(images, (str, Image.Image)) or hasattr(images, "__fspath__"):
+            images = [images]
+        prompts = self.prompts(labels)
+        pending: list[_Prepared] = []
+        for prepared in self._prepare_all(expand_inputs(images), max_pixels):
+            if prepared.error is not None:
+                yield from self._run_batch(pending, labels, prompts, settings)
+                pending = []
+                yield DetectionResult(prepared.source, (0, 0), error=prepared.error)
+                continue
+            pending.append(prepared)
+            if len(pending) >= batch_size:
+                yield from self._run_batch(pending, labels, prompts, settings)
+                pending = []
+        yield from self._run_batch(pending, labels, prompts, settings)
+
+    def detect_image(self, image: Image.Image, labels: LabelSet, settings: DetectionSettings) -> DetectionResult:
+        """Detect on one already-decoded, upright RGB image."""
+        prepared = _Prepared(describe_source(image), image)
+        return next(iter(self._run_batch([prepared], labels, self.prompts(labels), settings)))
+
+    def _prepare_all(self, sources: Sequence[ImageInput], max_pixels: int) -> Iterator[_Prepared]:
+        for source in sources:
+            name = describe_source(source)
+            try:
+                yield _Prepared(name, load_image(source, max_pixels=max_pixels))
+            except ImageLoadError as exc:
+                log.warning("skipped %s", exc)
+                yield _Prepared(name, None, exc.reason)
+
+    def _run_batch(
+        self,
+        batch: list[_Prepared],
+        labels: LabelSet,
+        prompts: list[_PromptTokens],
+        settings: DetectionSettings,
+    ) -> Iterator[DetectionResult]:
+        if not batch:
+            return
+        images = [p.image for p in batch]
+        per_image: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = [[] for _ in batch]
+        for prompt in prompts:
+            logits, pred_boxes = self._forward(images, prompt.chunk.text)
+            for i, image in enumerate(images):
+                per_image[i].append(self._select(logits[i], pred_boxes[i], image.size, prompt, labels, settings))
+        for prepared, parts in zip(batch, per_image, strict=True):
+            yield self._finish(prepared, parts, labels, settings)
+
+    @torch.inference_mode()
+    def _forward(self, images: list[Image.Image], text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Processor and model exactly as the model card runs them; logits (B, Q, 256), boxes cxcywh."""
+        inputs = self.processor(images=images, text=[text] * len(images), return_tensors="pt")
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        outputs = self.model(**inputs)
+        return outputs.logits.float().cpu(), outputs.pred_boxes.float().cpu()
+
+    @staticmethod
+    def _select(
+        logits: torch.Tensor,
+        pred_boxes: torch.Tensor,
+        size: tuple[int, int],
+        prompt: _PromptTokens,
+        labels: LabelSet,
+        settings: DetectionSettings,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores and boxes as ``post_process_grounded_object_detection`` computes them, plus classes."""
+        probs = torch.sigmoid(logits)
+        scores = probs.max(dim=-1).values
+        width, height = size
+        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+        boxes = center_to_corners(pred_boxes) * scale
+        classes, class_probs = assign_classes(probs, prompt.owners, len(labels.classes))
+        keep = (scores > settings.box_threshold) & (class_probs > settings.text_threshold)
+        return boxes[keep], scores[keep], classes[keep]
+
+    @staticmethod
+    def _finish(
+        prepared: _Prepared,
+        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        labels: LabelSet,
+        settings: DetectionSettings,
+    ) -> DetectionResult:
+        width, height = prepared.image.size
+        boxes = clamp_to_image(torch.cat([p[0] for p in parts]), width, height)
+        scores = torch.cat([p[1] for p in parts])
+        classes = torch.cat([p[2] for p in parts])
+        if settings.nms_iou is not None and len(scores):
+            keep = class_wise_nms(boxes, scores, classes, settings.nms_iou)
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        order = torch.argsort(scores, descending=True, stable=True)
+        if settings.max_detections is not None:
+            order = order[: settings.max_detections]
+        names = labels.names
+        return DetectionResult(
+            source=prepared.source,
+            image_size=(width, height),
+            boxes=boxes[order].tolist(),
+            scores=scores[order].tolist(),
+            labels=[names[c] for c in classes[order].tolist()],
+            class_ids=classes[order].tolist(),
+        )

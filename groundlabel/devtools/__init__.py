@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks only; product code never imports this package."""

@@ -1,0 +1,99 @@
+"""Grounding DINO checkpoints with random weights, for tests and benchmarks.
+
+Real weights cannot be downloaded where groundlabel is developed, so tests save a tiny
+random model with the real bert-base-uncased vocabulary and load it back through the
+same ``from_pretrained`` path users take; benchmarks build the full-size architecture
+from the real config, which has the real model's compute. Nothing here fakes outputs:
+the model runs for real, its weights are just untrained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "assets" / "reference"
+VOCAB_PATH = REFERENCE_DIR / "bert-base-uncased-vocab.txt"
+FULL_CONFIG_PATH = REFERENCE_DIR / "grounding-dino-tiny.config.json"
+
+
+def tiny_config(max_text_len: int = 256):
+    """A Grounding DINO config with every dimension shrunk; loads in well under a second."""
+    from transformers import GroundingDinoConfig
+
+    return GroundingDinoConfig(
+        backbone_config={
+            "model_type": "swin",
+            "embed_dim": 16,
+            "depths": [1, 1, 1, 1],
+            "num_heads": [1, 1, 2, 2],
+            "window_size": 7,
+            "out_features": ["stage2", "stage3", "stage4"],
+            "out_indices": [2, 3, 4],
+        },
+        text_config={
+            "model_type": "bert",
+            "vocab_size": 30522,
+            "hidden_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 512,
+        },
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,  # transformers ties decoder box heads; one layer breaks the tie
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        num_queries=30,
+        max_text_len=max_text_len,
+        encoder_n_points=2,
+        decoder_n_points=2,
+    )
+
+
+def full_config():
+    from transformers import GroundingDinoConfig
+
+    return GroundingDinoConfig.from_json_file(str(FULL_CONFIG_PATH))
+
+
+def build_processor(shortest_edge: int = 800, longest_edge: int = 1333):
+    """The processor grounding-dino-tiny ships: bert-base-uncased tokenizer, DETR-style resize."""
+    from transformers import BertTokenizerFast, GroundingDinoImageProcessorPil, GroundingDinoProcessor
+
+    # vocab= (not vocab_file=): transformers 5 ignores vocab_file and maps every token to [UNK].
+    tokenizer = BertTokenizerFast(vocab=str(VOCAB_PATH), do_lower_case=True)
+    image_processor = GroundingDinoImageProcessorPil(
+        size={"shortest_edge": shortest_edge, "longest_edge": longest_edge}
+    )
+    return GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def save_random_model(
+    directory: str | Path,
+    *,
+    full_size: bool = False,
+    seed: int = 0,
+    shortest_edge: int | None = None,
+    longest_edge: int | None = None,
+) -> Path:
+    """Write a random Grounding DINO plus processor with ``save_pretrained``; return the directory.
+
+    The tiny model defaults to a small input (short side 200) to keep tests fast; the
+    full-size one keeps the real 800/1333.
+    """
+    from transformers import GroundingDinoForObjectDetection
+
+    directory = Path(directory)
+    torch.manual_seed(seed)
+    config = full_config() if full_size else tiny_config()
+    model = GroundingDinoForObjectDetection(config).eval()
+    model.save_pretrained(directory)
+    short = shortest_edge or (800 if full_size else 200)
+    long = longest_edge or (1333 if full_size else 333)
+    build_processor(short, long).save_pretrained(directory)
+    return directory

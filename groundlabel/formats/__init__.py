@@ -1,0 +1,1 @@
+"""Dataset formats (COCO, Pascal VOC, YOLO, Label Studio): Qt-free readers and writers."""

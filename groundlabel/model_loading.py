@@ -1,0 +1,98 @@
+"""Loading Grounding DINO from the hub or a local directory, on the right device.
+
+Loading goes through transformers' own ``from_pretrained`` for hub ids and local
+directories alike (tests use the same path with a tiny random model), and every way
+it can fail for a user's reason becomes one ``ModelLoadError`` that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from groundlabel.errors import ModelLoadError
+
+DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an explicit device must exist."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but torch sees no CUDA GPU here; use --device cpu")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
+    return resolved
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    if dtype != "fp32" and device.type != "cuda":
+        raise ModelLoadError(f"--dtype {dtype} needs a CUDA device (this run uses {device}); use fp32")
+    return DTYPES[dtype]
+
+
+def _looks_local(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or os.sep in model.strip("/").replace("/", "", 1) or Path(model).exists()
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    processor: object
+    device: torch.device
+    dtype: torch.dtype
+    name: str
+
+
+def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
+    """Load model and processor; raise ``ModelLoadError`` with a fix for every user error."""
+    from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+    resolved_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, resolved_device)
+    if _looks_local(model):
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise ModelLoadError(f"model directory {model!r} does not exist")
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"{model!r} has no config.json: point --model at a directory written by save_pretrained"
+            )
+    try:
+        processor = AutoProcessor.from_pretrained(model)
+        network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
+    except OSError as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        raise ModelLoadError(
+            f"cannot load model {model!r}: it is not in the local Hugging Face cache and "
+            + ("HF_HUB_OFFLINE is set" if offline else "the hub could not provide it")
+            + f". On a networked machine run `hf download {model}` (or unset HF_HUB_OFFLINE), "
+            "or pass --model PATH to a directory saved with save_pretrained."
+            + ("" if offline else f" ({str(exc).splitlines()[0][:160]})")
+        ) from None
+    except (ValueError, KeyError) as exc:
+        raise ModelLoadError(f"{model!r} is not a Grounding DINO checkpoint groundlabel can use: {exc}") from None
+    if getattr(network.config, "model_type", "") != "grounding-dino":
+        raise ModelLoadError(
+            f"{model!r} is a {network.config.model_type!r} model; groundlabel needs a Grounding DINO checkpoint"
+        )
+    network.to(resolved_device).eval()
+    return LoadedModel(network, processor, resolved_device, torch_dtype, model)
