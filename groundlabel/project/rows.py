@@ -1,0 +1,62 @@
+"""Turning database rows into records, and the column lists that match them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from groundlabel.project.database import ProjectError
+from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
+
+IMAGE_COLUMNS = "id, path, state, width, height, content_hash, prediction_key, missing, changed"
+BOX_COLUMNS = (
+    "id, image_id, class_id, x0, y0, x1, y1, score, source, status, model, box_threshold, text_threshold"
+)
+
+
+def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0)) -> ImageRecord:
+    return ImageRecord(
+        id=row[0],
+        path=row[1],
+        state=ImageState(row[2]),
+        width=row[3],
+        height=row[4],
+        content_hash=row[5],
+        prediction_key=row[6],
+        missing=bool(row[7]),
+        changed=bool(row[8]),
+        pending_count=counts[0] or 0,
+        accepted_count=counts[1] or 0,
+        rejected_count=counts[2] or 0,
+    )
+
+
+def box_row(row: Sequence[Any]) -> BoxRecord:
+    return BoxRecord(
+        id=row[0],
+        image_id=row[1],
+        class_id=row[2],
+        xyxy=(row[3], row[4], row[5], row[6]),
+        score=row[7],
+        source=BoxSource(row[8]),
+        status=BoxStatus(row[9]),
+        model=row[10],
+        box_threshold=row[11],
+        text_threshold=row[12],
+    )
+
+
+def class_row(row: Sequence[Any]) -> ClassRecord:
+    return ClassRecord(
+        id=row[0], name=row[1], aliases=tuple(json.loads(row[2])), colour=row[3], position=row[4]
+    )
+
+
+def check_xyxy(xyxy: Sequence[float]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in xyxy)
+    if not (x1 >= x0 and y1 >= y0):
+        raise ProjectError(
+            f"box {[x0, y0, x1, y1]} has its corners the wrong way round (need x0<=x1, y0<=y1)"
+        )
+    return x0, y0, x1, y1

@@ -1,0 +1,85 @@
+"""The database layout and its migrations, versioned with ``PRAGMA user_version``.
+
+Each migration runs as one script inside ``BEGIN``/``COMMIT``, so a crash mid-migration
+leaves the previous version intact. Boxes and classes use AUTOINCREMENT: an id is never
+reused, so an undone "add box" can be redone with the same id even after other boxes
+were added meanwhile.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from groundlabel.project.database import ProjectError
+
+_V1 = """
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    width INTEGER,
+    height INTEGER,
+    file_size INTEGER,
+    file_mtime_ns INTEGER,
+    content_hash TEXT,
+    state TEXT NOT NULL DEFAULT 'new'
+        CHECK (state IN ('new', 'predicted', 'reviewed', 'reviewed-empty')),
+    prediction_key TEXT,
+    missing INTEGER NOT NULL DEFAULT 0,
+    changed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    colour TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE TABLE boxes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL REFERENCES classes(id),
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    score REAL,
+    source TEXT NOT NULL CHECK (source IN ('model', 'hand', 'import')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+    model TEXT,
+    box_threshold REAL,
+    text_threshold REAL
+);
+CREATE INDEX boxes_by_image ON boxes(image_id);
+CREATE INDEX boxes_by_class ON boxes(class_id);
+CREATE INDEX images_by_state ON images(state);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+# MIGRATIONS[n] takes the database from version n to n + 1.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(connection: sqlite3.Connection, db_path: str) -> None:
+    """Bring the database up to ``SCHEMA_VERSION``; refuse one made by a newer groundlabel."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{db_path}: project database version {version} is newer than this groundlabel "
+            f"understands ({SCHEMA_VERSION}); upgrade groundlabel to open it"
+        )
+    while version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        version = connection.execute("PRAGMA user_version").fetchone()[0]

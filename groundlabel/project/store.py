@@ -1,0 +1,479 @@
+"""``ReviewProject``: the SQLite store behind a review folder (see the package docstring)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from groundlabel.labels import LabelClass, LabelSet
+from groundlabel.project.database import ProjectDatabase, ProjectError, StaleEditError
+from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
+from groundlabel.project.rows import BOX_COLUMNS, IMAGE_COLUMNS, box_row, check_xyxy, class_row, image_row
+from groundlabel.project.scan import file_digest, file_signature, scan_image_paths
+from groundlabel.project.schema import migrate
+
+if TYPE_CHECKING:
+    from groundlabel.detector import DetectionResult, DetectionSettings
+    from groundlabel.project.commands import Command, UndoStack
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = ".groundlabel"
+DB_NAME = "project.db"
+
+# Distinct, readable on photos; class n gets PALETTE[n % len(PALETTE)] unless chosen.
+PALETTE = (
+    "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
+    "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
+    "#808000", "#ffd8b1", "#000075", "#808080",
+)  # fmt: skip
+
+
+def prediction_key(model: str, labels: LabelSet, settings: DetectionSettings) -> str:
+    """What makes two predictions the same: model, prompt and thresholds."""
+    return f"{model}\n{labels.fingerprint()}\n{settings.fingerprint()}"
+
+
+class ReviewProject(ProjectDatabase):
+    """A folder's review project; see the ``groundlabel.project`` docstring for the API tour."""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str], scan: bool = True) -> ReviewProject:
+        """Create or reopen ``folder``'s project and (by default) pick up new or vanished images.
+
+        Opening reads only file names: no image is decoded, stat'ed or hashed.
+        """
+        root = Path(folder).resolve()
+        if not root.is_dir():
+            raise ProjectError(f"{folder}: not a folder; give the folder of images to review")
+        db_dir = root / PROJECT_DIR
+        try:
+            db_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(f"{db_dir}: cannot create the project folder ({exc.strerror})") from None
+        project = cls(root, db_dir / DB_NAME)
+        try:
+            migrate(project._connection(), str(project.db_path))
+            if scan:
+                project.rescan()
+        except sqlite3.DatabaseError as exc:
+            project.close()
+            raise ProjectError(
+                f"{project.db_path}: cannot read the project database ({exc}); "
+                "restore it from a backup or move it away to start a new project"
+            ) from None
+        except BaseException:
+            project.close()
+            raise
+        return project
+
+    # ------------------------------------------------------------------ images
+
+    def rescan(self) -> tuple[int, int]:
+        """Add images new in the folder; flag vanished ones ``missing`` (their boxes are kept).
+
+        Returns (added, newly missing)."""
+        on_disk = set(scan_image_paths(self.root))
+        known = dict(self._read("SELECT path, missing FROM images"))
+        added = sorted(on_disk - known.keys())
+        vanished = [p for p, missing in known.items() if p not in on_disk and not missing]
+        returned = [p for p, missing in known.items() if p in on_disk and missing]
+        if added or vanished or returned:
+            with self._write("images") as connection:
+                connection.executemany("INSERT INTO images(path) VALUES (?)", [(p,) for p in added])
+                connection.executemany(
+                    "UPDATE images SET missing = 1 WHERE path = ?", [(p,) for p in vanished]
+                )
+                connection.executemany(
+                    "UPDATE images SET missing = 0 WHERE path = ?", [(p,) for p in returned]
+                )
+        return len(added), len(vanished)
+
+    def images(
+        self,
+        state: ImageState | Iterable[ImageState] | None = None,
+        class_id: int | None = None,
+        include_missing: bool = False,
+    ) -> list[ImageRecord]:
+        """Images in path order with their box counts; optionally only some states, or
+        only images holding a (non-rejected) box of ``class_id``."""
+        where, params = ["1 = 1"], []
+        if not include_missing:
+            where.append("i.missing = 0")
+        if state is not None:
+            states = [ImageState(state)] if isinstance(state, str) else [ImageState(s) for s in state]
+            where.append(f"i.state IN ({','.join('?' * len(states))})")
+            params.extend(str(s) for s in states)
+        if class_id is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM boxes f WHERE f.image_id = i.id "
+                "AND f.class_id = ? AND f.status != 'rejected')"
+            )
+            params.append(class_id)
+        rows = self._read(
+            f"""SELECT {", ".join("i." + c.strip() for c in IMAGE_COLUMNS.split(","))},
+                   c.pending, c.accepted, c.rejected
+            FROM images i LEFT JOIN (
+                SELECT image_id,
+                       SUM(status = 'pending') AS pending,
+                       SUM(status = 'accepted') AS accepted,
+                       SUM(status = 'rejected') AS rejected
+                FROM boxes GROUP BY image_id) c ON c.image_id = i.id
+            WHERE {" AND ".join(where)} ORDER BY i.path""",
+            params,
+        )
+        return [image_row(r[:9], r[9:]) for r in rows]
+
+    def image(self, image_id: int) -> ImageRecord:
+        rows = self._read(
+            f"""SELECT {IMAGE_COLUMNS},
+                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'pending'),
+                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'accepted'),
+                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'rejected')
+            FROM images WHERE id = ?""",
+            (image_id,),
+        )
+        if not rows:
+            raise StaleEditError(f"image #{image_id} is not in the project {self.root}")
+        return image_row(rows[0][:9], rows[0][9:])
+
+    def image_by_path(self, path: str | os.PathLike[str]) -> ImageRecord | None:
+        """The image for a path relative to the folder, or absolute inside it."""
+        relative = self.relative_path(path)
+        rows = self._read("SELECT id FROM images WHERE path = ?", (relative,)) if relative else []
+        return self.image(rows[0][0]) if rows else None
+
+    def relative_path(self, path: str | os.PathLike[str]) -> str | None:
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            return candidate.as_posix()
+        try:
+            return candidate.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def image_file(self, image: ImageRecord | int) -> Path:
+        """The image's absolute path on disk."""
+        record = self.image(image) if isinstance(image, int) else image
+        return self.root / record.path
+
+    def state_counts(self) -> dict[ImageState, int]:
+        counts = dict(self._read("SELECT state, COUNT(*) FROM images WHERE missing = 0 GROUP BY state"))
+        return {state: counts.get(str(state), 0) for state in ImageState}
+
+    def ensure_image_info(self, image_id: int) -> ImageRecord:
+        """Fill the size as shown and content hash if missing or the file changed on disk.
+
+        Reads the header and hashes the bytes (no pixel decode). A changed file is flagged
+        ``changed`` and its ``prediction_key`` cleared, so ``detect --into-project`` runs it again.
+        Raises ``ImageLoadError`` for an unreadable file. Safe from any thread.
+        """
+        from groundlabel.images import image_size_as_shown
+
+        record = self.image(image_id)
+        path = self.root / record.path
+        try:
+            signature = file_signature(path)
+        except OSError as exc:
+            from groundlabel.errors import ImageLoadError
+
+            raise ImageLoadError(str(path), f"cannot read the file ({exc.strerror})") from None
+        stored = self._read("SELECT file_size, file_mtime_ns FROM images WHERE id = ?", (image_id,))[0]
+        if tuple(stored) == signature and record.size is not None and record.content_hash is not None:
+            return record
+        width, height = image_size_as_shown(path)
+        digest = file_digest(path)
+        changed = record.content_hash is not None and record.content_hash != digest
+        with self._write("images", [image_id]) as connection:
+            connection.execute(
+                """UPDATE images SET width = ?, height = ?, file_size = ?, file_mtime_ns = ?,
+                   content_hash = ?, changed = MAX(changed, ?),
+                   prediction_key = CASE WHEN ? THEN NULL ELSE prediction_key END WHERE id = ?""",
+                (width, height, *signature, digest, int(changed), int(changed), image_id),
+            )
+        if changed:
+            log.warning("%s changed on disk since it was first seen; its boxes may not fit any more", path)
+        return self.image(image_id)
+
+    # ----------------------------------------------------------------- classes
+
+    def classes(self) -> list[ClassRecord]:
+        """Classes in their order (the order gives export ids)."""
+        return [
+            class_row(r)
+            for r in self._read(
+                "SELECT id, name, aliases, colour, position FROM classes ORDER BY position, id"
+            )
+        ]
+
+    def class_by_name(self, name: str) -> ClassRecord | None:
+        rows = self._read("SELECT id, name, aliases, colour, position FROM classes WHERE name = ?", (name,))
+        return class_row(rows[0]) if rows else None
+
+    def class_record(self, class_id: int) -> ClassRecord:
+        rows = self._read("SELECT id, name, aliases, colour, position FROM classes WHERE id = ?", (class_id,))
+        if not rows:
+            raise StaleEditError(f"class #{class_id} is not in the project")
+        return class_row(rows[0])
+
+    def label_set(self) -> LabelSet:
+        """The classes as the detector's ``LabelSet`` (raises ``LabelSetError`` if there are none)."""
+        return LabelSet(tuple(LabelClass(c.name, c.aliases) for c in self.classes()))
+
+    def next_colour(self) -> str:
+        count = self._read("SELECT COUNT(*) FROM classes")[0][0]
+        return PALETTE[count % len(PALETTE)]
+
+    def insert_class(
+        self,
+        name: str,
+        aliases: Sequence[str] = (),
+        colour: str | None = None,
+        position: int | None = None,
+        class_id: int | None = None,
+    ) -> ClassRecord:
+        """Low level (not undoable; user edits go through ``commands.AddClass``)."""
+        name = name.strip() if isinstance(name, str) else name
+        if not name:
+            raise ProjectError("a class name cannot be empty")
+        if self.class_by_name(name) is not None:
+            raise ProjectError(f"class {name!r} already exists")
+        with self._write("classes") as connection:
+            if position is None:
+                position = connection.execute(
+                    "SELECT COALESCE(MAX(position) + 1, 0) FROM classes"
+                ).fetchone()[0]
+            cursor = connection.execute(
+                "INSERT INTO classes(id, name, aliases, colour, position) VALUES (?, ?, ?, ?, ?)",
+                (class_id, name, json.dumps(list(aliases)), colour or self.next_colour(), position),
+            )
+            new_id = cursor.lastrowid if class_id is None else class_id
+        return self.class_record(new_id)
+
+    def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
+        """Class ids by name, adding (at the end, in the given order) the ones not there yet."""
+        ids: dict[str, int] = {}
+        with self.batch():
+            for name in names:
+                record = self.class_by_name(name) or self.insert_class(name)
+                ids[name] = record.id
+        return ids
+
+    def update_class(self, class_id: int, **fields: Any) -> ClassRecord:
+        """Low level: set ``name``, ``aliases``, ``colour`` and/or ``position``."""
+        allowed = {"name", "aliases", "colour", "position"}
+        if not fields.keys() <= allowed:
+            raise ValueError(f"unknown class fields {sorted(fields.keys() - allowed)}")
+        self.class_record(class_id)
+        if "name" in fields:
+            fields["name"] = str(fields["name"]).strip()
+            if not fields["name"]:
+                raise ProjectError("a class name cannot be empty")
+            other = self.class_by_name(fields["name"])
+            if other is not None and other.id != class_id:
+                raise ProjectError(f"class {fields['name']!r} already exists")
+        if "aliases" in fields:
+            fields["aliases"] = json.dumps([str(a).strip() for a in fields["aliases"]])
+        with self._write("classes") as connection:
+            for key, value in fields.items():
+                connection.execute(f"UPDATE classes SET {key} = ? WHERE id = ?", (value, class_id))
+        return self.class_record(class_id)
+
+    def delete_class(self, class_id: int) -> None:
+        """Low level: delete a class and all its boxes."""
+        self.class_record(class_id)
+        image_ids = [
+            r[0] for r in self._read("SELECT DISTINCT image_id FROM boxes WHERE class_id = ?", (class_id,))
+        ]
+        with self._write("classes", image_ids) as connection:
+            self._pending_change[0].add("boxes")
+            connection.execute("DELETE FROM boxes WHERE class_id = ?", (class_id,))
+            connection.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+
+    # ------------------------------------------------------------------- boxes
+
+    def boxes(self, image_id: int, include_rejected: bool = True) -> list[BoxRecord]:
+        """An image's boxes: by class order, then best score first, then id."""
+        condition = "" if include_rejected else " AND b.status != 'rejected'"
+        rows = self._read(
+            f"""SELECT {", ".join("b." + c.strip() for c in BOX_COLUMNS.split(","))}
+            FROM boxes b JOIN classes c ON c.id = b.class_id
+            WHERE b.image_id = ?{condition}
+            ORDER BY c.position, b.score IS NULL, b.score DESC, b.id""",
+            (image_id,),
+        )
+        return [box_row(r) for r in rows]
+
+    def box(self, box_id: int) -> BoxRecord:
+        rows = self._read(f"SELECT {BOX_COLUMNS} FROM boxes WHERE id = ?", (box_id,))
+        if not rows:
+            raise StaleEditError(f"box #{box_id} no longer exists (deleted or re-predicted)")
+        return box_row(rows[0])
+
+    def boxes_of_class(self, class_id: int) -> list[BoxRecord]:
+        return [
+            box_row(r)
+            for r in self._read(
+                f"SELECT {BOX_COLUMNS} FROM boxes WHERE class_id = ? ORDER BY id", (class_id,)
+            )
+        ]
+
+    def has_box(self, box_id: int) -> bool:
+        return bool(self._read("SELECT 1 FROM boxes WHERE id = ?", (box_id,)))
+
+    def insert_box(
+        self,
+        image_id: int,
+        class_id: int,
+        xyxy: Sequence[float],
+        *,
+        source: BoxSource = BoxSource.HAND,
+        status: BoxStatus = BoxStatus.ACCEPTED,
+        score: float | None = None,
+        model: str | None = None,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+        box_id: int | None = None,
+    ) -> BoxRecord:
+        """Low level (not undoable; user edits go through ``commands.AddBox``)."""
+        self.image(image_id)
+        self.class_record(class_id)
+        coords = check_xyxy(xyxy)
+        with self._write("boxes", [image_id]) as connection:
+            cursor = connection.execute(
+                f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                (
+                    box_id, image_id, class_id, *coords,
+                    None if score is None else float(score),
+                    str(BoxSource(source)), str(BoxStatus(status)),
+                    model, box_threshold, text_threshold,
+                ),
+            )  # fmt: skip
+            new_id = cursor.lastrowid if box_id is None else box_id
+        return self.box(new_id)
+
+    def restore_box(self, box: BoxRecord) -> BoxRecord:
+        """Put back a deleted box exactly as it was, same id (used by undo)."""
+        return self.insert_box(
+            box.image_id,
+            box.class_id,
+            box.xyxy,
+            source=box.source,
+            status=box.status,
+            score=box.score,
+            model=box.model,
+            box_threshold=box.box_threshold,
+            text_threshold=box.text_threshold,
+            box_id=box.id,
+        )
+
+    def update_box(self, box_id: int, **fields: Any) -> BoxRecord:
+        """Low level: set ``xyxy``, ``class_id`` and/or ``status``."""
+        allowed = {"xyxy", "class_id", "status"}
+        if not fields.keys() <= allowed:
+            raise ValueError(f"unknown box fields {sorted(fields.keys() - allowed)}")
+        current = self.box(box_id)
+        values: dict[str, Any] = {}
+        if "xyxy" in fields:
+            values.update(zip(("x0", "y0", "x1", "y1"), check_xyxy(fields["xyxy"]), strict=True))
+        if "class_id" in fields:
+            values["class_id"] = self.class_record(fields["class_id"]).id
+        if "status" in fields:
+            values["status"] = str(BoxStatus(fields["status"]))
+        with self._write("boxes", [current.image_id]) as connection:
+            for key, value in values.items():
+                connection.execute(f"UPDATE boxes SET {key} = ? WHERE id = ?", (value, box_id))
+        return self.box(box_id)
+
+    def delete_box(self, box_id: int) -> BoxRecord:
+        """Low level: delete a box and return it as it was."""
+        box = self.box(box_id)
+        with self._write("boxes", [box.image_id]) as connection:
+            connection.execute("DELETE FROM boxes WHERE id = ?", (box_id,))
+        return box
+
+    def set_image_state(self, image_id: int, state: ImageState) -> None:
+        """Low level (not undoable; user edits go through ``commands.SetImageState``)."""
+        self.image(image_id)
+        with self._write("images", [image_id]) as connection:
+            connection.execute("UPDATE images SET state = ? WHERE id = ?", (str(ImageState(state)), image_id))
+
+    # ------------------------------------------------------------- predictions
+
+    def needs_prediction(self, image_id: int, key: str) -> bool:
+        rows = self._read("SELECT prediction_key FROM images WHERE id = ?", (image_id,))
+        return not rows or rows[0][0] != key
+
+    def record_prediction(
+        self,
+        image_id: int,
+        result: DetectionResult,
+        model: str,
+        labels: LabelSet,
+        settings: DetectionSettings,
+    ) -> list[BoxRecord]:
+        """Store one image's detector output in one transaction. Safe from a worker thread.
+
+        Replaces the image's earlier *pending model* boxes (accepted, rejected, hand-drawn and
+        imported boxes stay), adds classes the project lacks, records the size as shown and
+        the prediction key, and moves a ``new`` image to ``predicted`` (reviewed images keep
+        their state). Not undoable: an undo of an edit to a replaced box raises ``StaleEditError``.
+        """
+        if not result.ok:
+            raise ProjectError(f"{result.source}: cannot record a failed detection ({result.error})")
+        key = prediction_key(model, labels, settings)
+        width, height = result.image_size
+        with self._write("boxes", [image_id]) as connection:
+            self._pending_change[0].add("images")
+            self.image(image_id)
+            class_ids = self.ensure_classes(labels.names)
+            connection.execute(
+                "DELETE FROM boxes WHERE image_id = ? AND source = 'model' AND status = 'pending'",
+                (image_id,),
+            )
+            for xyxy, score, name in zip(result.boxes, result.scores, result.labels, strict=True):
+                connection.execute(
+                    f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                    (
+                        None, image_id, class_ids[name], *check_xyxy(xyxy), float(score),
+                        "model", "pending", model, settings.box_threshold, settings.text_threshold,
+                    ),
+                )  # fmt: skip
+            connection.execute(
+                """UPDATE images SET width = ?, height = ?, prediction_key = ?,
+                   state = CASE WHEN state = 'new' THEN 'predicted' ELSE state END WHERE id = ?""",
+                (width, height, key, image_id),
+            )
+        return self.boxes(image_id)
+
+    # ----------------------------------------------------------------- history
+
+    @property
+    def history(self) -> UndoStack:
+        """This session's undo/redo stack (unbounded). Use from one thread (the UI thread)."""
+        if self._history is None:
+            from groundlabel.project.commands import UndoStack
+
+            self._history = UndoStack(self)
+        return self._history
+
+    def execute(self, command: Command) -> Command:
+        """Apply an edit as one transaction and push it on ``history``."""
+        return self.history.push(command)
+
+    def dump_state(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, sorted; two projects with equal dumps hold the same data."""
+        tables = {
+            "images": f"SELECT {IMAGE_COLUMNS} FROM images",
+            "classes": "SELECT id, name, aliases, colour, position FROM classes",
+            "boxes": f"SELECT {BOX_COLUMNS} FROM boxes",
+            "settings": "SELECT key, value FROM settings",
+        }
+        return {name: sorted(tuple(r) for r in self._read(sql)) for name, sql in tables.items()}

@@ -1,0 +1,161 @@
+"""The review project store: opening, queries, settings, predictions, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from groundlabel.images import load_image
+from groundlabel.project import (
+    AddBox,
+    AddClass,
+    BoxSource,
+    BoxStatus,
+    ImageState,
+    ProjectError,
+    ReviewProject,
+    SetImageState,
+    prediction_key,
+)
+from groundlabel.project.schema import SCHEMA_VERSION
+
+
+def _make_images(folder: Path, count: int, size: tuple[int, int] = (8, 6)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("RGB", size, (i, 0, 0)).save(folder / f"img{i:03d}.png")
+
+
+def test_open_creates_database_and_finds_images_without_reading_them(tmp_path: Path) -> None:
+    _make_images(tmp_path / "sub", 3)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with ReviewProject.open(tmp_path) as project:
+        images = project.images()
+        assert [i.path for i in images] == ["sub/img000.png", "sub/img001.png", "sub/img002.png"]
+        assert all(i.state is ImageState.NEW and i.size is None and i.content_hash is None for i in images)
+    db = tmp_path / ".groundlabel" / "project.db"
+    assert db.is_file()
+    connection = sqlite3.connect(db)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    connection.close()
+
+
+def test_open_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    ReviewProject.open(tmp_path).close()
+    connection = sqlite3.connect(tmp_path / ".groundlabel" / "project.db")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    connection.close()
+    with pytest.raises(ProjectError, match="newer"):
+        ReviewProject.open(tmp_path)
+
+
+def test_garbage_database_is_a_user_error_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / ".groundlabel").mkdir()
+    (tmp_path / ".groundlabel" / "project.db").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ProjectError, match=r"project\.db"):
+        ReviewProject.open(tmp_path)
+
+
+def test_ensure_image_info_reads_size_as_shown_and_notices_a_changed_file(tmp_path: Path) -> None:
+    image = Image.new("RGB", (40, 20), "red")
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90: shown as 20 x 40
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    with ReviewProject.open(tmp_path) as project:
+        record = project.ensure_image_info(project.images()[0].id)
+        assert record.size == (20, 40)
+        assert record.content_hash and not record.changed
+        Image.new("RGB", (30, 30), "blue").save(tmp_path / "rotated.jpg")
+        changed = project.ensure_image_info(record.id)
+        assert changed.size == (30, 30) and changed.changed and changed.content_hash != record.content_hash
+
+
+def test_rescan_flags_missing_images_and_keeps_their_boxes(tmp_path: Path) -> None:
+    _make_images(tmp_path, 2)
+    with ReviewProject.open(tmp_path) as project:
+        cls = project.execute(AddClass("cat")).class_id
+        first = project.images()[0]
+        project.execute(AddBox(first.id, cls, (0, 0, 2, 2)))
+    (tmp_path / first.path).unlink()
+    with ReviewProject.open(tmp_path) as project:
+        assert [i.path for i in project.images()] == ["img001.png"]
+        gone = project.images(include_missing=True)[0]
+        assert gone.missing and gone.accepted_count == 1
+
+
+def test_queries_filter_by_state_and_class(tmp_path: Path) -> None:
+    _make_images(tmp_path, 3)
+    with ReviewProject.open(tmp_path) as project:
+        cat = project.execute(AddClass("cat")).class_id
+        dog = project.execute(AddClass("dog", ["puppy"])).class_id
+        a, b, c = project.images()
+        project.execute(AddBox(a.id, cat, (0, 0, 1, 1)))
+        project.execute(AddBox(b.id, dog, (0, 0, 1, 1)))
+        project.execute(SetImageState(c.id, ImageState.REVIEWED_EMPTY))
+        assert [i.id for i in project.images(class_id=cat)] == [a.id]
+        assert [i.id for i in project.images(state=ImageState.REVIEWED_EMPTY)] == [c.id]
+        assert [i.id for i in project.images(state=[ImageState.NEW, ImageState.REVIEWED_EMPTY])] == [
+            a.id,
+            b.id,
+            c.id,
+        ]
+        assert project.state_counts()[ImageState.NEW] == 2
+        assert project.images()[0].accepted_count == 1
+        assert project.label_set().names == ["cat", "dog"]
+        assert project.label_set().classes[1].phrases == ("puppy",)
+        assert all(c.colour.startswith("#") for c in project.classes())
+
+
+def test_settings_remember_the_model_across_reopen(tmp_path: Path) -> None:
+    with ReviewProject.open(tmp_path) as project:
+        project.model = "some/model"
+        project.set_setting("box_threshold", 0.3)
+    with ReviewProject.open(tmp_path) as project:
+        assert project.model == "some/model"
+        assert project.get_setting("box_threshold") == 0.3
+        assert project.get_setting("absent", "fallback") == "fallback"
+
+
+def test_record_prediction_from_a_worker_thread_with_the_tiny_model(tiny_detector, photo_dir: Path) -> None:
+    from groundlabel.detector import DetectionSettings
+    from groundlabel.labels import LabelSet
+
+    labels = LabelSet.parse("cat, person")
+    settings = DetectionSettings(box_threshold=0.0, text_threshold=0.0, max_detections=5)
+    changes = []
+    with ReviewProject.open(photo_dir) as project:
+        project.subscribe(changes.append)
+        images = project.images()
+        hand_class = project.execute(AddClass("cat")).class_id
+        project.execute(AddBox(images[0].id, hand_class, (1, 1, 5, 5)))
+        key = prediction_key(tiny_detector.model_name, labels, settings)
+
+        def worker() -> None:
+            for image in images:
+                result = tiny_detector.detect_image(load_image(project.image_file(image)), labels, settings)
+                project.record_prediction(image.id, result, tiny_detector.model_name, labels, settings)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        first = project.image(images[0].id)
+        assert first.state is ImageState.PREDICTED and first.size == (512, 512)
+        assert not project.needs_prediction(first.id, key)
+        boxes = project.boxes(first.id)
+        model_boxes = [b for b in boxes if b.source is BoxSource.MODEL]
+        assert len(model_boxes) == 5 and all(
+            b.status is BoxStatus.PENDING and b.score is not None for b in model_boxes
+        )
+        assert model_boxes[0].model == tiny_detector.model_name and model_boxes[0].box_threshold == 0.0
+        assert any(b.source is BoxSource.HAND for b in boxes)  # hand boxes survive predictions
+        assert [c.name for c in project.classes()] == ["cat", "person"]
+        assert any("boxes" in change.kinds and first.id in change.image_ids for change in changes)
+        # predicting again replaces the pending model boxes instead of piling them up
+        result = tiny_detector.detect_image(load_image(project.image_file(first)), labels, settings)
+        project.record_prediction(first.id, result, tiny_detector.model_name, labels, settings)
+        assert len(project.boxes(first.id)) == 6
