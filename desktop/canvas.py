@@ -1,0 +1,368 @@
+"""The image view: fit, zoom and pan, boxes on top, and drawing new boxes.
+
+The canvas shows what it is given (``set_image``, ``set_boxes``) and reports what the
+user did as signals (a box drawn, a box moved or resized, a selection change, a tap on
+Space); the controller decides what those mean for the project.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
+
+MIN_ZOOM, MAX_ZOOM = 0.01, 40.0
+ZOOM_STEP = 1.25
+MIN_DRAW_PX = 3.0  # a drag shorter than this on screen is a click, not a box
+
+
+class ImageCanvas(QGraphicsView):
+    box_drawn = Signal(object)  # (x0, y0, x1, y1) in image pixels
+    box_edited = Signal(object, object)  # box id, (x0, y0, x1, y1)
+    selection_changed = Signal(list)  # selected box ids
+    space_tapped = Signal()  # Space pressed and released without panning
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("canvas")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(QColor(48, 48, 52))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self._pixmap_item: QGraphicsPixmapItem | None = None
+        self._message_item: QGraphicsTextItem | None = None
+        self._items: dict[object, BoxItem] = {}
+        self._views: list[BoxView] = []
+        self._bounds = QRectF()
+        self._fit_mode = True
+        self._min_score = 0.0
+        self._rejected_mode = "dim"  # or "hide"
+        self._space_down = False
+        self._space_panned = False
+        self._pan_from: QPoint | None = None
+        self._draw_from: QPointF | None = None
+        self._draw_item: QGraphicsRectItem | None = None
+        self._scene.selectionChanged.connect(self._emit_selection)
+
+    # -- content ------------------------------------------------------------------------
+    def set_image(self, image: QImage | None, error: str | None = None, keep_view: bool = False) -> None:
+        """Show an image (or an error placeholder) and drop the old boxes; fits unless ``keep_view``."""
+        self._cancel_draw()
+        self._scene.blockSignals(True)
+        self._scene.clear()
+        self._scene.blockSignals(False)
+        self._items.clear()
+        self._views = []
+        self._pixmap_item = None
+        self._message_item = None
+        if image is None or image.isNull():
+            self._bounds = QRectF(0, 0, 640, 400)
+            self._message_item = self._scene.addText(error or "")
+            self._message_item.setDefaultTextColor(QColor(255, 140, 120) if error else QColor(200, 200, 200))
+            self._message_item.setTextWidth(560)
+            self._message_item.setPos(40, 150)
+            self._scene.setSceneRect(self._bounds)
+        else:
+            self._pixmap_item = self._scene.addPixmap(QPixmap.fromImage(image))
+            self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+            self._pixmap_item.setZValue(-1)
+            self._bounds = QRectF(0, 0, image.width(), image.height())
+            margin = max(image.width(), image.height()) * 0.05
+            self._scene.setSceneRect(self._bounds.adjusted(-margin, -margin, margin, margin))
+        if not keep_view:
+            self.fit()
+        self.selection_changed.emit([])
+
+    def has_image(self) -> bool:
+        return self._pixmap_item is not None
+
+    def message(self) -> str:
+        return self._message_item.toPlainText() if self._message_item is not None else ""
+
+    def image_bounds(self) -> QRectF:
+        return QRectF(self._bounds)
+
+    def set_boxes(self, views: list[BoxView]) -> None:
+        """Replace the boxes, keeping the selection of ids that are still there."""
+        selected = set(self.selected_ids())
+        self._scene.blockSignals(True)
+        for item in self._items.values():
+            self._scene.removeItem(item)
+        self._items = {}
+        self._views = list(views)
+        if self._pixmap_item is not None:
+            for view in views:
+                item = BoxItem(view, self._bounds, self._report_edit)
+                self._scene.addItem(item)
+                self._items[view.box_id] = item
+                item.setSelected(view.box_id in selected)
+        self._scene.blockSignals(False)
+        self._apply_visibility()
+        self._emit_selection()
+
+    def box_items(self) -> dict[object, BoxItem]:
+        return dict(self._items)
+
+    def visible_ids(self) -> list[object]:
+        return [
+            v.box_id for v in self._views if self._items.get(v.box_id) and self._items[v.box_id].isVisible()
+        ]
+
+    def set_min_score(self, score: float) -> None:
+        """Hide pending model proposals scoring below ``score``; nothing is re-run or changed."""
+        self._min_score = score
+        self._apply_visibility()
+
+    def set_rejected_mode(self, mode: str) -> None:
+        self._rejected_mode = mode
+        self._apply_visibility()
+
+    def rejected_mode(self) -> str:
+        return self._rejected_mode
+
+    def _apply_visibility(self) -> None:
+        for view in self._views:
+            item = self._items.get(view.box_id)
+            if item is None:
+                continue
+            below = view.status == "pending" and view.score is not None and view.score < self._min_score
+            hidden_rejected = view.status == "rejected" and self._rejected_mode == "hide"
+            item.setVisible(not (below or hidden_rejected))
+            item.setOpacity(0.45 if view.status == "rejected" else 1.0)
+            if not item.isVisible():
+                item.setSelected(False)
+
+    # -- selection -----------------------------------------------------------------------
+    def selected_ids(self) -> list[object]:
+        return [box_id for box_id, item in self._items.items() if item.isSelected()]
+
+    def select_ids(self, ids: list[object]) -> None:
+        self._scene.blockSignals(True)
+        for box_id, item in self._items.items():
+            item.setSelected(box_id in ids and item.isVisible())
+        self._scene.blockSignals(False)
+        self._emit_selection()
+        if ids and ids[0] in self._items:
+            self.ensureVisible(self._items[ids[0]].rect, 20, 20)
+
+    def select_step(self, step: int) -> None:
+        """Select the next (or previous) visible box, in the order the controller gave them."""
+        visible = self.visible_ids()
+        if not visible:
+            return
+        current = self.selected_ids()
+        index = (
+            visible.index(current[0]) + step if current and current[0] in visible else (0 if step > 0 else -1)
+        )
+        self.select_ids([visible[index % len(visible)]])
+
+    def _emit_selection(self) -> None:
+        self.selection_changed.emit(self.selected_ids())
+
+    def _report_edit(self, box_id: object, rect: QRectF) -> None:
+        self.box_edited.emit(box_id, xyxy_from_rect(rect))
+
+    # -- zoom ------------------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self._fit_mode = True
+        if not self._bounds.isEmpty():
+            self.fitInView(self._bounds, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_by(self, factor: float) -> None:
+        target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
+        self._fit_mode = False
+        self.scale(target / self.zoom(), target / self.zoom())
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP)
+
+    def zoom_actual(self) -> None:
+        self.zoom_by(1.0 / self.zoom())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(ZOOM_STEP**steps)
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    # -- keys: Space taps vs. Space-drag panning, Tab through boxes, Alt+arrows nudge ------
+    def event(self, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Escape)
+            and not event.modifiers()
+        ):
+            event.accept()  # handle these here so Space-drag can pan
+            return True
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.key() == Qt.Key.Key_Tab:
+                self.select_step(1)
+                return True
+            if event.key() == Qt.Key.Key_Backtab:
+                self.select_step(-1)
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.modifiers():
+            if not event.isAutoRepeat():
+                self._space_down = True
+                self._space_panned = False
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape:
+            if self._draw_item is not None:
+                self._cancel_draw()
+            else:
+                self._scene.clearSelection()
+            event.accept()
+            return
+        arrows = {
+            Qt.Key.Key_Left: (-1, 0),
+            Qt.Key.Key_Right: (1, 0),
+            Qt.Key.Key_Up: (0, -1),
+            Qt.Key.Key_Down: (0, 1),
+        }
+        if key in arrows and event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            step = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            dx, dy = arrows[key]
+            for box_id in self.selected_ids():
+                item = self._items[box_id]
+                self.box_edited.emit(
+                    box_id,
+                    xyxy_from_rect(resized(item.rect, "move", QPointF(dx * step, dy * step), self._bounds)),
+                )
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            was_down, panned = self._space_down, self._space_panned
+            self._space_down = False
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            if was_down and not panned:
+                self.space_tapped.emit()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # -- mouse: pan, draw; box items handle their own move/resize -----------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space_down
+        ):
+            self._pan_from = event.position().toPoint()
+            self._space_panned = True
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if button == Qt.MouseButton.LeftButton and self._pixmap_item is not None:
+            item = self.itemAt(event.position().toPoint())
+            if not isinstance(item, BoxItem) and not isinstance(
+                getattr(item, "parentItem", lambda: None)(), BoxItem
+            ):
+                self._scene.clearSelection()
+                start = self._clamp(self.mapToScene(event.position().toPoint()))
+                self._draw_from = start
+                self._draw_item = self._scene.addRect(QRectF(start, start), self._draw_pen())
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position().toPoint() - self._pan_from
+            self._pan_from = event.position().toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            self._fit_mode = False
+            event.accept()
+            return
+        if self._draw_item is not None and self._draw_from is not None:
+            end = self._clamp(self.mapToScene(event.position().toPoint()))
+            self._draw_item.setRect(QRectF(self._draw_from, end).normalized())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
+            )
+            event.accept()
+            return
+        if self._draw_item is not None and event.button() == Qt.MouseButton.LeftButton:
+            rect = self._draw_item.rect()
+            self._cancel_draw()
+            if min(rect.width(), rect.height()) * self.zoom() >= MIN_DRAW_PX:
+                self.box_drawn.emit(xyxy_from_rect(rect))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _clamp(self, point: QPointF) -> QPointF:
+        return QPointF(
+            min(max(point.x(), self._bounds.left()), self._bounds.right()),
+            min(max(point.y(), self._bounds.top()), self._bounds.bottom()),
+        )
+
+    def _draw_pen(self) -> QPen:
+        pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        return pen
+
+    def _cancel_draw(self) -> None:
+        if self._draw_item is not None and self._draw_item.scene() is self._scene:
+            self._scene.removeItem(self._draw_item)
+        self._draw_item = None
+        self._draw_from = None
+
+    def box_rect(self, box_id: object) -> QRectF:
+        """Where a box is on screen (viewport coordinates); for tests and tooltips."""
+        item = self._items[box_id]
+        return self.mapFromScene(item.rect).boundingRect()
+
+    def scene_to_view(self, x: float, y: float) -> QPoint:
+        return self.mapFromScene(QPointF(x, y))
+
+
+__all__ = ["BoxView", "ImageCanvas", "rect_from_xyxy"]

@@ -1,0 +1,103 @@
+"""Decoding images off the GUI thread, with a small cache and read-ahead.
+
+Pixels come from ``groundlabel.images.load_image`` (EXIF-upright RGB), the same decode
+the detector uses, so boxes drawn on screen sit where the model put them. An 8000×8000
+image decodes in a pool thread while the window keeps painting; an unreadable file comes
+back as an error message for the placeholder instead of an exception.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from groundlabel.errors import GroundlabelError
+
+
+def pil_to_qimage(image) -> QImage:
+    """An RGB PIL image as a QImage that owns its pixels (safe once the PIL image is gone)."""
+    data = image.tobytes("raw", "RGB")
+    qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888)
+    return qimage.copy()
+
+
+def decode(path: str | Path) -> tuple[QImage | None, str | None]:
+    """(image, None) or (None, reason); never raises for a bad file."""
+    from groundlabel.images import load_image
+
+    try:
+        return pil_to_qimage(load_image(path)), None
+    except GroundlabelError as exc:
+        return None, getattr(exc, "reason", str(exc))
+    except (MemoryError, OSError, ValueError) as exc:
+        return None, f"cannot decode this image ({type(exc).__name__}: {exc})"
+
+
+class _Signals(QObject):
+    done = Signal(object, object, object)  # key, QImage | None, error | None
+
+
+class _DecodeTask(QRunnable):
+    def __init__(self, key: object, path: str, signals: _Signals) -> None:
+        super().__init__()
+        self.key, self.path, self.signals = key, path, signals
+
+    def run(self) -> None:
+        image, error = decode(self.path)
+        self.signals.done.emit(self.key, image, error)
+
+
+class ImageLoader(QObject):
+    """``request(key, path)`` → ``loaded(key, image, error)`` on the GUI thread."""
+
+    loaded = Signal(object, object, object)
+
+    def __init__(self, cache_size: int = 4, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._signals = _Signals()
+        self._signals.done.connect(self._on_done)
+        self._cache: OrderedDict[object, tuple[QImage | None, str | None]] = OrderedDict()
+        self._cache_size = cache_size
+        self._in_flight: set[object] = set()
+        self._wanted: object | None = None
+
+    def request(self, key: object, path: str) -> None:
+        """Load ``path`` for display; answers at once from the cache."""
+        self._wanted = key
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            image, error = self._cache[key]
+            self.loaded.emit(key, image, error)
+            return
+        self._start(key, path)
+
+    def prefetch(self, key: object, path: str) -> None:
+        """Decode in the background so the next image shows at once."""
+        if key not in self._cache:
+            self._start(key, path)
+
+    def forget(self, key: object) -> None:
+        self._cache.pop(key, None)
+
+    def _start(self, key: object, path: str) -> None:
+        if key in self._in_flight:
+            return
+        self._in_flight.add(key)
+        self.pool.start(_DecodeTask(key, path, self._signals))
+
+    def _on_done(self, key: object, image: QImage | None, error: str | None) -> None:
+        self._in_flight.discard(key)
+        self._cache[key] = (image, error)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        if key == self._wanted:
+            self.loaded.emit(key, image, error)
+
+    def wait(self, msecs: int = 30000) -> None:
+        self.pool.waitForDone(msecs)

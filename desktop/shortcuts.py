@@ -1,0 +1,69 @@
+"""Every keyboard shortcut in one table, so the actions and the help overlay never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    keys: tuple[str, ...]  # QKeySequence strings; the first is the one shown first
+    description: str
+    group: str
+
+
+SHORTCUTS: dict[str, Shortcut] = {
+    # Project
+    "open": Shortcut(("Ctrl+O",), "Open a folder", "Project"),
+    "export": Shortcut(("Ctrl+E",), "Export the dataset", "Project"),
+    "import": Shortcut(("Ctrl+I",), "Import annotations", "Project"),
+    "settings": Shortcut(("Ctrl+,",), "Model, device and thresholds", "Project"),
+    "quit": Shortcut(("Ctrl+Q",), "Quit (everything is already saved)", "Project"),
+    # Detection
+    "detect_current": Shortcut(("Ctrl+D",), "Detect on the current image", "Detection"),
+    "detect_selection": Shortcut(("Ctrl+Shift+D",), "Detect on the selected images", "Detection"),
+    "detect_remaining": Shortcut(("Ctrl+Alt+D",), "Detect on every image not yet predicted", "Detection"),
+    # Navigation
+    "next_image": Shortcut(("Right", "PgDown"), "Next image", "Navigation"),
+    "prev_image": Shortcut(("Left", "PgUp"), "Previous image", "Navigation"),
+    "next_box": Shortcut(("Tab",), "Select the next box", "Navigation"),
+    "prev_box": Shortcut(("Shift+Tab",), "Select the previous box", "Navigation"),
+    "search": Shortcut(("Ctrl+F",), "Search file names", "Navigation"),
+    # View
+    "zoom_in": Shortcut(("+", "="), "Zoom in (or mouse wheel)", "View"),
+    "zoom_out": Shortcut(("-",), "Zoom out", "View"),
+    "zoom_fit": Shortcut(("0", "F"), "Fit the image to the window", "View"),
+    "zoom_actual": Shortcut(("Ctrl+1",), "Actual size (1:1)", "View"),
+    "toggle_rejected": Shortcut(("H",), "Hide or dim rejected boxes", "View"),
+    "help": Shortcut(("F1", "?"), "Show or hide this help", "View"),
+    # Review
+    "accept": Shortcut(("A", "Return"), "Accept the selected box(es)", "Review"),
+    "reject": Shortcut(("R", "Delete"), "Reject the selected box(es)", "Review"),
+    "accept_all": Shortcut(("Shift+A",), "Accept every pending box above the score slider", "Review"),
+    "reject_all": Shortcut(("Shift+R",), "Reject every pending box on the image", "Review"),
+    "mark_reviewed": Shortcut(("Space",), "Mark reviewed and go to the next unreviewed image", "Review"),
+    "mark_empty": Shortcut(("E",), "Mark reviewed-empty (the image has no object)", "Review"),
+    "pick_class": Shortcut(("C",), "Change the class of the selected box(es) from a list", "Review"),
+    "undo": Shortcut(("Ctrl+Z",), "Undo", "Review"),
+    "redo": Shortcut(("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Review"),
+}
+
+# Shown in the help overlay but handled by the canvas itself, not by a QAction.
+CANVAS_GESTURES: list[tuple[str, str]] = [
+    ("Drag on the image", "Draw a new box in the current class"),
+    ("Drag a box / its handles", "Move it / resize it"),
+    ("1 … 9", "Set the class of the selected box(es), or the class for new boxes"),
+    ("Arrow keys with Alt", "Nudge the selected box by 1 px (Shift: 10 px)"),
+    ("Space + drag, middle drag", "Pan"),
+    ("Mouse wheel", "Zoom around the cursor"),
+    ("Escape", "Cancel drawing, clear the selection"),
+]
+
+
+def grouped() -> dict[str, list[tuple[str, str]]]:
+    """Shortcuts by group, keys joined for display, in table order."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for shortcut in SHORTCUTS.values():
+        groups.setdefault(shortcut.group, []).append((" / ".join(shortcut.keys), shortcut.description))
+    groups["Canvas"] = list(CANVAS_GESTURES)
+    return groups
