@@ -1,0 +1,116 @@
+"""The HTTP side of the backend: Label Studio's ML protocol on FastAPI.
+
+/health and /webhook are ``async`` and never wait on the model, so they answer within
+Label Studio's 1 s timeouts while a prediction runs; /predict is a plain function, which
+FastAPI runs in a worker thread, with inference serialised inside the ``Predictor``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from backend.interactive import interactive_context
+from backend.predictor import Predictor
+from backend.settings import BackendSettings
+from backend.webhook_worker import PrelabelWorker, tasks_created_ids
+
+log = logging.getLogger(__name__)
+
+
+def _basic_auth_dependency(settings: BackendSettings):
+    """A dependency enforcing BASIC_AUTH_USER / BASIC_AUTH_PASS when both are set."""
+    if not settings.basic_auth_user:
+        return lambda: None
+    security = Depends(HTTPBasic(auto_error=False))
+
+    def check(credentials: HTTPBasicCredentials | None = security) -> None:
+        expected_user = (settings.basic_auth_user or "").encode()
+        expected_pass = (settings.basic_auth_password or "").encode()
+        if credentials is None or not (
+            secrets.compare_digest(credentials.username.encode(), expected_user)
+            & secrets.compare_digest(credentials.password.encode(), expected_pass)
+        ):
+            raise HTTPException(
+                status_code=401,
+                detail="wrong or missing basic auth: the model connection in Label Studio needs the same "
+                "user and password",
+                headers={"WWW-Authenticate": "Basic"},
+            )
+
+    return check
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise HTTPException(status_code=400, detail="the request body is not JSON") from None
+
+
+def create_app(
+    predictor: Predictor, settings: BackendSettings, worker: PrelabelWorker | None = None
+) -> FastAPI:
+    """The backend app; ``worker`` (optional) pre-labels tasks from TASKS_CREATED webhooks."""
+    app = FastAPI(title="groundlabel ML backend", docs_url=None, redoc_url=None)
+    auth = Depends(_basic_auth_dependency(settings))
+    version = predictor.model_version
+    app.state.predictor = predictor
+    app.state.worker = worker
+
+    @app.get("/health", dependencies=[auth])
+    async def health() -> dict[str, Any]:
+        return {"status": "UP", "model_class": "groundlabel", "model_version": version}
+
+    @app.get("/", dependencies=[auth])
+    async def root() -> dict[str, Any]:
+        return {"status": "UP", "model_version": version}
+
+    @app.post("/setup", dependencies=[auth])
+    async def setup(request: Request) -> dict[str, Any]:
+        await _json_body(request)  # nothing to set up per project: the model loaded at start
+        return {"model_version": version}
+
+    @app.get("/versions", dependencies=[auth])
+    async def versions() -> dict[str, Any]:
+        return {"versions": [version], "model_version": version}
+
+    @app.post("/predict", dependencies=[auth])
+    def predict(body: dict[str, Any]) -> dict[str, Any]:
+        tasks = body.get("tasks")
+        if not isinstance(tasks, list):
+            raise HTTPException(status_code=400, detail="'tasks' must be a list of Label Studio tasks")
+        label_config = body.get("label_config") or ""
+        context = interactive_context(body.get("params"))
+        started = time.monotonic()
+        results = predictor.predict_tasks(
+            tasks, label_config if isinstance(label_config, str) else "", context
+        )
+        log.info(
+            "/predict: %d task(s)%s in %.1f s",
+            len(tasks),
+            " (interactive)" if context else "",
+            time.monotonic() - started,
+        )
+        return {"results": results, "model_version": version}
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> dict[str, Any]:
+        """Answers at once; Label Studio sends no auth here, so only ids are taken from the body."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        job = tasks_created_ids(body)
+        if job is not None and worker is not None:
+            worker.submit(*job)
+            log.info("webhook TASKS_CREATED: project %d, %d task(s) queued", job[0], len(job[1]))
+            return {"status": "queued", "tasks": len(job[1])}
+        return {"status": "ok"}
+
+    return app

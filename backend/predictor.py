@@ -1,0 +1,111 @@
+"""Label Studio tasks in, one prediction entry per task out.
+
+The detector runs one image at a time under a lock (inference is serialised: one model,
+one device); downloads happen outside it. A task that cannot be predicted (unreadable
+config, missing image) gets an empty entry and a logged reason, never an exception that
+would make Label Studio store nothing for the whole batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from typing import Any
+
+from PIL import Image
+
+from backend.interactive import InteractiveContext
+from backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
+from backend.model_version import model_version
+from backend.predictions import Box, prediction, region
+from backend.task_images import TaskImageFetcher
+from groundlabel.detector import DetectionSettings, Detector
+from groundlabel.errors import GroundlabelError
+
+log = logging.getLogger(__name__)
+
+# Label Studio reads a list entry as "these predictions for this task": an empty one stores
+# nothing, so a task that failed is retried once its image is fixed instead of being marked
+# as predicted by this model version.
+NO_PREDICTION: list[Any] = []
+
+
+class TaskPredictionError(GroundlabelError):
+    """One task could not be predicted; the reason is the message."""
+
+
+class Predictor:
+    """The shared detector, the backend's thresholds and the image fetcher, for Label Studio tasks."""
+
+    def __init__(self, detector: Detector, settings: DetectionSettings, fetcher: TaskImageFetcher) -> None:
+        self.detector = detector
+        self.settings = settings
+        self.fetcher = fetcher
+        self.model_version = model_version(detector.model_name, settings)
+        self._inference_lock = threading.Lock()
+
+    def predict_tasks(
+        self, tasks: list[dict[str, Any]], label_config: str, context: InteractiveContext | None = None
+    ) -> list[Any]:
+        """Exactly one entry per task, in order: a prediction dict, or an empty list on failure."""
+        try:
+            targets = parse_box_targets(label_config)
+        except LabelConfigError as exc:
+            log.warning("no predictions for %d task(s): %s", len(tasks), exc)
+            return [self.empty() if context else NO_PREDICTION for _ in tasks]
+        results: list[Any] = []
+        for task in tasks:
+            try:
+                results.append(self.predict_task(task, targets, context))
+            except GroundlabelError as exc:
+                log.warning(
+                    "task %s: no prediction: %s", task.get("id") if isinstance(task, dict) else "?", exc
+                )
+                results.append(self.empty() if context else NO_PREDICTION)
+        return results
+
+    def empty(self) -> dict[str, Any]:
+        return prediction([], self.model_version)
+
+    def predict_task(
+        self, task: dict[str, Any], targets: list[BoxTarget], context: InteractiveContext | None = None
+    ) -> dict[str, Any]:
+        """Regions for every target of one task; raises ``GroundlabelError`` naming the problem."""
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise TaskPredictionError("the task has no data")
+        task_id = task.get("id")
+        images: dict[str, Image.Image] = {}
+        regions: list[dict[str, Any]] = []
+        for target in targets:
+            labels = target.labels
+            if context is not None:
+                labels = context.labels_for(target)
+                if labels is None:
+                    continue
+            if target.data_key not in images:
+                reference = task["data"].get(target.data_key)
+                if reference is None:
+                    raise TaskPredictionError(
+                        f"task data has no {target.data_key!r} (the Image {target.to_name!r})"
+                    )
+                images[target.data_key] = self.fetcher.fetch(
+                    reference, task_id if isinstance(task_id, int) else None
+                )
+            image = images[target.data_key]
+            settings = self.settings
+            if target.score_threshold is not None:
+                settings = replace(settings, box_threshold=target.score_threshold)
+            with self._inference_lock:
+                result = self.detector.detect_image(image, labels, settings)
+            for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):
+                regions.append(
+                    region(
+                        Box(*box, score=score, label=label),
+                        target.from_name,
+                        target.to_name,
+                        result.image_size,
+                        region_id=f"gl-{task_id}-{len(regions)}",
+                    )
+                )
+        return prediction(regions, self.model_version)

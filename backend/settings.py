@@ -1,0 +1,72 @@
+"""Backend settings read from the environment, the way Docker and Label Studio pass them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from groundlabel.errors import GroundlabelError
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise GroundlabelError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise GroundlabelError(f"{name}={raw!r} must be above 0")
+    return value
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Where Label Studio is, how to authenticate, and what task data may be fetched."""
+
+    label_studio_url: str | None = None
+    api_key: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password: str | None = None
+    local_files_root: Path | None = None
+    # Extra hosts (``host`` or ``host:port``) task images may come from besides Label Studio.
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    max_image_bytes: int = 50 * 1024 * 1024
+    download_timeout_s: float = 30.0
+    # Pre-label the tasks of TASKS_CREATED webhooks in the background (needs URL and key).
+    webhook_prelabel: bool = True
+
+    @classmethod
+    def from_env(cls) -> BackendSettings:
+        url = os.environ.get("LABEL_STUDIO_URL", "").strip().rstrip("/") or None
+        if url and not url.startswith(("http://", "https://")):
+            raise GroundlabelError(f"LABEL_STUDIO_URL={url!r} must start with http:// or https://")
+        root_text = (
+            os.environ.get("LOCAL_FILES_DOCUMENT_ROOT")
+            or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+            or ""
+        ).strip()
+        root = Path(root_text).expanduser().resolve() if root_text else None
+        if root is not None and not root.is_dir():
+            raise GroundlabelError(f"LOCAL_FILES_DOCUMENT_ROOT={root_text!r} is not a folder")
+        hosts = tuple(
+            h.strip().lower() for h in os.environ.get("GROUNDLABEL_ALLOWED_HOSTS", "").split(",") if h.strip()
+        )
+        user = os.environ.get("BASIC_AUTH_USER") or None
+        password = os.environ.get("BASIC_AUTH_PASS") or None
+        if bool(user) != bool(password):
+            raise GroundlabelError("set both BASIC_AUTH_USER and BASIC_AUTH_PASS, or neither")
+        return cls(
+            label_studio_url=url,
+            api_key=(os.environ.get("LABEL_STUDIO_API_KEY") or "").strip() or None,
+            basic_auth_user=user,
+            basic_auth_password=password,
+            local_files_root=root,
+            allowed_hosts=hosts,
+            max_image_bytes=int(_float_env("GROUNDLABEL_MAX_IMAGE_MB", 50) * 1024 * 1024),
+            download_timeout_s=_float_env("GROUNDLABEL_DOWNLOAD_TIMEOUT", 30.0),
+            webhook_prelabel=os.environ.get("GROUNDLABEL_WEBHOOK_PRELABEL", "true").strip().lower()
+            not in ("0", "false", "no"),
+        )

@@ -1,0 +1,85 @@
+"""``groundlabel ls-prelabel``: pre-label a whole Label Studio project through its API.
+
+For projects too large for Label Studio's 100 s /predict timeout: every task is
+predicted and posted as soon as it is ready, and a rerun skips what is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from groundlabel.cli.options import add_model_options, env_default, positive_int, probability
+from groundlabel.errors import GroundlabelError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ls-prelabel",
+        help="pre-label a Label Studio project through its API (no timeouts, resumable)",
+        description=(
+            "Fetch a project's tasks from Label Studio, predict boxes for its RectangleLabels controls "
+            "and post each prediction as soon as it is ready. Tasks that already hold this model version "
+            "are skipped, so a rerun resumes. Uses LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+            "(a Personal Access Token or a legacy token)."
+        ),
+    )
+    parser.add_argument("--project", type=positive_int, required=True, help="Label Studio project id")
+    add_model_options(parser)
+    group = parser.add_argument_group("thresholds")
+    group.add_argument(
+        "--box-threshold",
+        type=probability,
+        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
+    )
+    group.add_argument(
+        "--text-threshold",
+        type=probability,
+        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        help="a box's label must have a token above this (default: %(default)s)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from backend.ls_client import LabelStudioClient
+        from backend.prelabel import count_tasks, prelabel_project
+        from backend.server import ModelOptions, build_predictor
+        from backend.settings import BackendSettings
+    except ImportError as exc:
+        raise GroundlabelError(
+            f"ls-prelabel needs extra packages ({exc.name} is missing): pip install 'groundlabel[backend]'"
+        ) from None
+    from groundlabel.progress import progress_bar
+
+    settings = BackendSettings.from_env()
+    if not settings.label_studio_url:
+        raise GroundlabelError("LABEL_STUDIO_URL is not set: export LABEL_STUDIO_URL=http://localhost:8080")
+    if not settings.api_key:
+        raise GroundlabelError(
+            "LABEL_STUDIO_API_KEY is not set: copy the Personal Access Token from Label Studio's "
+            "Account & Settings and export LABEL_STUDIO_API_KEY=..."
+        )
+    with LabelStudioClient(settings.label_studio_url, settings.api_key) as client:
+        total = count_tasks(client, args.project)  # checks URL, key and project before the model loads
+        options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
+        predictor = build_predictor(options, settings)
+        try:
+            with progress_bar(total, f"project {args.project}", unit="task") as bar:
+                report = prelabel_project(
+                    client, predictor, args.project, on_task_done=lambda _task, _outcome: bar.update(1)
+                )
+        finally:
+            predictor.fetcher.close()
+    print(
+        f"project {args.project}: {report.predicted} task(s) pre-labelled, {report.skipped} already had "
+        f"{predictor.model_version}, {len(report.failed)} failed",
+        file=sys.stderr,
+    )
+    for task_id, reason in report.failed:
+        print(f"  task {task_id}: {reason}", file=sys.stderr)
+    if report.failed:
+        print("  fix these and run the same command again: finished tasks are skipped", file=sys.stderr)
+    return 1 if report.failed else 0

@@ -1,0 +1,67 @@
+"""``groundlabel serve``: the Label Studio ML backend (FastAPI and uvicorn, loaded lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from groundlabel.cli.options import add_model_options, env_default, probability
+from groundlabel.errors import GroundlabelError
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (1..65535)")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the Label Studio ML backend",
+        description=(
+            "Serve Grounding DINO to Label Studio: boxes for every RectangleLabels control, prompted "
+            "with the project's own labels. Label Studio's address and key come from LABEL_STUDIO_URL "
+            "and LABEL_STUDIO_API_KEY; every option can also be set as GROUNDLABEL_<OPTION> "
+            "(e.g. GROUNDLABEL_PORT)."
+        ),
+    )
+    parser.add_argument(
+        "--host", default=env_default("HOST", "127.0.0.1"), help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=_port(env_default("PORT", "9090")), help="port (default: %(default)s)"
+    )
+    add_model_options(parser)
+    group = parser.add_argument_group("thresholds")
+    group.add_argument(
+        "--box-threshold",
+        type=probability,
+        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
+    )
+    group.add_argument(
+        "--text-threshold",
+        type=probability,
+        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        help="a box's label must have a token above this (default: %(default)s)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from backend.server import ModelOptions, serve
+    except ImportError as exc:
+        raise GroundlabelError(
+            f"the backend needs extra packages ({exc.name} is missing): pip install 'groundlabel[backend]'"
+        ) from None
+    if not args.verbose:
+        logging.getLogger("backend").setLevel(logging.INFO)
+    options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
+    serve(options, args.host, args.port)
+    return 0
