@@ -24,7 +24,18 @@ _EXPORTS = {
     "LabelClass": "groundlabel.labels",
     "LabelSet": "groundlabel.labels",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DetectionResult",
+    "DetectionSettings",
+    "Detector",
+    "GroundlabelError",
+    "ImageLoadError",
+    "LabelClass",
+    "LabelSet",
+    "LabelSetError",
+    "ModelLoadError",
+    "load_image",
+]
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionResult, DetectionSettings, Detector

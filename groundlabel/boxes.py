@@ -9,7 +9,12 @@ def center_to_corners(boxes: torch.Tensor) -> torch.Tensor:
     """(cx, cy, w, h) to (x0, y0, x1, y1), computed exactly as transformers does."""
     center_x, center_y, width, height = boxes.unbind(-1)
     return torch.stack(
-        [(center_x - 0.5 * width), (center_y - 0.5 * height), (center_x + 0.5 * width), (center_y + 0.5 * height)],
+        [
+            (center_x - 0.5 * width),
+            (center_y - 0.5 * height),
+            (center_x + 0.5 * width),
+            (center_y + 0.5 * height),
+        ],
         dim=-1,
     )
 
@@ -29,7 +34,9 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, inter / union, torch.zeros_like(inter))
 
 
-def class_wise_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou: float) -> torch.Tensor:
+def class_wise_nms(
+    boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou: float
+) -> torch.Tensor:
     """Indices kept by greedy NMS within each class, highest score first."""
     order = torch.argsort(scores, descending=True, stable=True)
     overlaps = box_iou(boxes[order], boxes[order])

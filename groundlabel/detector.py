@@ -141,7 +141,9 @@ class Detector:
                 pending = []
         yield from self._run_batch(pending, labels, prompts, settings)
 
-    def detect_image(self, image: Image.Image, labels: LabelSet, settings: DetectionSettings) -> DetectionResult:
+    def detect_image(
+        self, image: Image.Image, labels: LabelSet, settings: DetectionSettings
+    ) -> DetectionResult:
         """Detect on one already-decoded, upright RGB image."""
         prepared = _Prepared(describe_source(image), image)
         return next(iter(self._run_batch([prepared], labels, self.prompts(labels), settings)))
@@ -169,7 +171,9 @@ class Detector:
         for prompt in prompts:
             logits, pred_boxes = self._forward(images, prompt.chunk.text)
             for i, image in enumerate(images):
-                per_image[i].append(self._select(logits[i], pred_boxes[i], image.size, prompt, labels, settings))
+                per_image[i].append(
+                    self._select(logits[i], pred_boxes[i], image.size, prompt, labels, settings)
+                )
         for prepared, parts in zip(batch, per_image, strict=True):
             yield self._finish(prepared, parts, labels, settings)
 

@@ -82,7 +82,9 @@ def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(name, f"too large to decode safely ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image file Pillow can read (corrupt or unsupported format)") from None
+        raise ImageLoadError(
+            name, "not an image file Pillow can read (corrupt or unsupported format)"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageLoadError(name, f"corrupt or truncated image ({exc})") from None
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -35,7 +37,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     except RuntimeError:
         raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {device!r} asked for, but torch sees no CUDA GPU here; use --device cpu")
+        raise ModelLoadError(
+            f"device {device!r} asked for, but torch sees no CUDA GPU here; use --device cpu"
+        )
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ModelLoadError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
     return resolved
@@ -50,7 +54,37 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def _looks_local(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or os.sep in model.strip("/").replace("/", "", 1) or Path(model).exists()
+    return (
+        model.startswith((".", "/", "~"))
+        or os.sep in model.strip("/").replace("/", "", 1)
+        or Path(model).exists()
+    )
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false", "no")
+
+
+def _not_available_message(model: str, detail: str = "") -> str:
+    reason = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hugging Face Hub cannot be reached"
+    if detail and not _hub_offline():
+        reason = f"the Hugging Face Hub could not provide it ({detail.splitlines()[0][:160]})"
+    return (
+        f"cannot load model {model!r}: it is not in the local Hugging Face cache and {reason}. "
+        f"On a networked machine run `hf download {model}`"
+        + (" (and unset HF_HUB_OFFLINE), " if _hub_offline() else ", ")
+        + "or pass --model PATH to a directory saved with save_pretrained."
+    )
+
+
+def _require_hub(model: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not minutes of retries, when the hub's host cannot be reached at all."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout=timeout).close()
+    except OSError:
+        raise ModelLoadError(_not_available_message(model)) from None
 
 
 @dataclass
@@ -77,19 +111,25 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
                 f"{model!r} has no config.json: point --model at a directory written by save_pretrained"
             )
     try:
-        processor = AutoProcessor.from_pretrained(model)
-        network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
+        try:
+            # Cached (or local) weights load without touching the network.
+            processor = AutoProcessor.from_pretrained(model, local_files_only=True)
+            network = AutoModelForZeroShotObjectDetection.from_pretrained(
+                model, dtype=torch_dtype, local_files_only=True
+            )
+        except OSError:
+            if _looks_local(model) or _hub_offline():
+                raise
+            _require_hub(model)
+            log.warning("downloading %s from the Hugging Face Hub (once; cached afterwards)", model)
+            processor = AutoProcessor.from_pretrained(model)
+            network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
     except OSError as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        raise ModelLoadError(
-            f"cannot load model {model!r}: it is not in the local Hugging Face cache and "
-            + ("HF_HUB_OFFLINE is set" if offline else "the hub could not provide it")
-            + f". On a networked machine run `hf download {model}` (or unset HF_HUB_OFFLINE), "
-            "or pass --model PATH to a directory saved with save_pretrained."
-            + ("" if offline else f" ({str(exc).splitlines()[0][:160]})")
-        ) from None
+        raise ModelLoadError(_not_available_message(model, str(exc))) from None
     except (ValueError, KeyError) as exc:
-        raise ModelLoadError(f"{model!r} is not a Grounding DINO checkpoint groundlabel can use: {exc}") from None
+        raise ModelLoadError(
+            f"{model!r} is not a Grounding DINO checkpoint groundlabel can use: {exc}"
+        ) from None
     if getattr(network.config, "model_type", "") != "grounding-dino":
         raise ModelLoadError(
             f"{model!r} is a {network.config.model_type!r} model; groundlabel needs a Grounding DINO checkpoint"

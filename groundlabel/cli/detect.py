@@ -20,10 +20,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument(
-        "--labels", "-l", required=True, help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"'
+        "--labels",
+        "-l",
+        required=True,
+        help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"',
     )
     parser.add_argument("-o", "--output", type=Path, help="COCO JSON to write")
-    parser.add_argument("--batch-size", type=positive_int, default=1, help="images per model pass (default: 1)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=1, help="images per model pass (default: 1)"
+    )
     add_model_options(parser)
     add_threshold_options(parser)
     parser.set_defaults(handler=run)
@@ -54,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise GroundlabelError("no output given: pass -o predictions.json")
     sources = expand_inputs(args.paths)
     if not sources:
-        raise GroundlabelError(f"no images found in {', '.join(args.paths)} (looked for jpg, png, bmp, gif, tif, webp)")
+        raise GroundlabelError(
+            f"no images found in {', '.join(args.paths)} (looked for jpg, png, bmp, gif, tif, webp)"
+        )
     root = common_root(args.paths)
     detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
 
@@ -75,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
                 continue
-            boxes = [CocoBox(b, c, s) for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)]
+            boxes = [
+                CocoBox(b, c, s)
+                for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)
+            ]
             box_count += len(boxes)
             width, height = result.image_size
             entries.append(CocoImageEntry(relative_name(result.source, root), width, height, boxes))

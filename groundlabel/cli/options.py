@@ -42,7 +42,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="hub id or local directory saved with save_pretrained (default: %(default)s)",
     )
     group.add_argument(
-        "--device", default=env_default("DEVICE", "auto"), help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)"
+        "--device",
+        default=env_default("DEVICE", "auto"),
+        help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)",
     )
     group.add_argument(
         "--dtype",
@@ -66,8 +68,12 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
         default=probability(env_default("TEXT_THRESHOLD", "0.25")),
         help="a box's class must have a token above this (default: %(default)s)",
     )
-    group.add_argument("--nms-iou", type=probability, default=None, help="class-wise NMS at this IoU (default: off)")
-    group.add_argument("--max-detections", type=positive_int, default=None, help="at most this many boxes per image")
+    group.add_argument(
+        "--nms-iou", type=probability, default=None, help="class-wise NMS at this IoU (default: off)"
+    )
+    group.add_argument(
+        "--max-detections", type=positive_int, default=None, help="at most this many boxes per image"
+    )
 
 
 def require_labels(text: str | None) -> str:

@@ -31,7 +31,9 @@ def build_coco(
 ) -> dict[str, Any]:
     images, annotations = [], []
     for image_id, entry in enumerate(entries, start=1):
-        images.append({"id": image_id, "file_name": entry.file_name, "width": entry.width, "height": entry.height})
+        images.append(
+            {"id": image_id, "file_name": entry.file_name, "width": entry.width, "height": entry.height}
+        )
         for box in entry.boxes:
             x0, y0, x1, y1 = (float(v) for v in box.xyxy)
             width, height = x1 - x0, y1 - y0
