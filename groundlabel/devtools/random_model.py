@@ -97,3 +97,23 @@ def save_random_model(
     long = longest_edge or (1333 if full_size else 333)
     build_processor(short, long).save_pretrained(directory)
     return directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m groundlabel.devtools.random_model DIR``: a local model directory for offline trials."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Save a Grounding DINO with random weights (tests, benchmarks)."
+    )
+    parser.add_argument("directory", type=Path)
+    parser.add_argument(
+        "--full-size", action="store_true", help="the real architecture (689 MB) instead of a tiny one"
+    )
+    args = parser.parse_args(argv)
+    print(save_random_model(args.directory, full_size=args.full_size))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
