@@ -159,3 +159,22 @@ def test_record_prediction_from_a_worker_thread_with_the_tiny_model(tiny_detecto
         result = tiny_detector.detect_image(load_image(project.image_file(first)), labels, settings)
         project.record_prediction(first.id, result, tiny_detector.model_name, labels, settings)
         assert len(project.boxes(first.id)) == 6
+
+
+def test_opening_a_large_folder_never_decodes_or_hashes_an_image(tmp_path: Path, monkeypatch) -> None:
+    """Opening is names-only (timing lives in benchmarks/project_open.py)."""
+    _make_images(tmp_path / "a", 1)
+    for i in range(500):
+        (tmp_path / "a" / f"copy{i:03d}.png").write_bytes((tmp_path / "a" / "img000.png").read_bytes())
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an image was read while opening the project")
+
+    monkeypatch.setattr(Image, "open", forbidden)
+    monkeypatch.setattr("groundlabel.project.store.file_digest", forbidden)
+    monkeypatch.setattr("groundlabel.project.store.file_signature", forbidden)
+    with ReviewProject.open(tmp_path) as project:
+        images = project.images()
+        assert len(images) == 501 and all(i.size is None for i in images)
+    with ReviewProject.open(tmp_path) as project:
+        assert len(project.images()) == 501
