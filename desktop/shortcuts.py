@@ -28,6 +28,7 @@ SHORTCUTS: dict[str, Shortcut] = {
     "prev_image": Shortcut(("Left", "PgUp"), "Previous image", "Navigation"),
     "next_box": Shortcut(("Tab",), "Select the next box", "Navigation"),
     "prev_box": Shortcut(("Shift+Tab",), "Select the previous box", "Navigation"),
+    "next_unreviewed": Shortcut(("N",), "Next unreviewed image", "Navigation"),
     "search": Shortcut(("Ctrl+F",), "Search file names", "Navigation"),
     # View
     "zoom_in": Shortcut(("+", "="), "Zoom in (or mouse wheel)", "View"),
@@ -39,6 +40,7 @@ SHORTCUTS: dict[str, Shortcut] = {
     # Review
     "accept": Shortcut(("A", "Return"), "Accept the selected box(es)", "Review"),
     "reject": Shortcut(("R", "Delete"), "Reject the selected box(es)", "Review"),
+    "delete": Shortcut(("Shift+Delete",), "Delete the selected box(es) for good", "Review"),
     "accept_all": Shortcut(("Shift+A",), "Accept every pending box above the score slider", "Review"),
     "reject_all": Shortcut(("Shift+R",), "Reject every pending box on the image", "Review"),
     "mark_reviewed": Shortcut(("Space",), "Mark reviewed and go to the next unreviewed image", "Review"),

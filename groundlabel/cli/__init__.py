@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "groundlabel.cli.detect",
     "groundlabel.cli.serve",
     "groundlabel.cli.ls_prelabel",
+    "groundlabel.cli.review",
 ]
 
 

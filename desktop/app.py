@@ -1,0 +1,77 @@
+"""Starting the reviewer: check that a window can open, then run the Qt event loop.
+
+Qt 6.5+ aborts the whole process (no Python exception) when its xcb platform plugin
+cannot load, most often because ``libxcb-cursor0`` is missing; it also aborts without a
+display. Both are checked first so the user gets a message with the fix instead.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+import sys
+from pathlib import Path
+
+from groundlabel.errors import GroundlabelError
+
+# Debian/Ubuntu packages a real (xcb) window needs beyond a desktop's usual libraries.
+LINUX_PACKAGES = (
+    "libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 "
+    "libxcb-render-util0 libxcb-image0 libegl1 libgl1 libfontconfig1 libdbus-1-3"
+)
+_XCB_LIBS = (
+    "xcb-cursor",
+    "xkbcommon-x11",
+    "xcb-icccm",
+    "xcb-keysyms",
+    "xcb-shape",
+    "xcb-render-util",
+    "xcb-image",
+)
+
+
+def check_display() -> None:
+    """Raise ``GroundlabelError`` when Qt would abort on start (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.startswith(("offscreen", "minimal", "vnc", "eglfs", "linuxfb")):
+        return
+    if platform.startswith("wayland") or (not platform and os.environ.get("WAYLAND_DISPLAY")):
+        return
+    if not os.environ.get("DISPLAY"):
+        raise GroundlabelError(
+            "no display: DISPLAY is not set. Run on a desktop session, with ssh -X, or under "
+            "xvfb-run; QT_QPA_PLATFORM=offscreen runs without a window (tests, screenshots)"
+        )
+    missing = [name for name in _XCB_LIBS if ctypes.util.find_library(name) is None]
+    if missing:
+        raise GroundlabelError(
+            f"Qt needs system libraries to open a window; missing: {', '.join('lib' + m for m in missing)}. "
+            f"On Debian/Ubuntu: sudo apt-get install {LINUX_PACKAGES}"
+        )
+
+
+def run_app(
+    folder: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    settings_path: str | None = None,
+) -> int:
+    """Open the main window (on ``folder`` if given) and run until it closes."""
+    if folder is not None and not Path(folder).is_dir():
+        raise GroundlabelError(f"{folder}: not a folder; give the folder of images to review")
+    check_display()
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app_settings import AppSettings
+    from desktop.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("groundlabel")
+    app.setOrganizationName("groundlabel")
+    window = MainWindow(AppSettings(settings_path), model=model, device=device)
+    window.show()
+    if folder is not None:
+        window.open_folder(folder)
+    return int(app.exec())

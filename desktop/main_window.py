@@ -1,0 +1,337 @@
+"""The main window: layout, menus and actions; the work happens in the controller.
+
+Actions come from ``desktop.shortcuts.SHORTCUTS`` (the help overlay reads the same
+table). Each action calls one controller or detection-control method.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSlider,
+    QToolBar,
+    QWidget,
+)
+
+from desktop.app_settings import AppSettings
+from desktop.canvas import ImageCanvas
+from desktop.classes_panel import ClassesPanel
+from desktop.controller import ReviewController
+from desktop.detection_control import DetectionControl, DetectionProgress
+from desktop.file_list import FileListPanel
+from desktop.help_overlay import HelpOverlay
+from desktop.session import ProjectSession
+from desktop.settings_dialog import SettingsDialog
+from desktop.shortcuts import SHORTCUTS
+
+
+def show_error(parent: QWidget, text: str) -> None:
+    """A user error as a dialog; module-level so tests can collect messages instead."""
+    QMessageBox.warning(parent, "groundlabel", text)
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self, settings: AppSettings | None = None, model: str | None = None, device: str | None = None
+    ):
+        super().__init__()
+        self.setWindowTitle("groundlabel review")
+        self.setAcceptDrops(True)
+        self.app_settings = settings or AppSettings()
+        self._cli_model, self._cli_device = model, device
+        self.errors: list[str] = []  # every message shown, newest last (tests read it)
+
+        self.canvas = ImageCanvas()
+        self.files = FileListPanel()
+        self.classes = ClassesPanel()
+        self.setCentralWidget(self.canvas)
+        self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.controller = ReviewController(self.canvas, self.files, self.classes)
+        self.progress = DetectionProgress()
+        self.detection = DetectionControl(self.progress, self)
+        self.model_label = QLabel("No model loaded")
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.help = HelpOverlay(self)
+
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_actions()
+        self._build_menus_and_toolbar()
+
+        self.controller.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.controller.error.connect(self.report_error)
+        self.controller.project_opened.connect(self._on_project_opened)
+        self.controller.image_shown.connect(self._on_image_shown)
+        self.detection.model_status.connect(self.model_label.setText)
+        self.detection.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.detection.error.connect(self.report_error)
+        self.detection.image_failed.connect(self._on_image_failed)
+        self._restore_window()
+
+    # -- building ----------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        c, d = self.controller, self.detection
+        handlers = {
+            "open": self.choose_folder,
+            "export": self.export_dataset,
+            "import": self.import_annotations,
+            "settings": self.edit_settings,
+            "quit": self.close,
+            "detect_current": lambda: d.detect([c.current_id] if c.current_id is not None else []),
+            "detect_selection": lambda: d.detect(self.files.selected_ids()),
+            "detect_remaining": lambda: d.detect(d.remaining_ids()),
+            "next_image": lambda: c.go_step(1),
+            "prev_image": lambda: c.go_step(-1),
+            "next_unreviewed": c.go_next_unreviewed,
+            "next_box": lambda: self.canvas.select_step(1),
+            "prev_box": lambda: self.canvas.select_step(-1),
+            "search": self._focus_search,
+            "zoom_in": self.canvas.zoom_in,
+            "zoom_out": self.canvas.zoom_out,
+            "zoom_fit": self.canvas.fit,
+            "zoom_actual": self.canvas.zoom_actual,
+            "toggle_rejected": self.toggle_rejected,
+            "help": self.help.toggle,
+            "accept": lambda: c.accept(),
+            "reject": lambda: c.reject(),
+            "delete": lambda: c.delete(),
+            "accept_all": c.accept_all_above,
+            "reject_all": c.reject_all,
+            "mark_reviewed": c.mark_reviewed_and_next,
+            "mark_empty": c.mark_empty,
+            "pick_class": self.pick_class,
+            "undo": self.undo,
+            "redo": self.redo,
+        }
+        for name, shortcut in SHORTCUTS.items():
+            action = QAction(shortcut.description, self)
+            action.setShortcuts([QKeySequence(k) for k in shortcut.keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(handlers[name])
+            self.addAction(action)
+            self.actions_by_name[name] = action
+        for number in range(1, 10):
+            action = QAction(f"Class {number}", self)
+            action.setShortcut(QKeySequence(str(number)))
+            action.triggered.connect(lambda checked=False, i=number - 1: c.set_class(i))
+            self.addAction(action)
+            self.actions_by_name[f"class_{number}"] = action
+
+    def _build_menus_and_toolbar(self) -> None:
+        a = self.actions_by_name
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(a["open"])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
+        for name in ("import", "export", "settings", "quit"):
+            file_menu.addAction(a[name])
+        edit_menu = menu.addMenu("&Edit")
+        for name in ("undo", "redo", "accept", "reject", "delete", "accept_all", "reject_all", "pick_class"):
+            edit_menu.addAction(a[name])
+        detect_menu = menu.addMenu("&Detect")
+        for name in ("detect_current", "detect_selection", "detect_remaining"):
+            detect_menu.addAction(a[name])
+        review_menu = menu.addMenu("&Review")
+        for name in ("mark_reviewed", "mark_empty", "next_unreviewed", "next_image", "prev_image"):
+            review_menu.addAction(a[name])
+        view_menu = menu.addMenu("&View")
+        for name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", "toggle_rejected", "help"):
+            view_menu.addAction(a[name])
+
+        toolbar = QToolBar("Review", self)
+        toolbar.setObjectName("reviewToolbar")
+        self.addToolBar(toolbar)
+        labels = {
+            "open": "Open",
+            "detect_current": "Detect",
+            "detect_remaining": "Detect all",
+            "accept_all": "Accept all ≥",
+            "mark_reviewed": "Reviewed ▶",
+            "mark_empty": "Empty",
+            "undo": "Undo",
+            "redo": "Redo",
+            "help": "Help",
+        }
+        for name, text in labels.items():
+            a[name].setIconText(text)
+            toolbar.addAction(a[name])
+            if name == "detect_remaining":
+                toolbar.addSeparator()
+                toolbar.addWidget(QLabel(" Min score "))
+                self.score_slider = QSlider(Qt.Orientation.Horizontal)
+                self.score_slider.setObjectName("scoreSlider")
+                self.score_slider.setRange(0, 100)
+                self.score_slider.setMaximumWidth(160)
+                self.score_label = QLabel("0.00")
+                self.score_slider.valueChanged.connect(self._on_score_slider)
+                toolbar.addWidget(self.score_slider)
+                toolbar.addWidget(self.score_label)
+        self._update_undo_actions()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        folders = self.app_settings.recent_folders()
+        for folder in folders:
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda checked=False, f=folder: self.open_folder(f))
+        self.recent_menu.setEnabled(bool(folders))
+
+    # -- project -------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path) -> bool:
+        if self.detection.busy:
+            self.detection.cancel()
+        if not self.controller.open_folder(folder):
+            return False
+        self.app_settings.add_recent_folder(folder)
+        self._fill_recent()
+        return True
+
+    def _on_project_opened(self, session: ProjectSession) -> None:
+        self.setWindowTitle(f"groundlabel review — {session.project.root}")
+        session.undo_stack.canUndoChanged.connect(lambda _: self._update_undo_actions())
+        session.undo_stack.canRedoChanged.connect(lambda _: self._update_undo_actions())
+        self._update_undo_actions()
+        self.score_slider.blockSignals(True)
+        self.score_slider.setValue(round(self.controller.min_score * 100))
+        self.score_label.setText(f"{self.controller.min_score:.2f}")
+        self.score_slider.blockSignals(False)
+        self.canvas.set_min_score(self.controller.min_score)
+        self.detection.attach(session.project, self._cli_model, self._cli_device)
+        self._cli_model = self._cli_device = None  # the project remembers them from now on
+
+    def _on_image_shown(self, image_id: int) -> None:
+        project = self.controller.project
+        if project is not None:
+            self.statusBar().showMessage(project.image(image_id).path)
+
+    def _on_image_failed(self, image_id: int, reason: str) -> None:
+        self.files.model.set_error(image_id, reason)
+        self.statusBar().showMessage(f"Skipped an unreadable image: {reason}", 8000)
+
+    def report_error(self, text: str) -> None:
+        self.errors.append(text)
+        show_error(self, text)
+
+    # -- actions -------------------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.controller.session is not None:
+            self.controller.session.undo_stack.undo()
+
+    def redo(self) -> None:
+        if self.controller.session is not None:
+            self.controller.session.undo_stack.redo()
+
+    def _update_undo_actions(self) -> None:
+        session = self.controller.session
+        stack = session.undo_stack if session is not None else None
+        self.actions_by_name["undo"].setEnabled(bool(stack and stack.canUndo()))
+        self.actions_by_name["redo"].setEnabled(bool(stack and stack.canRedo()))
+
+    def _on_score_slider(self, value: int) -> None:
+        self.score_label.setText(f"{value / 100:.2f}")
+        self.controller.set_min_score(value / 100)
+
+    def toggle_rejected(self) -> None:
+        mode = "hide" if self.canvas.rejected_mode() == "dim" else "dim"
+        self.canvas.set_rejected_mode(mode)
+        self.statusBar().showMessage(f"Rejected boxes: {'hidden' if mode == 'hide' else 'dimmed'}", 4000)
+
+    def pick_class(self) -> None:
+        """A quick menu of classes at the cursor: relabels the selection, or sets the class for new boxes."""
+        records = self.classes.classes()
+        if not records:
+            self.report_error("There are no classes yet: add one in the Classes panel.")
+            return
+        menu = QMenu(self)
+        for index, record in enumerate(records):
+            action = menu.addAction(f"&{index + 1}  {record.name}" if index < 9 else record.name)
+            action.setData(index)
+        chosen = menu.exec(self.cursor().pos())
+        if chosen is not None:
+            self.controller.set_class(int(chosen.data()))
+
+    def _focus_search(self) -> None:
+        self.files.search.setFocus()
+        self.files.search.selectAll()
+
+    def edit_settings(self) -> None:
+        if self.controller.project is None:
+            self.report_error("Open a folder first: settings are kept per project.")
+            return
+        model, device = self.detection.model_choice()
+        current = self.detection.settings()
+        dialog = SettingsDialog(model, device, current.box_threshold, current.text_threshold, self)
+        if dialog.exec():
+            self.detection.apply_settings(*dialog.values())
+
+    def export_dataset(self) -> None:
+        from desktop.dataset_dialogs import run_export_dialog
+
+        if self.controller.project is None:
+            self.report_error("Open a folder first.")
+            return
+        run_export_dialog(self, self.controller.project)
+
+    def import_annotations(self) -> None:
+        from desktop.dataset_dialogs import run_import_dialog
+
+        if self.controller.session is None:
+            self.report_error("Open a folder first.")
+            return
+        run_import_dialog(self, self.controller.session)
+
+    # -- window events -------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                path = Path(url.toLocalFile())
+                self.open_folder(path if path.is_dir() else path.parent)
+                event.acceptProposedAction()
+                return
+
+    def _restore_window(self) -> None:
+        geometry, state = self.app_settings.geometry(), self.app_settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.app_settings.save_window(self.saveGeometry(), self.saveState())
+        self.detection.shutdown()
+        self.controller.shutdown()
+        super().closeEvent(event)
