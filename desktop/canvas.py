@@ -82,8 +82,7 @@ class ImageCanvas(QGraphicsView):
             self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
             self._pixmap_item.setZValue(-1)
             self._bounds = QRectF(0, 0, image.width(), image.height())
-            margin = max(image.width(), image.height()) * 0.05
-            self._scene.setSceneRect(self._bounds.adjusted(-margin, -margin, margin, margin))
+            self._scene.setSceneRect(self._bounds)
         if not keep_view:
             self.fit()
         self.selection_changed.emit([])

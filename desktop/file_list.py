@@ -155,8 +155,13 @@ class FileFilterProxy(QSortFilterProxyModel):
         self.search = ""
 
     def set_filters(self, state: str | None, allowed_ids: set[int] | None, search: str) -> None:
-        self.state, self.allowed_ids, self.search = state, allowed_ids, search.strip().lower()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+
+            self.beginFilterChange()
+            self.state, self.allowed_ids, self.search = state, allowed_ids, search.strip().lower()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.state, self.allowed_ids, self.search = state, allowed_ids, search.strip().lower()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model: FileListModel = self.sourceModel()

@@ -54,8 +54,9 @@ class MainWindow(QMainWindow):
         self.files = FileListPanel()
         self.classes = ClassesPanel()
         self.setCentralWidget(self.canvas)
-        self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
+        left = self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([left, right], [260, 240], Qt.Orientation.Horizontal)
 
         self.controller = ReviewController(self.canvas, self.files, self.classes)
         self.progress = DetectionProgress()

@@ -1,0 +1,130 @@
+"""The desktop reviewer end to end: real widgets offscreen, the tiny random model, a real project."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_helpers import key, wait_idle, wait_image
+from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
+    """Build main windows with preferences in tmp_path and error dialogs collected, not shown."""
+    import desktop.main_window as main_window
+    from desktop.app_settings import AppSettings
+
+    shown: list[str] = []
+    monkeypatch.setattr(main_window, "show_error", lambda parent, text: shown.append(text))
+
+    def make(model: str | None = None):
+        window = main_window.MainWindow(
+            AppSettings(tmp_path / "prefs.ini"), model=model or str(tiny_model_dir), device="cpu"
+        )
+        window.shown_errors = shown
+        qtbot.addWidget(window)
+        window.resize(1100, 720)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        return window
+
+    return make
+
+
+def open_with_classes(qtbot, window, folder, classes=(("cat", []), ("person", ["astronaut"]))):
+    assert window.open_folder(folder)
+    for name, aliases in classes:
+        window.controller.add_class(name, list(aliases))
+    wait_idle(qtbot, window)
+    wait_image(qtbot, window)
+
+
+def statuses(window) -> dict[int, str]:
+    return {b.id: str(b.status) for b in window.controller.project.boxes(window.controller.current_id)}
+
+
+def test_detect_accept_reject_undo_review_and_reopen(make_window, qtbot, photo_dir):
+    window = make_window()
+    open_with_classes(qtbot, window, photo_dir)
+    assert window.files.count_label.text() == "0 / 2 reviewed"
+    assert [r.path for r in window.files.model.records()] == ["astronaut.png", "chelsea.png"]
+
+    # Detect on every image not yet predicted, in the worker thread, with progress.
+    window.actions_by_name["detect_remaining"].trigger()
+    assert window.detection.busy and window.progress.isVisible()
+    wait_idle(qtbot, window)
+    assert not window.progress.isVisible()
+    assert window.progress.bar.value() == window.progress.bar.maximum() == 2
+    project = window.controller.project
+    assert {str(r.state) for r in project.images()} == {"predicted"}
+    assert window.detection.remaining_ids() == []
+    qtbot.waitUntil(lambda: len(window.canvas.box_items()) > 2, timeout=10_000)
+    boxes = project.boxes(window.controller.current_id)
+    assert len(window.canvas.box_items()) == len(boxes)
+    assert all(b.source == BoxSource.MODEL and b.status == BoxStatus.PENDING for b in boxes)
+
+    # Tab selects a box, A accepts it; Tab, R rejects the next one.
+    key(qtbot, window, Qt.Key.Key_Tab)
+    first = window.canvas.selected_ids()
+    assert len(first) == 1
+    key(qtbot, window, Qt.Key.Key_A)
+    assert statuses(window)[first[0]] == "accepted"
+    key(qtbot, window, Qt.Key.Key_Tab)
+    second = window.canvas.selected_ids()
+    assert second != first
+    key(qtbot, window, Qt.Key.Key_R)
+    assert statuses(window)[second[0]] == "rejected"
+
+    # Undo and redo, by keyboard.
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert statuses(window)[second[0]] == "pending"
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert statuses(window)[first[0]] == "pending"
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert statuses(window)[first[0]] == "accepted" and statuses(window)[second[0]] == "rejected"
+
+    # The score slider hides proposals below it; "accept all above" settles every pending box.
+    scores = sorted(b.score for b in project.boxes(window.controller.current_id) if b.status == "pending")
+    cut = scores[len(scores) // 2]
+    window.score_slider.setValue(round(cut * 100))
+    below = [b.id for b in project.boxes(window.controller.current_id) if b.status == "pending" and b.score < cut - 0.005]
+    for box_id in below:
+        assert not window.canvas.box_items()[box_id].isVisible()
+    key(qtbot, window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    after = statuses(window)
+    assert "pending" not in after.values()
+    assert all(after[b] == "rejected" for b in below)
+
+    # Space marks it reviewed and moves on to the next unreviewed image.
+    reviewed_id = window.controller.current_id
+    key(qtbot, window, Qt.Key.Key_Space)
+    assert project.image(reviewed_id).state == ImageState.REVIEWED
+    assert window.controller.current_id != reviewed_id
+    assert window.files.count_label.text() == "1 / 2 reviewed"
+    # E: nothing here; the pending proposals are rejected with it.
+    wait_image(qtbot, window)
+    other = window.controller.current_id
+    key(qtbot, window, Qt.Key.Key_E)
+    assert project.image(other).state == ImageState.REVIEWED_EMPTY
+    assert all(b.status == "rejected" for b in project.boxes(other))
+    assert window.files.count_label.text() == "2 / 2 reviewed"
+    expected = project.dump_state()
+    window.close()
+
+    # Reopening finds everything as it was left (every edit was saved when made).
+    with ReviewProject.open(photo_dir) as reopened:
+        state = reopened.dump_state()
+        assert state["images"] == expected["images"] and state["boxes"] == expected["boxes"]
+    again = make_window()
+    assert again.open_folder(photo_dir)
+    wait_image(qtbot, again)
+    assert again.files.count_label.text() == "2 / 2 reviewed"
+    assert again.controller.current_id == other  # the last image shown
+    assert again.controller.project.model.endswith("model")  # the model choice is remembered
+    assert not again.controller.session.undo_stack.canUndo()
+    assert again.shown_errors == []
