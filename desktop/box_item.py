@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -153,6 +153,16 @@ class BoxItem(QGraphicsItem):
                 path.addRect(rect)
         return path
 
+    def set_view(self, view: BoxView, bounds: QRectF) -> None:
+        """Show new data for the same box (after an edit), keeping the item and its selection."""
+        self.view = view
+        self.bounds = bounds
+        if self._drag_handle is None:
+            self.set_rect(rect_from_xyxy(view.xyxy))
+        self.setZValue(1.0 / (1.0 + self.rect.width() * self.rect.height()))
+        self.tag.set_text(view.caption, QColor(view.color))
+        self.update()
+
     def set_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
         self.rect = rect.normalized()
@@ -221,7 +231,9 @@ class BoxItem(QGraphicsItem):
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         handle, self._drag_handle = self._drag_handle, None
         if handle is not None and self.rect != self._press_rect:
-            self._on_edit(self.view.box_id, QRectF(self.rect))
+            # After this event returns: the edit refreshes the scene, never mid-event.
+            box_id, rect = self.view.box_id, QRectF(self.rect)
+            QTimer.singleShot(0, lambda: self._on_edit(box_id, rect))
         event.accept()
 
 
@@ -230,14 +242,19 @@ class LabelTag(QGraphicsItem):
 
     def __init__(self, text: str, color: QColor, parent: QGraphicsItem) -> None:
         super().__init__(parent)
-        self.text = text
-        self.color = color
         self.font = QFont()
         self.font.setPointSizeF(8.5)
-        metrics = QFontMetricsF(self.font)
-        self._size = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+        self.set_text(text, color)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_text(self, text: str, color: QColor) -> None:
+        self.prepareGeometryChange()
+        self.text = text
+        self.color = color
+        metrics = QFontMetricsF(self.font)
+        self._size = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+        self.update()
 
     def boundingRect(self) -> QRectF:
         return self._size.translated(0, -self._size.height())

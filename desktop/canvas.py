@@ -44,8 +44,21 @@ class ImageCanvas(QGraphicsView):
         self.setBackgroundBrush(QColor(48, 48, 52))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self._pixmap_item: QGraphicsPixmapItem | None = None
-        self._message_item: QGraphicsTextItem | None = None
+        # Long-lived items, shown or hidden: nothing the scene owns is ever recreated per image.
+        self._pixmap_item = QGraphicsPixmapItem()
+        self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._pixmap_item.setZValue(-1)
+        self._scene.addItem(self._pixmap_item)
+        self._message_item = QGraphicsTextItem()
+        self._message_item.setTextWidth(560)
+        self._message_item.setPos(40, 150)
+        self._scene.addItem(self._message_item)
+        self._draw_item = QGraphicsRectItem()
+        self._draw_item.setPen(self._draw_pen())
+        self._draw_item.setZValue(10)
+        self._draw_item.hide()
+        self._scene.addItem(self._draw_item)
+        self._has_image = False
         self._items: dict[object, BoxItem] = {}
         self._views: list[BoxView] = []
         self._bounds = QRectF()
@@ -56,60 +69,62 @@ class ImageCanvas(QGraphicsView):
         self._space_panned = False
         self._pan_from: QPoint | None = None
         self._draw_from: QPointF | None = None
-        self._draw_item: QGraphicsRectItem | None = None
         self._scene.selectionChanged.connect(self._emit_selection)
 
     # -- content ------------------------------------------------------------------------
     def set_image(self, image: QImage | None, error: str | None = None, keep_view: bool = False) -> None:
         """Show an image (or an error placeholder) and drop the old boxes; fits unless ``keep_view``."""
         self._cancel_draw()
-        self._scene.blockSignals(True)
-        self._scene.clear()
-        self._scene.blockSignals(False)
-        self._items.clear()
+        self._remove_boxes(list(self._items))
         self._views = []
-        self._pixmap_item = None
-        self._message_item = None
-        if image is None or image.isNull():
-            self._bounds = QRectF(0, 0, 640, 400)
-            self._message_item = self._scene.addText(error or "")
-            self._message_item.setDefaultTextColor(QColor(255, 140, 120) if error else QColor(200, 200, 200))
-            self._message_item.setTextWidth(560)
-            self._message_item.setPos(40, 150)
-            self._scene.setSceneRect(self._bounds)
-        else:
-            self._pixmap_item = self._scene.addPixmap(QPixmap.fromImage(image))
-            self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-            self._pixmap_item.setZValue(-1)
+        self._has_image = image is not None and not image.isNull()
+        if self._has_image:
+            self._pixmap_item.setPixmap(QPixmap.fromImage(image))
             self._bounds = QRectF(0, 0, image.width(), image.height())
-            self._scene.setSceneRect(self._bounds)
+            self._message_item.setPlainText("")
+        else:
+            self._pixmap_item.setPixmap(QPixmap())
+            self._bounds = QRectF(0, 0, 640, 400)
+            self._message_item.setPlainText(error or "")
+            self._message_item.setDefaultTextColor(QColor(255, 140, 120) if error else QColor(200, 200, 200))
+        self._pixmap_item.setVisible(self._has_image)
+        self._message_item.setVisible(not self._has_image)
+        self._scene.setSceneRect(self._bounds)
         if not keep_view:
             self.fit()
         self.selection_changed.emit([])
 
     def has_image(self) -> bool:
-        return self._pixmap_item is not None
+        return self._has_image
 
     def message(self) -> str:
-        return self._message_item.toPlainText() if self._message_item is not None else ""
+        return "" if self._has_image else self._message_item.toPlainText()
 
     def image_bounds(self) -> QRectF:
         return QRectF(self._bounds)
 
-    def set_boxes(self, views: list[BoxView]) -> None:
-        """Replace the boxes, keeping the selection of ids that are still there."""
-        selected = set(self.selected_ids())
+    def _remove_boxes(self, ids: list[object]) -> None:
         self._scene.blockSignals(True)
-        for item in self._items.values():
-            self._scene.removeItem(item)
-        self._items = {}
-        self._views = list(views)
-        if self._pixmap_item is not None:
-            for view in views:
+        for box_id in ids:
+            item = self._items.pop(box_id)
+            item.setSelected(False)
+            self._scene.removeItem(item)  # ownership back to Python; freed with the last reference
+        self._scene.blockSignals(False)
+
+    def set_boxes(self, views: list[BoxView]) -> None:
+        """Show ``views``: items of boxes still there are updated in place, keeping their selection."""
+        wanted = {view.box_id: view for view in views} if self._has_image else {}
+        self._remove_boxes([box_id for box_id in self._items if box_id not in wanted])
+        self._views = [v for v in views if v.box_id in wanted]
+        self._scene.blockSignals(True)
+        for view in self._views:
+            item = self._items.get(view.box_id)
+            if item is None:
                 item = BoxItem(view, self._bounds, self._report_edit)
                 self._scene.addItem(item)
                 self._items[view.box_id] = item
-                item.setSelected(view.box_id in selected)
+            else:
+                item.set_view(view, self._bounds)
         self._scene.blockSignals(False)
         self._apply_visibility()
         self._emit_selection()
@@ -241,7 +256,7 @@ class ImageCanvas(QGraphicsView):
             event.accept()
             return
         if key == Qt.Key.Key_Escape:
-            if self._draw_item is not None:
+            if self._draw_from is not None:
                 self._cancel_draw()
             else:
                 self._scene.clearSelection()
@@ -289,7 +304,7 @@ class ImageCanvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        if button == Qt.MouseButton.LeftButton and self._pixmap_item is not None:
+        if button == Qt.MouseButton.LeftButton and self._has_image:
             item = self.itemAt(event.position().toPoint())
             if not isinstance(item, BoxItem) and not isinstance(
                 getattr(item, "parentItem", lambda: None)(), BoxItem
@@ -297,7 +312,8 @@ class ImageCanvas(QGraphicsView):
                 self._scene.clearSelection()
                 start = self._clamp(self.mapToScene(event.position().toPoint()))
                 self._draw_from = start
-                self._draw_item = self._scene.addRect(QRectF(start, start), self._draw_pen())
+                self._draw_item.setRect(QRectF(start, start))
+                self._draw_item.show()
                 event.accept()
                 return
         super().mousePressEvent(event)
@@ -311,7 +327,7 @@ class ImageCanvas(QGraphicsView):
             self._fit_mode = False
             event.accept()
             return
-        if self._draw_item is not None and self._draw_from is not None:
+        if self._draw_from is not None:
             end = self._clamp(self.mapToScene(event.position().toPoint()))
             self._draw_item.setRect(QRectF(self._draw_from, end).normalized())
             event.accept()
@@ -329,7 +345,7 @@ class ImageCanvas(QGraphicsView):
             )
             event.accept()
             return
-        if self._draw_item is not None and event.button() == Qt.MouseButton.LeftButton:
+        if self._draw_from is not None and event.button() == Qt.MouseButton.LeftButton:
             rect = self._draw_item.rect()
             self._cancel_draw()
             if min(rect.width(), rect.height()) * self.zoom() >= MIN_DRAW_PX:
@@ -350,9 +366,7 @@ class ImageCanvas(QGraphicsView):
         return pen
 
     def _cancel_draw(self) -> None:
-        if self._draw_item is not None and self._draw_item.scene() is self._scene:
-            self._scene.removeItem(self._draw_item)
-        self._draw_item = None
+        self._draw_item.hide()
         self._draw_from = None
 
     def box_rect(self, box_id: object) -> QRectF:

@@ -12,12 +12,16 @@ WAIT_MS = 60_000
 
 def wait_idle(qtbot, window) -> None:
     """Wait until the model is loaded (or failed) and no detection job runs."""
-    qtbot.waitUntil(lambda: window.detection.model_ready or window.detection.model_error is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.detection.model_ready or window.detection.model_error is not None, timeout=WAIT_MS
+    )
     qtbot.waitUntil(lambda: not window.detection.busy, timeout=WAIT_MS)
 
 
 def wait_image(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: window.canvas.has_image() or "Cannot show" in window.canvas.message(), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.canvas.has_image() or "Cannot show" in window.canvas.message(), timeout=WAIT_MS
+    )
 
 
 def view_point(window, x: float, y: float) -> QPoint:
@@ -31,7 +35,9 @@ def drag(qtbot, window, start: tuple[float, float], end: tuple[float, float], st
     p0, p1 = view_point(window, *start), view_point(window, *end)
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=p0)
     for i in range(1, steps + 1):
-        qtbot.mouseMove(viewport, QPoint(p0.x() + (p1.x() - p0.x()) * i // steps, p0.y() + (p1.y() - p0.y()) * i // steps))
+        qtbot.mouseMove(
+            viewport, QPoint(p0.x() + (p1.x() - p0.x()) * i // steps, p0.y() + (p1.y() - p0.y()) * i // steps)
+        )
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=p1)
     QApplication.processEvents()
 

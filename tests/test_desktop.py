@@ -92,7 +92,11 @@ def test_detect_accept_reject_undo_review_and_reopen(make_window, qtbot, photo_d
     scores = sorted(b.score for b in project.boxes(window.controller.current_id) if b.status == "pending")
     cut = scores[len(scores) // 2]
     window.score_slider.setValue(round(cut * 100))
-    below = [b.id for b in project.boxes(window.controller.current_id) if b.status == "pending" and b.score < cut - 0.005]
+    below = [
+        b.id
+        for b in project.boxes(window.controller.current_id)
+        if b.status == "pending" and b.score < cut - 0.005
+    ]
     for box_id in below:
         assert not window.canvas.box_items()[box_id].isVisible()
     key(qtbot, window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)

@@ -58,7 +58,9 @@ def test_draw_move_resize_relabel_then_undo_redo(window, qtbot):
 
     drag(qtbot, window, (160, 150), (190, 170))  # grab inside: move by (30, 20)
     moved = only_box(window)
-    assert close_to(moved.xyxy, (box.xyxy[0] + 30, box.xyxy[1] + 20, box.xyxy[2] + 30, box.xyxy[3] + 20), tolerance)
+    assert close_to(
+        moved.xyxy, (box.xyxy[0] + 30, box.xyxy[1] + 20, box.xyxy[2] + 30, box.xyxy[3] + 20), tolerance
+    )
 
     x1, y1 = moved.xyxy[2], moved.xyxy[3]
     drag(qtbot, window, (x1, y1), (x1 + 40, y1 + 25))  # bottom-right handle
@@ -73,7 +75,9 @@ def test_draw_move_resize_relabel_then_undo_redo(window, qtbot):
 
     key(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)  # nudge 1 px
     nudged = only_box(window)
-    assert close_to(nudged.xyxy, (resized.xyxy[0] + 1, resized.xyxy[1], resized.xyxy[2] + 1, resized.xyxy[3]), 1e-6)
+    assert close_to(
+        nudged.xyxy, (resized.xyxy[0] + 1, resized.xyxy[1], resized.xyxy[2] + 1, resized.xyxy[3]), 1e-6
+    )
 
     # Undo walks back through every edit, class change included; redo replays them.
     for expected in (relabelled, resized, moved, box):
