@@ -18,6 +18,8 @@ from groundlabel.errors import GroundlabelError
 
 COMMAND_MODULES = [
     "groundlabel.cli.detect",
+    "groundlabel.cli.export",
+    "groundlabel.cli.import_",
     "groundlabel.cli.serve",
     "groundlabel.cli.ls_prelabel",
     "groundlabel.cli.review",

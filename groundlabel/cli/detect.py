@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-o", "--output", type=Path, help="COCO JSON to write")
     parser.add_argument(
+        "--into-project",
+        action="store_true",
+        help="record the boxes in FOLDER's review project instead of a file (skips images already "
+        "predicted with the same model, prompt and thresholds)",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, default=1, help="images per model pass (default: 1)"
     )
     add_model_options(parser)
@@ -55,8 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.progress import progress_bar
 
     labels = LabelSet.parse(require_labels(args.labels))
+    if args.into_project:
+        from groundlabel.cli.detect_into_project import run_into_project
+
+        return run_into_project(args, labels)
     if args.output is None:
-        raise GroundlabelError("no output given: pass -o predictions.json")
+        raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
     sources = expand_inputs(args.paths)
     if not sources:
         raise GroundlabelError(

@@ -1,14 +1,21 @@
 """COCO detection JSON, the shape both ``detect`` output and dataset export use.
 
 Ids start at 1 (id 0 breaks pycocotools' evaluation), categories keep class order,
-``bbox`` is [x, y, width, height] in pixels of the image as shown.
+``bbox`` is [x, y, width, height] in pixels of the image as shown. ``build_coco`` is what
+``groundlabel detect`` writes; ``write_coco_dataset``/``read_coco`` are the dataset format.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from groundlabel.atomic import write_json_atomic
+from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 
 
 @dataclass
@@ -52,3 +59,120 @@ def build_coco(
     document: dict[str, Any] = {"info": info or {}, "images": images, "annotations": annotations}
     document["categories"] = categories
     return document
+
+
+COCO_FILE = "annotations.json"
+
+
+def coco_output_path(out: Path) -> Path:
+    """``-o x.json`` names the file; any other ``-o`` is a folder that gets ``annotations.json``."""
+    return out if out.suffix.lower() == ".json" else out / COCO_FILE
+
+
+def write_coco_dataset(dataset: Dataset, out: Path, progress: Progress | None = None) -> list[Path]:
+    """Write a dataset as COCO; no timestamps, so the same project exports byte-identical files."""
+    index = {name: i for i, name in enumerate(dataset.class_names)}
+    entries = []
+    for image in dataset.images:
+        boxes = [CocoBox(box.xyxy, index[box.class_name], box.score) for box in image.boxes]
+        entries.append(CocoImageEntry(image.file_name, int(image.width or 0), int(image.height or 0), boxes))
+        tick(progress)
+    info: dict[str, Any] = {"description": "groundlabel export"}
+    path = coco_output_path(out)
+    write_json_atomic(path, build_coco(entries, dataset.class_names, info))
+    return [path]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_coco(path: Path, progress: Progress | None = None) -> Dataset:
+    """Read COCO detection JSON (ground truth, or ``groundlabel detect`` output with scores)."""
+    file = str(path)
+    if path.is_dir():
+        path = path / COCO_FILE
+        file = str(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError(file, "", "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(file, "", f"not readable JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise FormatError(file, "", 'not COCO: expected an object with an "images" list')
+    for key in ("annotations", "categories"):
+        if not isinstance(document.get(key, []), list):
+            raise FormatError(file, key, "must be a list")
+
+    categories: dict[Any, str] = {}
+    for i, category in enumerate(document.get("categories", [])):
+        where = f"categories[{i}]"
+        if (
+            not isinstance(category, dict)
+            or "id" not in category
+            or not isinstance(category.get("name"), str)
+        ):
+            raise FormatError(file, where, 'needs "id" and a text "name"')
+        if category["id"] in categories:
+            raise FormatError(file, where, f"category id {category['id']} is used twice")
+        if not category["name"].strip():
+            raise FormatError(file, where, "the category name is empty")
+        categories[category["id"]] = category["name"]
+    names = list(categories.values())
+    if len(set(names)) != len(names):
+        raise FormatError(file, "categories", "two categories have the same name")
+
+    images: dict[Any, DatasetImage] = {}
+    for i, entry in enumerate(document["images"]):
+        where = f"images[{i}]"
+        if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("file_name"), str):
+            raise FormatError(file, where, 'needs "id" and a text "file_name"')
+        width, height = entry.get("width"), entry.get("height")
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+            raise FormatError(
+                file, f"{where} ({entry['file_name']})", '"width" and "height" must be positive integers'
+            )
+        if entry["id"] in images:
+            raise FormatError(file, where, f"image id {entry['id']} is used twice")
+        images[entry["id"]] = DatasetImage(entry["file_name"], width, height, entry=where)
+
+    any_score = False
+    for i, annotation in enumerate(document.get("annotations", [])):
+        where = f"annotations[{i}]"
+        if not isinstance(annotation, dict):
+            raise FormatError(file, where, "must be an object")
+        if "id" in annotation:
+            where += f" (id {annotation['id']})"
+        image = images.get(annotation.get("image_id"))
+        if image is None:
+            raise FormatError(file, where, f'image_id {annotation.get("image_id")!r} is not in "images"')
+        name = categories.get(annotation.get("category_id"))
+        if name is None:
+            raise FormatError(file, where, f"unknown class: category_id {annotation.get('category_id')!r}")
+        bbox = annotation.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
+            raise FormatError(file, where, '"bbox" must be [x, y, width, height] numbers')
+        x, y, w, h = (float(v) for v in bbox)
+        if w < 0 or h < 0:
+            raise FormatError(file, where, f"bbox {bbox} has a negative width or height")
+        score = annotation.get("score")
+        if score is not None and not _number(score):
+            raise FormatError(file, where, '"score" must be a number')
+        any_score = any_score or score is not None
+        image.boxes.append(
+            DatasetBox((x, y, x + w, y + h), name, None if score is None else float(score), where)
+        )
+    for image in images.values():
+        image.labelled = not any_score
+        tick(progress)
+
+    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    return Dataset(
+        class_names=names,
+        images=list(images.values()),
+        source=file,
+        model=info.get("model") if isinstance(info.get("model"), str) else None,
+        box_threshold=info.get("box_threshold") if _number(info.get("box_threshold")) else None,
+        text_threshold=info.get("text_threshold") if _number(info.get("text_threshold")) else None,
+    )

@@ -1,0 +1,47 @@
+"""``groundlabel detect FOLDER --into-project``: predictions recorded in the folder's review project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelSet
+
+
+def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
+    """Predict every image of one folder not yet predicted with this model, prompt and thresholds."""
+    from groundlabel.detector import DetectionSettings, Detector
+    from groundlabel.progress import progress_bar
+    from groundlabel.project.predicting import images_to_predict, predict_into_project
+    from groundlabel.project.store import ReviewProject, prediction_key
+
+    if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
+        raise GroundlabelError(
+            "--into-project needs exactly one folder: groundlabel detect FOLDER --into-project"
+        )
+    if args.output is not None:
+        raise GroundlabelError("--into-project writes to the folder's project; leave out -o")
+    folder = Path(args.paths[0])
+    settings = DetectionSettings(args.box_threshold, args.text_threshold, args.nms_iou, args.max_detections)
+    with ReviewProject.open(folder) as project:
+        images = project.images()
+        if not images:
+            raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
+        detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
+        todo = images_to_predict(project, prediction_key(detector.model_name, labels, settings), images)
+        with progress_bar(len(todo), "detect") as bar:
+            report = predict_into_project(
+                project, detector, labels, settings, batch_size=args.batch_size, images=todo,
+                on_image=lambda _: bar.update(1),
+            )  # fmt: skip
+    report.skipped = len(images) - len(todo)
+    print(
+        f"{report.predicted} image(s) predicted, {report.boxes} box(es), {report.skipped} already predicted "
+        f"with the same model, prompt and thresholds, {len(report.failures)} failed -> {folder}",
+        file=sys.stderr,
+    )
+    for path, reason in report.failures:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failures else 0

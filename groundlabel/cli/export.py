@@ -1,0 +1,99 @@
+"""``groundlabel export``: a review project's accepted boxes as COCO, VOC, YOLO or Label Studio."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from groundlabel.errors import GroundlabelError
+from groundlabel.formats.registry import FORMAT_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a review project as a COCO, VOC, YOLO or Label Studio dataset",
+        description=(
+            "Write the accepted and hand-drawn boxes of reviewed images (reviewed-empty images as "
+            "negatives); pending and rejected boxes are never exported. Writes are atomic and "
+            "exporting twice gives identical files."
+        ),
+    )
+    parser.add_argument("folder", type=Path, metavar="FOLDER", help="the image folder holding the project")
+    parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="dataset format")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="output folder (coco and labelstudio also accept a .json file name)",
+    )
+    parser.add_argument(
+        "--images",
+        choices=["reviewed", "all"],
+        default="reviewed",
+        help="reviewed images only (default) or every image",
+    )
+    group = parser.add_argument_group("labelstudio")
+    group.add_argument(
+        "--ls-as",
+        choices=["annotations", "predictions"],
+        default="annotations",
+        help="put the boxes in the tasks as annotations (default) or as predictions",
+    )
+    group.add_argument(
+        "--ls-url-prefix",
+        default=None,
+        help='prefix of each task\'s image URL before the relative path (default: "/data/local-files/?d=")',
+    )
+    parser.set_defaults(handler=run)
+
+
+def project_database_must_exist(folder: Path) -> None:
+    from groundlabel.project.store import DB_NAME, PROJECT_DIR
+
+    if not folder.is_dir():
+        raise GroundlabelError(f"{folder}: not a folder; give the folder of images that holds the project")
+    if not (folder / PROJECT_DIR / DB_NAME).is_file():
+        raise GroundlabelError(
+            f"{folder} has no review project yet: run `groundlabel detect {folder} --labels ... --into-project`, "
+            f"`groundlabel import {folder} ...` or `groundlabel review {folder}` first"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from groundlabel.formats.labelstudio import DEFAULT_URL_PREFIX
+    from groundlabel.formats.registry import get_format
+    from groundlabel.progress import progress_bar
+    from groundlabel.project.exchange import project_dataset
+    from groundlabel.project.store import ReviewProject
+
+    project_database_must_exist(args.folder)
+    dataset_format = get_format(args.format)
+    with ReviewProject.open(args.folder) as project:
+        count = len(project.images(state=None if args.images == "all" else ("reviewed", "reviewed-empty")))
+        with progress_bar(count, "read project") as bar:
+            report = project_dataset(project, args.images, progress=lambda: bar.update(1))
+    dataset = report.dataset
+    options = {}
+    if args.format == "labelstudio":
+        options = {
+            "as_predictions": args.ls_as == "predictions",
+            "url_prefix": DEFAULT_URL_PREFIX if args.ls_url_prefix is None else args.ls_url_prefix,
+        }
+    with progress_bar(len(dataset.images), f"write {args.format}") as bar:
+        written = dataset_format.write(dataset, args.output, lambda: bar.update(1), **options)
+    negatives = sum(1 for image in dataset.images if not image.boxes)
+    boxes = sum(len(image.boxes) for image in dataset.images)
+    print(
+        f"{len(dataset.images)} image(s) ({negatives} without boxes), {boxes} box(es), "
+        f"{len(dataset.class_names)} class(es) -> {args.output} ({len(written)} file(s))",
+        file=sys.stderr,
+    )
+    if not dataset.images and args.images == "reviewed":
+        print("  no image is marked reviewed yet; pass --images all to export every image", file=sys.stderr)
+    for path, reason in report.failures:
+        print(f"  skipped: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failures else 0

@@ -1,0 +1,61 @@
+"""``groundlabel import``: predictions or ground truth from a dataset file into a review project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from groundlabel.formats.registry import FORMAT_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import",
+        help="import COCO, VOC, YOLO or Label Studio boxes into a folder's review project",
+        description=(
+            "Add boxes from a dataset (e.g. `groundlabel detect` output made on another machine, or "
+            "ground truth) to the review project of FOLDER. The whole file is checked first: one "
+            "bad entry stops the import and nothing is written."
+        ),
+    )
+    parser.add_argument(
+        "folder", type=Path, metavar="FOLDER", help="the image folder (its project is created if needed)"
+    )
+    parser.add_argument(
+        "source",
+        type=Path,
+        metavar="FILE_OR_DIR",
+        help="COCO/Label Studio JSON, a VOC folder or XML, or a YOLO folder with data.yaml",
+    )
+    parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="dataset format")
+    parser.add_argument(
+        "--as",
+        dest="status",
+        choices=["pending", "accepted"],
+        default=None,
+        help="status of the imported boxes (default: scored predictions pending, labelled boxes accepted)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from groundlabel.formats.registry import get_format
+    from groundlabel.progress import progress_bar
+    from groundlabel.project.exchange import import_dataset
+    from groundlabel.project.models import BoxStatus
+    from groundlabel.project.store import ReviewProject
+
+    dataset_format = get_format(args.format)
+    with progress_bar(None, f"read {args.format}") as bar:
+        dataset = dataset_format.read(args.source, lambda: bar.update(1))
+    status = None if args.status is None else BoxStatus(args.status)
+    with ReviewProject.open(args.folder) as project, progress_bar(len(dataset.images), "check images") as bar:
+        report = import_dataset(project, dataset, status, progress=lambda: bar.update(1))
+    print(
+        f"{report.images} image(s), {report.boxes} box(es) imported into {args.folder}"
+        + (f", {report.duplicates} already there" if report.duplicates else "")
+        + (f"; new classes: {', '.join(report.classes_added)}" if report.classes_added else ""),
+        file=sys.stderr,
+    )
+    return 0

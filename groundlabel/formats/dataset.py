@@ -1,0 +1,69 @@
+"""The format-neutral dataset every reader returns and every writer takes.
+
+Readers check the file's shape and its internal consistency (a box's class must be one the
+file defines) and report problems as ``FormatError`` naming the file and the entry; they
+know nothing about projects. Matching images to a project folder happens on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from groundlabel.errors import GroundlabelError
+
+# Called once per image written or read; the CLI advances a progress bar with it.
+Progress = Callable[[], None]
+
+
+class FormatError(GroundlabelError):
+    """A dataset file that cannot be read or imported, with the file and the entry at fault."""
+
+    def __init__(self, file: str, entry: str, reason: str) -> None:
+        super().__init__(f"{file}: {entry}: {reason}" if entry else f"{file}: {reason}")
+        self.file = file
+        self.entry = entry
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DatasetBox:
+    """xyxy pixels of the image as shown; ``score`` only for predictions."""
+
+    xyxy: tuple[float, float, float, float]
+    class_name: str
+    score: float | None = None
+    entry: str = ""  # where it was read from, for messages ("annotations[4]")
+
+
+@dataclass
+class DatasetImage:
+    file_name: str  # relative to the image folder, '/'-separated
+    width: int | None
+    height: int | None
+    boxes: list[DatasetBox] = field(default_factory=list)
+    entry: str = ""  # where in ``file`` it was read from, for messages ("images[3]")
+    file: str = ""  # the file it was read from, when not the dataset's ``source`` (VOC, YOLO)
+    # Whether a person labelled it (ground truth, Label Studio annotations) rather than a model.
+    labelled: bool = True
+    # Box coordinates are fractions of the image size (0..1), as YOLO stores them; the
+    # importer scales them by the project image's size. (YOLO file names also lack the
+    # extension; the importer matches a name with or without one.)
+    normalised: bool = False
+
+
+@dataclass
+class Dataset:
+    class_names: list[str]
+    images: list[DatasetImage] = field(default_factory=list)
+    source: str = ""  # file or folder it was read from
+    model: str | None = None  # model that made the boxes, when the file says so
+    box_threshold: float | None = None
+    text_threshold: float | None = None
+    # Label colours by class name, used by formats that carry them (Label Studio).
+    colours: dict[str, str] = field(default_factory=dict)
+
+
+def tick(progress: Progress | None) -> None:
+    if progress is not None:
+        progress()

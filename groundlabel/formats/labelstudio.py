@@ -1,0 +1,247 @@
+"""Label Studio: a tasks JSON to import as is, and the labeling config that matches it.
+
+Each task is ``{"data": {"image": URL, "file_name": PATH}, "annotations"|"predictions":
+[{"result": [...]}]}``; each result item is a ``rectanglelabels`` region whose ``value``
+holds x, y, width, height in percent of ``original_width``/``original_height`` (the
+size as shown). Percentages are written unrounded, so the round trip is exact up to
+float arithmetic. The config is ``<View><Image name="image" value="$image"/>
+<RectangleLabels name="label" toName="image">`` with one ``<Label>`` per class, in class
+order, written with ElementTree. URLs default to Label Studio's local-files form
+``/data/local-files/?d=<path>``; set the prefix to match the server's document root.
+
+Reading accepts Label Studio's JSON export: per task, the most recent non-cancelled
+annotation (labelled by a person), else the most recent prediction (with scores); tasks
+with neither are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from groundlabel.atomic import write_json_atomic, write_text_atomic
+from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+
+TASKS_FILE = "tasks.json"
+CONFIG_FILE = "labeling-config.xml"
+DEFAULT_URL_PREFIX = "/data/local-files/?d="
+FROM_NAME, TO_NAME = "label", "image"
+
+
+def output_paths(out: Path) -> tuple[Path, Path]:
+    """``-o x.json`` gives x.json + x.labeling-config.xml; a folder gets tasks.json + labeling-config.xml."""
+    if out.suffix.lower() == ".json":
+        return out, out.with_name(f"{out.stem}.{CONFIG_FILE}")
+    return out / TASKS_FILE, out / CONFIG_FILE
+
+
+def labeling_config(class_names: list[str], colours: dict[str, str] | None = None) -> str:
+    view = ET.Element("View")
+    ET.SubElement(view, "Image", {"name": TO_NAME, "value": "$image"})
+    rectangles = ET.SubElement(view, "RectangleLabels", {"name": FROM_NAME, "toName": TO_NAME})
+    for name in class_names:
+        attributes = {"value": name}
+        if colours and name in colours:
+            attributes["background"] = colours[name]
+        ET.SubElement(rectangles, "Label", attributes)
+    ET.indent(view)
+    return ET.tostring(view, encoding="unicode") + "\n"
+
+
+def _region(box: DatasetBox, width: int, height: int, region_id: str, with_score: bool) -> dict[str, Any]:
+    x0, y0, x1, y1 = box.xyxy
+    region: dict[str, Any] = {
+        "id": region_id,
+        "from_name": FROM_NAME,
+        "to_name": TO_NAME,
+        "type": "rectanglelabels",
+        "original_width": width,
+        "original_height": height,
+        "image_rotation": 0,
+        "value": {
+            "x": x0 / width * 100,
+            "y": y0 / height * 100,
+            "width": (x1 - x0) / width * 100,
+            "height": (y1 - y0) / height * 100,
+            "rotation": 0,
+            "rectanglelabels": [box.class_name],
+        },
+    }
+    if with_score and box.score is not None:
+        region["score"] = box.score
+    return region
+
+
+def build_tasks(
+    dataset: Dataset,
+    as_predictions: bool,
+    url_prefix: str,
+    model_version: str,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    tasks = []
+    for image_number, image in enumerate(dataset.images, start=1):
+        width, height = int(image.width or 0), int(image.height or 0)
+        result = [
+            _region(box, width, height, f"gl{image_number}-{n}", as_predictions)
+            for n, box in enumerate(image.boxes, start=1)
+        ]
+        task: dict[str, Any] = {
+            "data": {"image": f"{url_prefix}{image.file_name}", "file_name": image.file_name}
+        }
+        if as_predictions:
+            scores = [b.score for b in image.boxes if b.score is not None]
+            prediction: dict[str, Any] = {"model_version": model_version, "result": result}
+            if scores:
+                prediction["score"] = sum(scores) / len(scores)
+            task["predictions"] = [prediction]
+        else:
+            task["annotations"] = [{"result": result}]
+        tasks.append(task)
+        tick(progress)
+    return tasks
+
+
+def write_labelstudio(
+    dataset: Dataset,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    as_predictions: bool = False,
+    url_prefix: str = DEFAULT_URL_PREFIX,
+) -> list[Path]:
+    tasks_path, config_path = output_paths(out)
+    model_version = dataset.model or "groundlabel"
+    write_json_atomic(tasks_path, build_tasks(dataset, as_predictions, url_prefix, model_version, progress))
+    write_text_atomic(config_path, labeling_config(dataset.class_names, dataset.colours))
+    return [tasks_path, config_path]
+
+
+_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
+
+
+def file_name_from_url(url: str) -> str:
+    """The image path a task's URL points at: ``?d=`` of local files, else the URL's path.
+
+    Label Studio renames uploads to ``<8 hex>-<name>``; that prefix is dropped.
+    """
+    parsed = urlparse(url)
+    local = parse_qs(parsed.query).get("d")
+    if local:
+        return local[0].lstrip("/")
+    path = unquote(parsed.path)
+    if path.startswith("/data/upload/"):
+        return _UPLOAD_PREFIX.sub("", path.rsplit("/", 1)[-1])
+    return path.lstrip("/")
+
+
+def _latest(items: list[Any], file: str, where: str) -> dict[str, Any] | None:
+    usable = [i for i in items if isinstance(i, dict) and not i.get("was_cancelled")]
+    if not all(isinstance(i, dict) for i in items):
+        raise FormatError(file, where, "must be a list of objects")
+    # ISO timestamps sort as text; items without one keep their list order.
+    return max(enumerate(usable), key=lambda p: (str(p[1].get("updated_at") or ""), p[0]), default=(0, None))[
+        1
+    ]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _read_region(region: Any, file: str, where: str) -> tuple[DatasetBox, tuple[int, int] | None] | None:
+    if not isinstance(region, dict):
+        raise FormatError(file, where, "must be an object")
+    if region.get("type") != "rectanglelabels":
+        return None  # other controls (choices, text...) carry no boxes
+    value = region.get("value")
+    if not isinstance(value, dict) or not all(_number(value.get(k)) for k in ("x", "y", "width", "height")):
+        raise FormatError(file, where, "value needs numeric x, y, width and height (percent)")
+    labels = value.get("rectanglelabels")
+    if not (isinstance(labels, list) and labels and all(isinstance(n, str) and n.strip() for n in labels)):
+        raise FormatError(file, where, "value.rectanglelabels must name a class")
+    if len(labels) > 1:
+        raise FormatError(file, where, f"a box with several classes {labels} is not supported")
+    if _number(value.get("rotation")) and value["rotation"] % 360 != 0:
+        raise FormatError(file, where, "rotated boxes are not supported")
+    if value["width"] < 0 or value["height"] < 0:
+        raise FormatError(file, where, "width and height must be >= 0")
+    width, height = region.get("original_width"), region.get("original_height")
+    size = (
+        (int(width), int(height)) if _number(width) and _number(height) and width > 0 and height > 0 else None
+    )
+    score = region.get("score")
+    percent = (value["x"], value["y"], value["x"] + value["width"], value["y"] + value["height"])
+    box = DatasetBox(
+        tuple(float(v) for v in percent), labels[0], float(score) if _number(score) else None, where
+    )
+    return box, size
+
+
+def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
+    """Read a Label Studio JSON export (or our tasks file): boxes in pixels when sizes are known.
+
+    Boxes keep percent coordinates (``normalised``-style, scaled on import) when a task
+    gives no ``original_width``/``original_height``.
+    """
+    if path.is_dir():
+        path = path / TASKS_FILE
+    file = str(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError(file, "", "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(file, "", f"not readable JSON ({exc})") from None
+    if isinstance(document, dict):
+        document = [document]
+    if not isinstance(document, list):
+        raise FormatError(file, "", "not a Label Studio export: expected a list of tasks")
+    names: list[str] = []
+    images = []
+    for i, task in enumerate(document):
+        where = f"task {task.get('id', i)}" if isinstance(task, dict) else f"[{i}]"
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("image"), str):
+            raise FormatError(file, where, 'needs "data": {"image": URL}')
+        annotation = _latest(task.get("annotations") or [], file, f"{where} annotations")
+        chosen = annotation or _latest(task.get("predictions") or [], file, f"{where} predictions")
+        if chosen is None:
+            continue
+        result = chosen.get("result") or []
+        if not isinstance(result, list):
+            raise FormatError(file, where, '"result" must be a list')
+        file_name = data.get("file_name") if isinstance(data.get("file_name"), str) else None
+        image = DatasetImage(file_name or file_name_from_url(data["image"]), None, None, entry=where)
+        image.labelled = annotation is not None
+        regions = []
+        for n, region in enumerate(result):
+            read = _read_region(region, file, f"{where} result[{n}]")
+            if read is not None:
+                regions.append(read)
+        sizes = {size for _, size in regions if size is not None}
+        if len(sizes) > 1:
+            raise FormatError(file, where, f"regions disagree on the image size: {sorted(sizes)}")
+        if sizes:
+            image.width, image.height = sizes.pop()
+        for box, _ in regions:
+            if image.width is None:
+                scaled = tuple(v / 100 for v in box.xyxy)
+                image.normalised = True
+            else:
+                w, h = image.width, image.height
+                x0, y0, x1, y1 = box.xyxy
+                scaled = (x0 / 100 * w, y0 / 100 * h, x1 / 100 * w, y1 / 100 * h)
+            image.boxes.append(DatasetBox(scaled, box.class_name, box.score, box.entry))
+            if box.class_name not in names:
+                names.append(box.class_name)
+        images.append(image)
+        tick(progress)
+    model = next((str(p.get("model_version")) for t in document if isinstance(t, dict)
+                  for p in (t.get("predictions") or []) if isinstance(p, dict) and p.get("model_version")), None)  # fmt: skip
+    return Dataset(class_names=names, images=images, source=file, model=model)

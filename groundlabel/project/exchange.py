@@ -1,0 +1,207 @@
+"""Between a project and the format-neutral ``Dataset``: what export takes, what import gives.
+
+Export takes accepted and hand-drawn boxes (never pending or rejected) of reviewed images
+(or of all images), and reviewed-empty images as negatives. Import checks the whole file
+against the folder first (every image found, sizes agree, boxes inside) and then writes it
+in one transaction, so a bad entry leaves the project untouched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from groundlabel.errors import ImageLoadError
+from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.project.models import BoxSource, BoxStatus, ImageRecord, ImageState
+from groundlabel.project.store import ReviewProject
+
+REVIEWED_STATES = (ImageState.REVIEWED, ImageState.REVIEWED_EMPTY)
+# Boxes may overhang the image by this much (float noise of normalised formats); they are clamped.
+EDGE_TOLERANCE_PX = 0.01
+
+
+@dataclass
+class ExportReport:
+    dataset: Dataset
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (image path, reason)
+
+
+def project_dataset(
+    project: ReviewProject, images: str = "reviewed", progress: Progress | None = None
+) -> ExportReport:
+    """The dataset an export writes; ``images`` is "reviewed" (default) or "all".
+
+    Sizes come from the image headers as shown (EXIF-rotated); an unreadable image is
+    reported in ``failures`` and left out, the rest goes on.
+    """
+    classes = project.classes()
+    names = {c.id: c.name for c in classes}
+    dataset = Dataset(
+        class_names=[c.name for c in classes],
+        source=str(project.root),
+        model=project.model,
+        colours={c.name: c.colour for c in classes},
+    )
+    report = ExportReport(dataset)
+    selected = project.images(state=None if images == "all" else REVIEWED_STATES)
+    for record in selected:
+        tick(progress)
+        try:
+            info = project.ensure_image_info(record.id)
+        except ImageLoadError as exc:
+            report.failures.append((record.path, exc.reason))
+            continue
+        boxes = []
+        if record.state is not ImageState.REVIEWED_EMPTY:
+            boxes = [
+                DatasetBox(b.xyxy, names[b.class_id], b.score) for b in project.boxes(record.id) if b.exported
+            ]
+        dataset.images.append(DatasetImage(record.path, info.width, info.height, boxes))
+    return report
+
+
+@dataclass
+class ImportReport:
+    images: int = 0
+    boxes: int = 0
+    duplicates: int = 0  # boxes already in the project, skipped (importing twice adds nothing)
+    classes_added: list[str] = field(default_factory=list)
+
+
+class _ImageIndex:
+    """Finds the project image a dataset's file name means: exact path, without extension,
+    the same trailing path, or the same file name when that is unique."""
+
+    def __init__(self, records: list[ImageRecord]) -> None:
+        self.by_path = {r.path: r for r in records}
+        self.by_stem: dict[str, list[ImageRecord]] = defaultdict(list)
+        self.by_name: dict[str, list[ImageRecord]] = defaultdict(list)
+        for record in records:
+            path = PurePosixPath(record.path)
+            self.by_stem[path.with_suffix("").as_posix()].append(record)
+            self.by_name[path.name].append(record)
+
+    def find(self, file_name: str) -> ImageRecord | None:
+        path = PurePosixPath(
+            file_name.replace("\\", "/").lstrip("./") if file_name.startswith("./") else file_name
+        )
+        if path.as_posix() in self.by_path:
+            return self.by_path[path.as_posix()]
+        if len(self.by_stem.get(path.as_posix(), [])) == 1:
+            return self.by_stem[path.as_posix()][0]
+        parts = path.parts
+        for start in range(1, len(parts)):  # an absolute path or another root: match the tail
+            tail = PurePosixPath(*parts[start:]).as_posix()
+            if tail in self.by_path:
+                return self.by_path[tail]
+        candidates = self.by_name.get(path.name, [])
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _scaled_box(box: DatasetBox, image: DatasetImage, width: int, height: int, file: str) -> DatasetBox:
+    x0, y0, x1, y1 = box.xyxy
+    if image.normalised:
+        x0, y0, x1, y1 = x0 * width, y0 * height, x1 * width, y1 * height
+    tolerance = EDGE_TOLERANCE_PX
+    if x0 < -tolerance or y0 < -tolerance or x1 > width + tolerance or y1 > height + tolerance:
+        raise FormatError(
+            file,
+            box.entry or image.entry,
+            f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the {width}x{height} image {image.file_name}",
+        )
+    clamped = (
+        min(max(x0, 0.0), width),
+        min(max(y0, 0.0), height),
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+    )
+    return DatasetBox(clamped, box.class_name, box.score, box.entry)
+
+
+def _same_box(a: tuple[int, tuple[float, ...]], b: tuple[int, tuple[float, ...]]) -> bool:
+    return a[0] == b[0] and all(abs(p - q) < 1e-6 for p, q in zip(a[1], b[1], strict=True))
+
+
+def import_dataset(
+    project: ReviewProject,
+    dataset: Dataset,
+    status: BoxStatus | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Add a dataset's boxes to the project (source "import"), all or nothing.
+
+    ``status`` None: boxes a person labelled become accepted, predictions pending. Accepted
+    images become reviewed (reviewed-empty when they have no box); pending ones move from new
+    to predicted. A box equal to one already on the image is skipped.
+    """
+    index = _ImageIndex(project.images())
+    resolved: list[tuple[DatasetImage, ImageRecord, list[DatasetBox]]] = []
+    seen: dict[int, str] = {}
+    for image in dataset.images:
+        record = index.find(image.file_name)
+        file, where = image.file or dataset.source, image.entry
+        if record is None:
+            raise FormatError(
+                file,
+                where,
+                f"missing image: no {image.file_name!r} in {project.root}",
+            )
+        if record.id in seen:
+            raise FormatError(file, where, f"{record.path} is listed twice (also {seen[record.id]})")
+        seen[record.id] = where
+        try:
+            info = project.ensure_image_info(record.id)
+        except ImageLoadError as exc:
+            raise FormatError(file, where, f"image {record.path}: {exc.reason}") from None
+        width, height = info.width or 0, info.height or 0
+        if image.width is not None and (image.width, image.height) != (width, height):
+            raise FormatError(
+                file,
+                where,
+                f"says {record.path} is {image.width}x{image.height}, but it is {width}x{height} as shown "
+                "(EXIF orientation applied); were the boxes made on another version of the image?",
+            )
+        resolved.append((image, info, [_scaled_box(b, image, width, height, file) for b in image.boxes]))
+        tick(progress)
+
+    report = ImportReport(images=len(resolved))
+    with project.batch():
+        before = {c.name for c in project.classes()}
+        class_ids = project.ensure_classes(
+            dataset.class_names + [b.class_name for _, _, bs in resolved for b in bs]
+        )
+        report.classes_added = [n for n in class_ids if n not in before]
+        for image, record, boxes in resolved:
+            box_status = status or (BoxStatus.ACCEPTED if image.labelled else BoxStatus.PENDING)
+            existing = {(b.class_id, b.xyxy) for b in project.boxes(record.id)}
+            for box in boxes:
+                key = (class_ids[box.class_name], box.xyxy)
+                if any(
+                    k[0] == key[0] and all(abs(a - b) < 1e-6 for a, b in zip(k[1], key[1], strict=True))
+                    for k in existing
+                ):
+                    report.duplicates += 1
+                    continue
+                project.insert_box(
+                    record.id,
+                    class_ids[box.class_name],
+                    box.xyxy,
+                    source=BoxSource.IMPORT,
+                    status=box_status,
+                    score=box.score,
+                    model=dataset.model if box.score is not None else None,
+                    box_threshold=dataset.box_threshold if box.score is not None else None,
+                    text_threshold=dataset.text_threshold if box.score is not None else None,
+                )
+                report.boxes += 1
+            current = project.image(record.id).state
+            if box_status is BoxStatus.ACCEPTED:
+                has_boxes = bool(boxes) or any(b.exported for b in project.boxes(record.id))
+                project.set_image_state(
+                    record.id, ImageState.REVIEWED if has_boxes else ImageState.REVIEWED_EMPTY
+                )
+            elif current is ImageState.NEW:
+                project.set_image_state(record.id, ImageState.PREDICTED)
+    return report
