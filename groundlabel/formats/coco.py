@@ -74,7 +74,8 @@ def write_coco_dataset(dataset: Dataset, out: Path, progress: Progress | None = 
     index = {name: i for i, name in enumerate(dataset.class_names)}
     entries = []
     for image in dataset.images:
-        boxes = [CocoBox(box.xyxy, index[box.class_name], box.score) for box in image.boxes]
+        # Exports are reviewed ground truth: no "score", which would make them read as predictions.
+        boxes = [CocoBox(box.xyxy, index[box.class_name]) for box in image.boxes]
         entries.append(CocoImageEntry(image.file_name, int(image.width or 0), int(image.height or 0), boxes))
         tick(progress)
     info: dict[str, Any] = {"description": "groundlabel export"}
