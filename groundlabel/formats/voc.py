@@ -4,7 +4,8 @@ Rounding (VOC stores 1-based, inclusive integer pixel indices): an edge at pixel
 coordinate ``v`` (0-based, continuous) is written as ``xmin = round(x0) + 1``,
 ``xmax = round(x1)`` (halves round up), clamped to 1..width; reading gives
 ``x0 = xmin - 1``, ``x1 = xmax``. So a round trip moves each edge by at most 0.5 px, and
-integer boxes come back exactly. A box thinner than a pixel keeps ``xmax = xmin``.
+integer boxes come back exactly; only a box under a pixel wide grows to one pixel
+(``xmax = xmin``), moving its far edge by at most 1 px.
 
 Each XML sits at ``Annotations/<image path without extension>.xml``; ``<filename>`` is the
 image's name, ``<folder>`` its folder, ``<path>`` its path relative to the image folder
