@@ -53,6 +53,15 @@ async def _json_body(request: Request) -> Any:
         raise HTTPException(status_code=400, detail="the request body is not JSON") from None
 
 
+def _project_id(body: dict[str, Any], tasks: list[Any]) -> int | None:
+    """The project of a /predict request: the tasks' own field, else ``"<id>.<timestamp>"``."""
+    for task in tasks:
+        if isinstance(task, dict) and isinstance(task.get("project"), int):
+            return task["project"]
+    head = str(body.get("project") or "").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
 def create_app(
     predictor: Predictor, settings: BackendSettings, worker: PrelabelWorker | None = None
 ) -> FastAPI:
@@ -63,8 +72,9 @@ def create_app(
     app.state.predictor = predictor
     app.state.worker = worker
 
-    @app.get("/health", dependencies=[auth])
+    @app.get("/health")
     async def health() -> dict[str, Any]:
+        """Open even with basic auth on, for container health checks; it tells only the version."""
         return {"status": "UP", "model_class": "groundlabel", "model_version": version}
 
     @app.get("/", dependencies=[auth])
@@ -88,15 +98,34 @@ def create_app(
         label_config = body.get("label_config") or ""
         context = interactive_context(body.get("params"))
         started = time.monotonic()
-        results = predictor.predict_tasks(
-            tasks, label_config if isinstance(label_config, str) else "", context
+        deadline = None if context else started + settings.predict_budget_s
+        outcome = predictor.predict_tasks(
+            tasks, label_config if isinstance(label_config, str) else "", context, deadline
         )
+        results = outcome.results
         log.info(
             "/predict: %d task(s)%s in %.1f s",
             len(tasks),
             " (interactive)" if context else "",
             time.monotonic() - started,
         )
+        if outcome.unfinished:
+            project_id = _project_id(body, tasks)
+            if worker is not None and project_id is not None:
+                worker.submit(project_id, outcome.unfinished)
+                log.warning(
+                    "/predict: %d task(s) did not fit in %g s (GROUNDLABEL_PREDICT_BUDGET); "
+                    "pre-labelling them in the background",
+                    len(outcome.unfinished),
+                    settings.predict_budget_s,
+                )
+            else:
+                log.warning(
+                    "/predict: %d task(s) did not fit in %g s (GROUNDLABEL_PREDICT_BUDGET) and were left "
+                    "empty; retrieve predictions again, or run `groundlabel ls-prelabel`",
+                    len(outcome.unfinished),
+                    settings.predict_budget_s,
+                )
         return {"results": results, "model_version": version}
 
     @app.post("/webhook")

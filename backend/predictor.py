@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
@@ -31,6 +32,14 @@ log = logging.getLogger(__name__)
 NO_PREDICTION: list[Any] = []
 
 
+@dataclass
+class BatchOutcome:
+    """One /predict answer: an entry per task, and the ids left undone when time ran out."""
+
+    results: list[Any] = field(default_factory=list)
+    unfinished: list[int] = field(default_factory=list)
+
+
 class TaskPredictionError(GroundlabelError):
     """One task could not be predicted; the reason is the message."""
 
@@ -46,24 +55,38 @@ class Predictor:
         self._inference_lock = threading.Lock()
 
     def predict_tasks(
-        self, tasks: list[dict[str, Any]], label_config: str, context: InteractiveContext | None = None
-    ) -> list[Any]:
-        """Exactly one entry per task, in order: a prediction dict, or an empty list on failure."""
+        self,
+        tasks: list[dict[str, Any]],
+        label_config: str,
+        context: InteractiveContext | None = None,
+        deadline: float | None = None,
+    ) -> BatchOutcome:
+        """Exactly one entry per task, in order: a prediction dict, or an empty list.
+
+        Past ``deadline`` (``time.monotonic()``), the remaining tasks get empty entries and
+        are listed in ``unfinished``: Label Studio stores nothing once its /predict timeout
+        passes, so answering in time with part of the batch keeps the part that is done.
+        """
+        outcome = BatchOutcome()
         try:
             targets = parse_box_targets(label_config)
         except LabelConfigError as exc:
             log.warning("no predictions for %d task(s): %s", len(tasks), exc)
-            return [self.empty() if context else NO_PREDICTION for _ in tasks]
-        results: list[Any] = []
-        for task in tasks:
+            outcome.results = [self.empty() if context else NO_PREDICTION for _ in tasks]
+            return outcome
+        for index, task in enumerate(tasks):
+            task_id = task.get("id") if isinstance(task, dict) else None
+            if deadline is not None and index > 0 and time.monotonic() > deadline:
+                outcome.results.append(NO_PREDICTION)
+                if isinstance(task_id, int):
+                    outcome.unfinished.append(task_id)
+                continue
             try:
-                results.append(self.predict_task(task, targets, context))
+                outcome.results.append(self.predict_task(task, targets, context))
             except GroundlabelError as exc:
-                log.warning(
-                    "task %s: no prediction: %s", task.get("id") if isinstance(task, dict) else "?", exc
-                )
-                results.append(self.empty() if context else NO_PREDICTION)
-        return results
+                log.warning("task %s: no prediction: %s", task_id if task_id is not None else "?", exc)
+                outcome.results.append(self.empty() if context else NO_PREDICTION)
+        return outcome
 
     def empty(self) -> dict[str, Any]:
         return prediction([], self.model_version)

@@ -50,7 +50,7 @@ def serve(options: ModelOptions, host: str, port: int, settings: BackendSettings
     settings = settings or BackendSettings.from_env()
     predictor = build_predictor(options, settings)
     worker = None
-    if settings.webhook_prelabel and settings.label_studio_url and settings.api_key:
+    if settings.background_prelabel and settings.label_studio_url and settings.api_key:
         url, key = settings.label_studio_url, settings.api_key
         worker = PrelabelWorker(lambda: LabelStudioClient(url, key), predictor)
         worker.start()

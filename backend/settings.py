@@ -35,8 +35,12 @@ class BackendSettings:
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_image_bytes: int = 50 * 1024 * 1024
     download_timeout_s: float = 30.0
-    # Pre-label the tasks of TASKS_CREATED webhooks in the background (needs URL and key).
-    webhook_prelabel: bool = True
+    # Seconds /predict may spend before answering with what is done; Label Studio stores
+    # nothing past its ML_TIMEOUT_PREDICT (100 s by default).
+    predict_budget_s: float = 80.0
+    # Pre-label in the background (needs URL and key): TASKS_CREATED webhooks' tasks, and
+    # the tasks a /predict could not finish within its budget.
+    background_prelabel: bool = True
 
     @classmethod
     def from_env(cls) -> BackendSettings:
@@ -67,6 +71,7 @@ class BackendSettings:
             allowed_hosts=hosts,
             max_image_bytes=int(_float_env("GROUNDLABEL_MAX_IMAGE_MB", 50) * 1024 * 1024),
             download_timeout_s=_float_env("GROUNDLABEL_DOWNLOAD_TIMEOUT", 30.0),
-            webhook_prelabel=os.environ.get("GROUNDLABEL_WEBHOOK_PRELABEL", "true").strip().lower()
+            predict_budget_s=_float_env("GROUNDLABEL_PREDICT_BUDGET", 80.0),
+            background_prelabel=os.environ.get("GROUNDLABEL_BACKGROUND_PRELABEL", "true").strip().lower()
             not in ("0", "false", "no"),
         )

@@ -167,16 +167,18 @@ def test_webhook_without_api_key_answers_and_queues_nothing(client):
     assert client.post("/webhook", content=b"not json").status_code == 200
 
 
-def test_basic_auth_guards_everything_but_the_webhook(predictor):
+def test_basic_auth_guards_everything_but_health_and_the_webhook(predictor):
     settings = BackendSettings(basic_auth_user="ls", basic_auth_password="s3cret")
     with TestClient(create_app(predictor, settings)) as guarded:
-        assert guarded.get("/health").status_code == 401
         assert guarded.post("/predict", json={"tasks": []}).status_code == 401
-        assert guarded.get("/health", auth=("ls", "wrong")).status_code == 401
-        assert guarded.get("/health", auth=("ls", "s3cret")).status_code == 200
+        assert guarded.post("/setup", json={}).status_code == 401
+        assert guarded.get("/versions", auth=("ls", "wrong")).status_code == 401
+        assert guarded.get("/versions", auth=("ls", "s3cret")).status_code == 200
         token = base64.b64encode(b"ls:s3cret").decode()
         assert guarded.post("/setup", json={}, headers={"Authorization": f"Basic {token}"}).status_code == 200
+        # Label Studio sends webhooks without auth; container health checks have none either.
         assert guarded.post("/webhook", json={"action": "PROJECT_UPDATED"}).status_code == 200
+        assert guarded.get("/health").status_code == 200
 
 
 def test_relative_image_without_label_studio_url_is_a_per_task_failure(client):
@@ -189,3 +191,40 @@ def test_relative_image_without_label_studio_url_is_a_per_task_failure(client):
     )
     assert results[0] == []
     assert results[1]["result"]
+
+
+class RecordingWorker:
+    """Stands in for the background worker's queue: records what /predict hands over."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[int, list[int]]] = []
+
+    def submit(self, project_id: int, task_ids: list[int]) -> None:
+        self.jobs.append((project_id, task_ids))
+
+
+def test_predict_answers_within_its_budget_and_hands_the_rest_to_the_background(predictor, photo_dir):
+    settings = BackendSettings(local_files_root=photo_dir.parent.resolve(), predict_budget_s=1e-9)
+    worker = RecordingWorker()
+    tasks = [{"id": i, "project": 7, "data": {"image": local("chelsea.png")}} for i in (1, 2, 3)]
+    with TestClient(create_app(predictor, settings, worker)) as budgeted:
+        results = predict(budgeted, tasks)
+    assert results[0]["result"], "the first task is always done"
+    assert results[1:] == [[], []]
+    assert worker.jobs == [(7, [2, 3])]
+
+
+def test_tasks_created_webhook_queues_only_ids(predictor, settings):
+    worker = RecordingWorker()
+    body = {
+        "action": "TASKS_CREATED",
+        "tasks": [{"id": 5, "data": {"image": "http://169.254.169.254/"}}, {"id": 6}],
+        "project": {"id": 3, "label_config": "<View/>"},
+    }
+    with TestClient(create_app(predictor, settings, worker)) as hooked:
+        assert hooked.post("/webhook", json=body).json() == {"status": "queued", "tasks": 2}
+        assert (
+            hooked.post("/webhook", json={"action": "ANNOTATION_CREATED", "project": {"id": 3}}).status_code
+            == 200
+        )
+    assert worker.jobs == [(3, [5, 6])]

@@ -170,7 +170,7 @@ def test_retrieve_predictions_and_ls_prelabel_with_a_personal_access_token(
     env = {
         "LABEL_STUDIO_URL": label_studio.url,
         "LABEL_STUDIO_API_KEY": label_studio.pat,
-        "GROUNDLABEL_WEBHOOK_PRELABEL": "false",
+        "GROUNDLABEL_BACKGROUND_PRELABEL": "false",
         # Local-files tasks are read from disk here; uploads still download with the Bearer token.
         "LOCAL_FILES_DOCUMENT_ROOT": str(label_studio.files_root),
     }
