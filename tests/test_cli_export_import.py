@@ -30,10 +30,8 @@ def test_detect_into_project_then_review_then_export(photo_dir, tiny_model_dir, 
     capsys.readouterr()
 
     assert main(detect_args(photo_dir, tiny_model_dir, "--into-project")) == 0
-    assert (
-        "0 image(s) predicted" in capsys.readouterr().err
-        and "2 already predicted" in capsys.readouterr().err + "2 already predicted"
-    )
+    err = capsys.readouterr().err
+    assert "0 image(s) predicted" in err and "2 already predicted" in err
     with ReviewProject.open(photo_dir) as project:
         assert {i.path: [b.id for b in project.boxes(i.id)] for i in project.images()} == first_ids
 
