@@ -178,3 +178,27 @@ def test_opening_a_large_folder_never_decodes_or_hashes_an_image(tmp_path: Path,
         assert len(images) == 501 and all(i.size is None for i in images)
     with ReviewProject.open(tmp_path) as project:
         assert len(project.images()) == 501
+
+
+def test_a_project_locked_by_another_writer_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _make_images(tmp_path, 1)
+    with ReviewProject.open(tmp_path) as project:
+        project.insert_class("cat")
+    monkeypatch.setattr(ReviewProject, "busy_timeout_s", 0.2)
+    other = sqlite3.connect(tmp_path / ".groundlabel" / "project.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with ReviewProject.open(tmp_path) as project:
+            with pytest.raises(ProjectError, match="cannot save the change"):
+                project.execute(AddClass("dog"))
+            assert not project.history.can_undo
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with ReviewProject.open(tmp_path) as project:
+        assert [c.name for c in project.classes()] == ["cat"]
+        project.execute(AddClass("dog"))  # and it works once the other writer is done
+        with pytest.raises(ProjectError, match="#rrggbb"):
+            project.execute(AddClass("bird", colour="red"))

@@ -31,6 +31,9 @@ class StaleEditError(ProjectError):
 class ProjectDatabase:
     """Connections and transactions; ``ReviewProject`` adds the project's tables on top."""
 
+    # How long a write waits for another process's write to finish before giving up.
+    busy_timeout_s = 30.0
+
     def __init__(self, root: Path, db_path: Path) -> None:
         self.root = root
         self.db_path = db_path
@@ -68,7 +71,7 @@ class ProjectDatabase:
         if connection is None:
             try:
                 connection = sqlite3.connect(
-                    self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
+                    self.db_path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
                 )
             except sqlite3.Error as exc:
                 raise ProjectError(f"{self.db_path}: cannot open the project database ({exc})") from None
@@ -90,24 +93,35 @@ class ProjectDatabase:
             connection = self._connection()
             outer = self._depth == 0
             if outer:
-                connection.execute("BEGIN IMMEDIATE")
+                self._execute_control(connection, "BEGIN IMMEDIATE")
                 self._pending_change = (set(), set())
             self._depth += 1
             try:
                 yield
+                if outer:
+                    self._execute_control(connection, "COMMIT")
             except BaseException:
+                if outer and connection.in_transaction:
+                    with suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                raise
+            finally:
                 self._depth -= 1
                 if outer:
-                    connection.execute("ROLLBACK")
+                    kinds, image_ids = self._pending_change
                     self._pending_change = (set(), set())
-                raise
-            self._depth -= 1
-            if not outer:
-                return
-            connection.execute("COMMIT")
-            kinds, image_ids = self._pending_change
-            self._pending_change = (set(), set())
-        self._notify(ProjectChange(frozenset(kinds), frozenset(image_ids)))
+        if outer:
+            self._notify(ProjectChange(frozenset(kinds), frozenset(image_ids)))
+
+    def _execute_control(self, connection: sqlite3.Connection, statement: str) -> None:
+        """BEGIN/COMMIT, with SQLite's failures (locked too long, disk full) as one clear error."""
+        try:
+            connection.execute(statement)
+        except sqlite3.OperationalError as exc:
+            raise ProjectError(
+                f"{self.db_path}: cannot save the change ({exc}); another program may hold the project "
+                "open for writing, or the disk may be full"
+            ) from None
 
     @contextmanager
     def _write(self, kind: str, image_ids: Iterable[int] = ()) -> Iterator[sqlite3.Connection]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,3 +61,12 @@ def check_xyxy(xyxy: Sequence[float]) -> tuple[float, float, float, float]:
             f"box {[x0, y0, x1, y1]} has its corners the wrong way round (need x0<=x1, y0<=y1)"
         )
     return x0, y0, x1, y1
+
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def check_colour(colour: str) -> str:
+    if not isinstance(colour, str) or not _COLOUR.match(colour):
+        raise ProjectError(f"colour {colour!r} is not of the form #rrggbb")
+    return colour.lower()

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from groundlabel.labels import LabelClass, LabelSet
 from groundlabel.project.database import ProjectDatabase, ProjectError, StaleEditError
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
-from groundlabel.project.rows import BOX_COLUMNS, IMAGE_COLUMNS, box_row, check_xyxy, class_row, image_row
+from groundlabel.project.rows import (
+    BOX_COLUMNS,
+    IMAGE_COLUMNS,
+    box_row,
+    check_colour,
+    check_xyxy,
+    class_row,
+    image_row,
+)
 from groundlabel.project.scan import file_digest, file_signature, scan_image_paths
 from groundlabel.project.schema import migrate
 
@@ -252,7 +260,13 @@ class ReviewProject(ProjectDatabase):
                 ).fetchone()[0]
             cursor = connection.execute(
                 "INSERT INTO classes(id, name, aliases, colour, position) VALUES (?, ?, ?, ?, ?)",
-                (class_id, name, json.dumps(list(aliases)), colour or self.next_colour(), position),
+                (
+                    class_id,
+                    name,
+                    json.dumps(list(aliases)),
+                    check_colour(colour or self.next_colour()),
+                    position,
+                ),
             )
             new_id = cursor.lastrowid if class_id is None else class_id
         return self.class_record(new_id)
@@ -279,6 +293,8 @@ class ReviewProject(ProjectDatabase):
             other = self.class_by_name(fields["name"])
             if other is not None and other.id != class_id:
                 raise ProjectError(f"class {fields['name']!r} already exists")
+        if "colour" in fields:
+            fields["colour"] = check_colour(fields["colour"])
         if "aliases" in fields:
             fields["aliases"] = json.dumps([str(a).strip() for a in fields["aliases"]])
         with self._write("classes") as connection:
