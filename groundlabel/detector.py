@@ -4,6 +4,13 @@ The computation is the transformers reference path (processor, model, the same
 post-processing arithmetic) so boxes and scores equal it; what groundlabel adds is
 around it: prompts built from classes (split when too long), one class per box
 (``label_assignment``), clamping, optional NMS, and per-image error reporting.
+
+Speed comes from ``groundlabel.inference``: on CPU the loaded model gets numerically
+equivalent replacements for its slowest parts (``accelerate``), the prompt's text
+encoding is reused across images, each image is preprocessed once for all prompt
+chunks, and for several images the decoding and preprocessing of the next batch runs
+in a background thread while the model works (``prefetch``). ``fast=False`` keeps the
+plain reference computation.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from PIL import Image
 from groundlabel.boxes import center_to_corners, clamp_to_image, class_wise_nms
 from groundlabel.errors import ImageLoadError
 from groundlabel.images import DEFAULT_MAX_PIXELS, ImageInput, describe_source, expand_inputs, load_image
+from groundlabel.inference.prefetch import prefetch
 from groundlabel.label_assignment import assign_classes, token_owners
 from groundlabel.labels import LabelSet, PromptChunk, build_prompts
 from groundlabel.model_loading import DEFAULT_MODEL, LoadedModel, load_model
@@ -66,6 +74,14 @@ class _Prepared:
     error: str | None = None
 
 
+@dataclass
+class _Batch:
+    """Decoded images of one batch and their preprocessed pixels (pixel_values, pixel_mask)."""
+
+    items: list[_Prepared]
+    pixels: dict[str, torch.Tensor]
+
+
 @dataclass(frozen=True)
 class _PromptTokens:
     chunk: PromptChunk
@@ -75,7 +91,7 @@ class _PromptTokens:
 class Detector:
     """A loaded Grounding DINO plus the rules that turn its outputs into labelled boxes."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, fast: bool = True) -> None:
         self.loaded = loaded
         self.model = loaded.model
         self.processor = loaded.processor
@@ -84,11 +100,24 @@ class Detector:
         self.model_name = loaded.name
         self.max_text_len = int(getattr(self.model.config, "max_text_len", 256))
         self._prompt_cache: dict[str, list[_PromptTokens]] = {}
+        self._text_inputs_cache: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
+        self.fast = fast
+        self.acceleration = None
+        if fast:
+            from groundlabel.inference.accelerate import accelerate
+
+            on_cpu = self.device.type == "cpu"
+            self.acceleration = accelerate(self.model, deformable=on_cpu, fusion=on_cpu, feed_forward=on_cpu)
 
     @classmethod
-    def load(cls, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> Detector:
-        """Load from a hub id or a ``save_pretrained`` directory (see ``load_model``)."""
-        return cls(load_model(model, device=device, dtype=dtype))
+    def load(
+        cls, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32", *, fast: bool = True
+    ) -> Detector:
+        """Load from a hub id or a ``save_pretrained`` directory (see ``load_model``).
+
+        ``fast=False`` runs the unmodified transformers model (the reference computation).
+        """
+        return cls(load_model(model, device=device, dtype=dtype), fast=fast)
 
     @property
     def tokenizer(self):
@@ -128,18 +157,12 @@ class Detector:
         if isinstance(images, (str, Image.Image)) or hasattr(images, "__fspath__"):
             images = [images]
         prompts = self.prompts(labels)
-        pending: list[_Prepared] = []
-        for prepared in self._prepare_all(expand_inputs(images), max_pixels):
-            if prepared.error is not None:
-                yield from self._run_batch(pending, labels, prompts, settings)
-                pending = []
-                yield DetectionResult(prepared.source, (0, 0), error=prepared.error)
-                continue
-            pending.append(prepared)
-            if len(pending) >= batch_size:
-                yield from self._run_batch(pending, labels, prompts, settings)
-                pending = []
-        yield from self._run_batch(pending, labels, prompts, settings)
+        work = self._batches(expand_inputs(images), max_pixels, max(1, batch_size))
+        for unit in prefetch(work) if self.fast else work:
+            if isinstance(unit, _Prepared):
+                yield DetectionResult(unit.source, (0, 0), error=unit.error)
+            else:
+                yield from self._run_batch(unit.items, labels, prompts, settings, unit.pixels)
 
     def detect_image(
         self, image: Image.Image, labels: LabelSet, settings: DetectionSettings
@@ -147,6 +170,29 @@ class Detector:
         """Detect on one already-decoded, upright RGB image."""
         prepared = _Prepared(describe_source(image), image)
         return next(iter(self._run_batch([prepared], labels, self.prompts(labels), settings)))
+
+    def _batches(
+        self, sources: Sequence[ImageInput], max_pixels: int, batch_size: int
+    ) -> Iterator[_Batch | _Prepared]:
+        """Decoded, preprocessed batches in input order; an unreadable image comes out on its own.
+
+        This is the work ``prefetch`` moves off the model's thread: decoding and the
+        processor's resize and normalisation.
+        """
+        pending: list[_Prepared] = []
+        for prepared in self._prepare_all(sources, max_pixels):
+            if prepared.error is not None:
+                if pending:
+                    yield _Batch(pending, self._pixels([p.image for p in pending]))
+                    pending = []
+                yield prepared
+                continue
+            pending.append(prepared)
+            if len(pending) >= batch_size:
+                yield _Batch(pending, self._pixels([p.image for p in pending]))
+                pending = []
+        if pending:
+            yield _Batch(pending, self._pixels([p.image for p in pending]))
 
     def _prepare_all(self, sources: Sequence[ImageInput], max_pixels: int) -> Iterator[_Prepared]:
         for source in sources:
@@ -157,19 +203,36 @@ class Detector:
                 log.warning("skipped %s", exc)
                 yield _Prepared(name, None, exc.reason)
 
+    def _pixels(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
+        """The processor's image half: what ``processor(images=..., text=...)`` puts in pixel_values/mask."""
+        return dict(self.processor.image_processor(images=images, return_tensors="pt"))
+
+    def _text_inputs(self, text: str, count: int) -> dict[str, torch.Tensor]:
+        """The processor's text half for ``count`` copies of ``text``, computed once per prompt."""
+        key = (text, count)
+        if key not in self._text_inputs_cache:
+            if len(self._text_inputs_cache) > 64:
+                self._text_inputs_cache.clear()
+            encoded = self.processor(text=[text] * count, return_tensors="pt")
+            self._text_inputs_cache[key] = {k: v for k, v in encoded.items() if k != "pixel_values"}
+        return self._text_inputs_cache[key]
+
     def _run_batch(
         self,
         batch: list[_Prepared],
         labels: LabelSet,
         prompts: list[_PromptTokens],
         settings: DetectionSettings,
+        pixels: dict[str, torch.Tensor] | None = None,
     ) -> Iterator[DetectionResult]:
         if not batch:
             return
         images = [p.image for p in batch]
+        if pixels is None:
+            pixels = self._pixels(images)
         per_image: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = [[] for _ in batch]
         for prompt in prompts:
-            logits, pred_boxes = self._forward(images, prompt.chunk.text)
+            logits, pred_boxes = self._forward(pixels, prompt.chunk.text)
             for i, image in enumerate(images):
                 per_image[i].append(
                     self._select(logits[i], pred_boxes[i], image.size, prompt, labels, settings)
@@ -178,9 +241,13 @@ class Detector:
             yield self._finish(prepared, parts, labels, settings)
 
     @torch.inference_mode()
-    def _forward(self, images: list[Image.Image], text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Processor and model exactly as the model card runs them; logits (B, Q, 256), boxes cxcywh."""
-        inputs = self.processor(images=images, text=[text] * len(images), return_tensors="pt")
+    def _forward(self, pixels: dict[str, torch.Tensor], text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model on preprocessed pixels and the prompt; logits (B, Q, 256), boxes cxcywh.
+
+        The inputs are exactly the processor's (``_pixels`` plus ``_text_inputs``), as in the model card.
+        """
+        count = int(pixels["pixel_values"].shape[0])
+        inputs = {**self._text_inputs(text, count), **pixels}
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         outputs = self.model(**inputs)

@@ -1,0 +1,1 @@
+"""Faster, numerically equivalent inference for Grounding DINO on CPU (see ``accelerate``)."""
