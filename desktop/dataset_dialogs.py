@@ -1,3 +1,221 @@
-"""Export and import dialogs (placeholder until the formats module lands)."""
+"""Export and import dialogs over ``groundlabel.formats`` and ``groundlabel.project.exchange``.
+
+The dialogs only collect choices; the work is the same code ``groundlabel export`` and
+``groundlabel import`` run, on a background thread with a progress dialog.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from desktop.tasks import run_with_progress
+from groundlabel.formats.registry import FORMAT_NAMES
+from groundlabel.project import BoxStatus, ImageState, ReviewProject
+
+FORMAT_LABELS = {
+    "coco": "COCO (JSON)",
+    "voc": "Pascal VOC (XML)",
+    "yolo": "YOLO (txt)",
+    "labelstudio": "Label Studio (JSON)",
+}
+
+
+def _path_row(edit: QLineEdit, browse) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    layout.addWidget(edit)
+    layout.addWidget(button)
+    return row
+
+
+def _format_combo(chosen: str) -> QComboBox:
+    combo = QComboBox()
+    for name in FORMAT_NAMES:
+        combo.addItem(FORMAT_LABELS.get(name, name), name)
+    combo.setCurrentIndex(max(combo.findData(chosen), 0))
+    return combo
+
+
+class ExportDialog(QDialog):
+    """Format, output and which images; Enter exports. ``finished_export`` carries the summary."""
+
+    finished_export = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, project: ReviewProject, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle("Export dataset")
+        chosen = project.get_setting("export_format", "coco")
+        self.format = _format_combo(chosen)
+        self.output = QLineEdit(project.get_setting("export_output", str(project.root / "export")))
+        self.images = QComboBox()
+        self.images.addItem("Reviewed images only", "reviewed")
+        self.images.addItem("Every image", "all")
+        self.ls_predictions = QCheckBox("Label Studio: put the boxes in as predictions")
+        counts = project.state_counts()
+        reviewed = counts[ImageState.REVIEWED] + counts[ImageState.REVIEWED_EMPTY]
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"{reviewed:,} of {sum(counts.values()):,} images are reviewed. Accepted and "
+                           "hand-drawn boxes are exported; pending and rejected ones never."))  # fmt: skip
+        form.addRow("Format", self.format)
+        form.addRow("Output", _path_row(self.output, self._browse))
+        form.addRow("Images", self.images)
+        form.addRow(self.ls_predictions)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.task = None
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.output.text())
+        if folder:
+            self.output.setText(folder)
+
+    def accept(self) -> None:
+        out = Path(self.output.text().strip()).expanduser()
+        if not self.output.text().strip():
+            self.failed.emit("Choose an output folder")
+            return
+        super().accept()
+        self.start(self.format.currentData(), out, self.images.currentData(), self.ls_predictions.isChecked())
+
+    def start(self, format_name: str, out: Path, images: str, ls_predictions: bool = False) -> None:
+        from groundlabel.formats.labelstudio import DEFAULT_URL_PREFIX
+        from groundlabel.formats.registry import get_format
+        from groundlabel.project.exchange import project_dataset
+
+        project = self.project
+        project.set_setting("export_format", format_name)
+        project.set_setting("export_output", str(out))
+        total = len(project.images(state=None if images == "all" else ("reviewed", "reviewed-empty")))
+        options = {}
+        if format_name == "labelstudio":
+            options = {"as_predictions": ls_predictions, "url_prefix": DEFAULT_URL_PREFIX}
+
+        def job(tick):
+            report = project_dataset(project, images, progress=tick)
+            written = get_format(format_name).write(report.dataset, out, None, **options)
+            return report, written
+
+        def done(result) -> None:
+            report, written = result
+            dataset = report.dataset
+            boxes = sum(len(i.boxes) for i in dataset.images)
+            text = (
+                f"Exported {len(dataset.images)} image(s), {boxes} box(es) as {format_name} to {out} "
+                f"({len(written)} file(s))"
+            )
+            if report.failures:
+                text += "; skipped unreadable: " + ", ".join(p for p, _ in report.failures)
+            self.finished_export.emit(text)
+
+        self.task = run_with_progress(self.parentWidget(), "Exporting", total, job, done, self.failed.emit)
+
+
+class ImportDialog(QDialog):
+    """Format, source file or folder, and the status imported boxes get."""
+
+    finished_import = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, project: ReviewProject, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.setWindowTitle("Import annotations")
+        self.format = _format_combo("coco")
+        self.source = QLineEdit()
+        self.status = QComboBox()
+        self.status.addItem("Scored predictions pending, labelled boxes accepted", None)
+        self.status.addItem("All pending (to review)", "pending")
+        self.status.addItem("All accepted", "accepted")
+        form = QFormLayout(self)
+        form.addRow(QLabel("The whole file is checked first: one bad entry stops the import and nothing "
+                           "is written. An import cannot be undone."))  # fmt: skip
+        form.addRow("Format", self.format)
+        form.addRow("File or folder", _path_row(self.source, self._browse))
+        form.addRow("Boxes", self.status)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.task = None
+
+    def _browse(self) -> None:
+        if self.format.currentData() in ("coco", "labelstudio"):
+            path, _ = QFileDialog.getOpenFileName(self, "Import file", "", "JSON (*.json);;All files (*)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Import folder")
+        if path:
+            self.source.setText(path)
+
+    def accept(self) -> None:
+        if not self.source.text().strip():
+            self.failed.emit("Choose the file or folder to import")
+            return
+        super().accept()
+        status = self.status.currentData()  # a plain str: Qt does not keep the enum type
+        source = Path(self.source.text().strip()).expanduser()
+        self.start(self.format.currentData(), source, BoxStatus(status) if status else None)
+
+    def start(self, format_name: str, source: Path, status: BoxStatus | None = None) -> None:
+        from groundlabel.formats.registry import get_format
+        from groundlabel.project.exchange import import_dataset
+
+        project = self.project
+
+        def job(tick):
+            dataset = get_format(format_name).read(source, None)
+            return import_dataset(project, dataset, status, progress=tick)
+
+        def done(report) -> None:
+            text = f"Imported {report.images} image(s), {report.boxes} box(es) from {source}"
+            if report.duplicates:
+                text += f", {report.duplicates} already there"
+            if report.classes_added:
+                text += f"; new classes: {', '.join(report.classes_added)}"
+            self.finished_import.emit(text)
+
+        self.task = run_with_progress(self.parentWidget(), "Importing", 0, job, done, self.failed.emit)
+
+
+def run_export_dialog(window, project: ReviewProject) -> ExportDialog:
+    """Open the export dialog window-modal (not blocking); the result goes to the status bar."""
+    dialog = ExportDialog(project, window)
+    dialog.finished_export.connect(window.report_done)
+    dialog.failed.connect(window.report_error)
+    dialog.open()
+    return dialog
+
+
+def run_import_dialog(window, session) -> ImportDialog:
+    dialog = ImportDialog(session.project, window)
+    dialog.finished_import.connect(window.report_done)
+    dialog.failed.connect(window.report_error)
+    dialog.open()
+    return dialog

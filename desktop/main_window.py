@@ -49,6 +49,8 @@ class MainWindow(QMainWindow):
         self.app_settings = settings or AppSettings()
         self._cli_model, self._cli_device = model, device
         self.errors: list[str] = []  # every message shown, newest last (tests read it)
+        self.done_messages: list[str] = []
+        self.dialog: QWidget | None = None  # the open export/import dialog
 
         self.canvas = ImageCanvas()
         self.files = FileListPanel()
@@ -241,6 +243,11 @@ class MainWindow(QMainWindow):
         self.errors.append(text)
         show_error(self, text)
 
+    def report_done(self, text: str) -> None:
+        """A finished export or import: the summary stays in the status bar."""
+        self.done_messages.append(text)
+        self.statusBar().showMessage(text, 20000)
+
     # -- actions -------------------------------------------------------------------------------
     def undo(self) -> None:
         if self.controller.session is not None:
@@ -299,7 +306,7 @@ class MainWindow(QMainWindow):
         if self.controller.project is None:
             self.report_error("Open a folder first.")
             return
-        run_export_dialog(self, self.controller.project)
+        self.dialog = run_export_dialog(self, self.controller.project)
 
     def import_annotations(self) -> None:
         from desktop.dataset_dialogs import run_import_dialog
@@ -307,7 +314,7 @@ class MainWindow(QMainWindow):
         if self.controller.session is None:
             self.report_error("Open a folder first.")
             return
-        run_import_dialog(self, self.controller.session)
+        self.dialog = run_import_dialog(self, self.controller.session)
 
     # -- window events -------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

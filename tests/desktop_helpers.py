@@ -44,6 +44,9 @@ def drag(qtbot, window, start: tuple[float, float], end: tuple[float, float], st
 
 def key(qtbot, window, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     """A key press on the canvas, the way a user types it (window shortcuts included)."""
+    if not window.isActiveWindow():
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, key, modifier)
     QApplication.processEvents()

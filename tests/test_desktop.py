@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from desktop_helpers import key, wait_idle, wait_image
 from PySide6.QtCore import Qt
 
-from desktop_helpers import key, wait_idle, wait_image
 from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
 
 pytestmark = pytest.mark.gui
@@ -132,3 +132,83 @@ def test_detect_accept_reject_undo_review_and_reopen(make_window, qtbot, photo_d
     assert again.controller.project.model.endswith("model")  # the model choice is remembered
     assert not again.controller.session.undo_stack.canUndo()
     assert again.shown_errors == []
+
+
+def _export_by_keyboard(qtbot, window, out, format_name: str) -> None:
+    key(qtbot, window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitExposed(dialog)
+    dialog.format.setFocus()
+    while dialog.format.currentData() != format_name:  # arrow keys through the format list
+        qtbot.keyClick(dialog.format, Qt.Key.Key_Down)
+    dialog.output.setFocus()
+    dialog.output.selectAll()
+    qtbot.keyClicks(dialog.output, str(out))
+    count = len(window.done_messages)
+    qtbot.keyClick(dialog.output, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.done_messages) > count, timeout=30_000)
+
+
+def test_keyboard_only_from_folder_to_coco_and_voc(make_window, qtbot, photo_dir, tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    window = make_window()
+    open_with_classes(qtbot, window, photo_dir)
+    key(qtbot, window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    wait_idle(qtbot, window)
+    project = window.controller.project
+    accepted: dict[str, int] = {}
+    for _ in range(2):
+        wait_image(qtbot, window)
+        qtbot.waitUntil(lambda: bool(window.canvas.box_items()), timeout=10_000)
+        path = project.image(window.controller.current_id).path
+        key(qtbot, window, Qt.Key.Key_Tab)
+        key(qtbot, window, Qt.Key.Key_Return)  # accept one
+        key(qtbot, window, Qt.Key.Key_Tab)
+        key(qtbot, window, Qt.Key.Key_Delete)  # reject the next
+        key(qtbot, window, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)  # reject the rest
+        accepted[path] = 1
+        key(qtbot, window, Qt.Key.Key_Space)
+    assert window.files.count_label.text() == "2 / 2 reviewed"
+
+    coco_out = tmp_path / "coco"
+    _export_by_keyboard(qtbot, window, coco_out, "coco")
+    document = json.loads((coco_out / "annotations.json").read_text())
+    names = {image["id"]: image["file_name"] for image in document["images"]}
+    assert sorted(names.values()) == ["astronaut.png", "chelsea.png"]
+    per_image: dict[str, int] = {}
+    for annotation in document["annotations"]:
+        per_image[names[annotation["image_id"]]] = per_image.get(names[annotation["image_id"]], 0) + 1
+    assert per_image == accepted
+    assert [c["name"] for c in document["categories"]] == ["cat", "person"]
+    assert {(i["width"], i["height"]) for i in document["images"]} == {(512, 512), (451, 300)}
+
+    voc_out = tmp_path / "voc"
+    _export_by_keyboard(qtbot, window, voc_out, "voc")
+    xml_files = sorted((voc_out / "Annotations").glob("*.xml"))
+    assert [p.name for p in xml_files] == ["astronaut.xml", "chelsea.xml"]
+    assert all(len(ET.parse(p).getroot().findall("object")) == 1 for p in xml_files)
+    assert window.shown_errors == []
+
+    # Import the COCO export into a fresh copy of the folder, as accepted boxes.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for photo in photo_dir.glob("*.png"):
+        (copy / photo.name).write_bytes(photo.read_bytes())
+    assert window.open_folder(copy)
+    key(qtbot, window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.dialog
+    dialog.source.setText(str(coco_out / "annotations.json"))
+    dialog.status.setFocus()
+    qtbot.keyClick(dialog.status, Qt.Key.Key_Down)
+    qtbot.keyClick(dialog.status, Qt.Key.Key_Down)
+    assert dialog.status.currentData() == "accepted"  # the export carries scores: accept them explicitly
+    count = len(window.done_messages)
+    qtbot.keyClick(dialog.source, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.done_messages) > count, timeout=30_000)
+    assert "Imported 2 image(s), 2 box(es)" in window.done_messages[-1]
+    imported = window.controller.project
+    assert sum(len(imported.boxes(r.id)) for r in imported.images()) == 2
+    assert window.files.count_label.text() == "2 / 2 reviewed"

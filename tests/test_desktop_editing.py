@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from desktop_helpers import drag, key, settle, wait_idle, wait_image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop_helpers import drag, key, settle, wait_idle, wait_image
 from groundlabel.project import BoxSource, BoxStatus
 
 pytestmark = pytest.mark.gui

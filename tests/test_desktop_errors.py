@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from desktop_helpers import drag, key, wait_idle, wait_image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop_helpers import drag, key, wait_idle, wait_image
 from groundlabel.project import ReviewProject
 
 pytestmark = pytest.mark.gui
