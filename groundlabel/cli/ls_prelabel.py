@@ -30,13 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--box-threshold",
         type=probability,
-        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        default=env_default("BOX_THRESHOLD", "0.35"),
         help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
         type=probability,
-        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        default=env_default("TEXT_THRESHOLD", "0.25"),
         help="a box's label must have a token above this (default: %(default)s)",
     )
     parser.set_defaults(handler=run)

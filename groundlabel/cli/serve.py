@@ -34,20 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default=env_default("HOST", "127.0.0.1"), help="address to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=_port, default=_port(env_default("PORT", "9090")), help="port (default: %(default)s)"
+        "--port", type=_port, default=env_default("PORT", "9090"), help="port (default: %(default)s)"
     )
     add_model_options(parser)
     group = parser.add_argument_group("thresholds")
     group.add_argument(
         "--box-threshold",
         type=probability,
-        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        default=env_default("BOX_THRESHOLD", "0.35"),
         help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
         type=probability,
-        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        default=env_default("TEXT_THRESHOLD", "0.25"),
         help="a box's label must have a token above this (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
