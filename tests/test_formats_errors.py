@@ -181,7 +181,7 @@ def test_labelstudio_export_from_the_server_imports_by_upload_name(folder: Path,
             "id": 2,
             "data": {"image": "/data/local-files/?d=photos/astronaut.png"},
             "annotations": [],
-            "predictions": [],
+            "predictions": [7],  # Label Studio's JSON export lists predictions by id only
         },
     ]
     path = tmp_path / "export.json"

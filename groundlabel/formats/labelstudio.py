@@ -141,9 +141,11 @@ def file_name_from_url(url: str) -> str:
 
 
 def _latest(items: list[Any], file: str, where: str) -> dict[str, Any] | None:
-    usable = [i for i in items if isinstance(i, dict) and not i.get("was_cancelled")]
-    if not all(isinstance(i, dict) for i in items):
+    """The most recently updated, not cancelled item. Label Studio's JSON export lists
+    predictions as bare ids (no result), so numbers are passed over."""
+    if not all(isinstance(i, (dict, int)) for i in items):
         raise FormatError(file, where, "must be a list of objects")
+    usable = [i for i in items if isinstance(i, dict) and not i.get("was_cancelled")]
     # ISO timestamps sort as text; items without one keep their list order.
     return max(enumerate(usable), key=lambda p: (str(p[1].get("updated_at") or ""), p[0]), default=(0, None))[
         1
