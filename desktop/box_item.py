@@ -170,7 +170,16 @@ class BoxItem(QGraphicsItem):
         self.update()
 
     def _place_tag(self) -> None:
+        # Above the box, or just inside it when the box touches the top of the image.
+        below = self.rect.top() - self.bounds.top() < self.tag.height() / self._scale()
+        if below != self.tag.below:
+            self.tag.prepareGeometryChange()
+            self.tag.below = below
         self.tag.setPos(self.rect.topLeft())
+
+    def place_tag(self) -> None:
+        """Called by the canvas when the zoom changes (the tag's size in image pixels changes)."""
+        self._place_tag()
 
     # -- painting (appearance only) -----------------------------------------------------
     def paint(
@@ -188,7 +197,7 @@ class BoxItem(QGraphicsItem):
             pen.setStyle(Qt.PenStyle.DotLine)
         painter.setPen(pen)
         fill = QColor(color)
-        fill.setAlpha(60 if self.isSelected() else (0 if status == "rejected" else 22))
+        fill.setAlpha(40 if self.isSelected() else (0 if status == "rejected" else 18))
         painter.setBrush(QBrush(fill))
         painter.drawRect(self.rect)
         if self.isSelected():
@@ -244,6 +253,7 @@ class LabelTag(QGraphicsItem):
         super().__init__(parent)
         self.font = QFont()
         self.font.setPointSizeF(8.5)
+        self.below = False
         self.set_text(text, color)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -252,12 +262,16 @@ class LabelTag(QGraphicsItem):
         self.prepareGeometryChange()
         self.text = text
         self.color = color
+        self.below = getattr(self, "below", False)
         metrics = QFontMetricsF(self.font)
         self._size = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
         self.update()
 
+    def height(self) -> float:
+        return self._size.height()
+
     def boundingRect(self) -> QRectF:
-        return self._size.translated(0, -self._size.height())
+        return QRectF(self._size) if self.below else self._size.translated(0, -self._size.height())
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None

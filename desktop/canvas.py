@@ -126,8 +126,13 @@ class ImageCanvas(QGraphicsView):
             else:
                 item.set_view(view, self._bounds)
         self._scene.blockSignals(False)
+        self._place_tags()
         self._apply_visibility()
         self._emit_selection()
+
+    def _place_tags(self) -> None:
+        for item in self._items.values():
+            item.place_tag()
 
     def box_items(self) -> dict[object, BoxItem]:
         return dict(self._items)
@@ -199,12 +204,14 @@ class ImageCanvas(QGraphicsView):
         self._fit_mode = True
         if not self._bounds.isEmpty():
             self.fitInView(self._bounds, Qt.AspectRatioMode.KeepAspectRatio)
+        self._place_tags()
         self.zoom_changed.emit(self.zoom())
 
     def zoom_by(self, factor: float) -> None:
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
         self._fit_mode = False
         self.scale(target / self.zoom(), target / self.zoom())
+        self._place_tags()
         self.zoom_changed.emit(self.zoom())
 
     def zoom_in(self) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
-    QHBoxLayout,
+    QGridLayout,
     QInputDialog,
     QLabel,
     QListWidget,
@@ -66,7 +66,7 @@ class ClassesPanel(QWidget):
         self.list.setObjectName("classList")
         self.hint = QLabel("Add the classes to find; 1–9 pick them.")
         self.hint.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows keep the panel narrow
         self.buttons: dict[str, QPushButton] = {}
         for key, text, slot in [
             ("add", "Add", self.request_add),
@@ -77,7 +77,7 @@ class ClassesPanel(QWidget):
         ]:
             button = QPushButton(text)
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            buttons.addWidget(button, len(self.buttons) // 3, len(self.buttons) % 3)
             self.buttons[key] = button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

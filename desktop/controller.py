@@ -19,6 +19,7 @@ from desktop.classes_panel import ClassesPanel
 from desktop.file_list import REVIEWED_STATES, FileListPanel
 from desktop.image_loader import ImageLoader
 from desktop.session import ProjectSession
+from groundlabel.errors import GroundlabelError
 from groundlabel.project import (
     AcceptBoxes,
     AddBox,
@@ -109,6 +110,7 @@ class ReviewController(QObject):
     def close_project(self) -> None:
         if self.session is None:
             return
+        self.loader.wait(30000)  # no pool thread may still use the project's connections
         if self.current_id is not None:
             self._remember("last_image", self.current_id)
         self.session.close()
@@ -259,12 +261,26 @@ class ReviewController(QObject):
         self.boxes = []
         path = str(self.project.image_file(image_id))
         self.canvas.set_image(None, f"Loading {Path(path).name} …")
-        self.loader.request(image_id, path)
+        self.loader.request(image_id, path, before=self._image_info_filler(image_id))
         self.image_shown.emit(image_id)
         ids = self.files.visible_ids()
         if image_id in ids and ids.index(image_id) + 1 < len(ids):
             next_id = ids[ids.index(image_id) + 1]
             self.loader.prefetch(next_id, str(self.project.image_file(next_id)))
+
+    def _image_info_filler(self, image_id: int):
+        """Size as shown and content hash, filled lazily on the loader thread (reads the whole file)."""
+        project = self.project
+
+        def fill() -> None:
+            try:
+                project.ensure_image_info(image_id)
+            except (GroundlabelError, OSError) as exc:  # the decode reports it to the user
+                log.info("image info for #%s: %s", image_id, exc)
+            except Exception:  # a bug; the image still shows
+                log.exception("image info for #%s failed", image_id)
+
+        return fill
 
     def _on_image_loaded(self, image_id: int, image, error: str | None) -> None:
         if image_id != self.current_id or self.project is None:
@@ -319,9 +335,9 @@ class ReviewController(QObject):
             else:
                 self._reload_files()
             self._update_counts()
-        if "classes" in change.kinds or self.current_id in change.image_ids or not change.image_ids:
-            if change.kinds & {"classes", "boxes"}:
-                self.refresh_boxes()
+        touches_current = self.current_id in change.image_ids or not change.image_ids
+        if ("classes" in change.kinds or touches_current) and change.kinds & {"classes", "boxes"}:
+            self.refresh_boxes()
 
     def _reload_classes(self) -> None:
         records = self.project.classes()
@@ -350,4 +366,3 @@ class ReviewController(QObject):
 
     def shutdown(self) -> None:
         self.close_project()
-        self.loader.wait(10000)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def format_eta(seconds: float) -> str:
     if seconds < 0:
         return "estimating…"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
     if seconds >= 60:

@@ -54,7 +54,9 @@ REVIEWED_STATES = (ImageState.REVIEWED, ImageState.REVIEWED_EMPTY)
 def display_state(record: ImageRecord, error: str | None = None) -> str:
     if error:
         return UNREADABLE
-    if record.state == ImageState.PREDICTED and (record.accepted_count or record.rejected_count):
+    if record.state in (ImageState.NEW, ImageState.PREDICTED) and (
+        record.accepted_count or record.rejected_count
+    ):
         return IN_REVIEW
     return str(record.state)
 

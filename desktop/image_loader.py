@@ -9,6 +9,7 @@ back as an error message for the placeholder instead of an exception.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -41,11 +42,13 @@ class _Signals(QObject):
 
 
 class _DecodeTask(QRunnable):
-    def __init__(self, key: object, path: str, signals: _Signals) -> None:
+    def __init__(self, key: object, path: str, signals: _Signals, before: Callable[[], None] | None) -> None:
         super().__init__()
-        self.key, self.path, self.signals = key, path, signals
+        self.key, self.path, self.signals, self.before = key, path, signals, before
 
     def run(self) -> None:
+        if self.before is not None:
+            self.before()
         image, error = decode(self.path)
         self.signals.done.emit(self.key, image, error)
 
@@ -66,15 +69,18 @@ class ImageLoader(QObject):
         self._in_flight: set[object] = set()
         self._wanted: object | None = None
 
-    def request(self, key: object, path: str) -> None:
-        """Load ``path`` for display; answers at once from the cache."""
+    def request(self, key: object, path: str, before: Callable[[], None] | None = None) -> None:
+        """Load ``path`` for display; answers at once from the cache.
+
+        ``before`` runs on the pool thread first (the project's lazy size/hash fill).
+        """
         self._wanted = key
         if key in self._cache:
             self._cache.move_to_end(key)
             image, error = self._cache[key]
             self.loaded.emit(key, image, error)
             return
-        self._start(key, path)
+        self._start(key, path, before)
 
     def prefetch(self, key: object, path: str) -> None:
         """Decode in the background so the next image shows at once."""
@@ -84,11 +90,11 @@ class ImageLoader(QObject):
     def forget(self, key: object) -> None:
         self._cache.pop(key, None)
 
-    def _start(self, key: object, path: str) -> None:
+    def _start(self, key: object, path: str, before: Callable[[], None] | None = None) -> None:
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        self.pool.start(_DecodeTask(key, path, self._signals))
+        self.pool.start(_DecodeTask(key, path, self._signals, before))
 
     def _on_done(self, key: object, image: QImage | None, error: str | None) -> None:
         self._in_flight.discard(key)

@@ -56,9 +56,10 @@ class MainWindow(QMainWindow):
         self.files = FileListPanel()
         self.classes = ClassesPanel()
         self.setCentralWidget(self.canvas)
-        left = self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea)
-        right = self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([left, right], [260, 240], Qt.Orientation.Horizontal)
+        self._docks = [
+            self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
+        ]
 
         self.controller = ReviewController(self.canvas, self.files, self.classes)
         self.progress = DetectionProgress()
@@ -337,6 +338,13 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if state is not None:
             self.restoreState(state)
+        self._sized_docks = state is not None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized_docks:  # first start: narrow side panels, the image gets the room
+            self._sized_docks = True
+            self.resizeDocks(self._docks, [250, 230], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.app_settings.save_window(self.saveGeometry(), self.saveState())
