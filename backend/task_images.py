@@ -66,7 +66,7 @@ class TaskImageFetcher:
         """The file behind ``/data/local-files/?d=...`` under LOCAL_FILES_DOCUMENT_ROOT, if set."""
         root = self.settings.local_files_root
         parts = urlsplit(reference)
-        if root is None or not parts.path.endswith("/data/local-files/"):
+        if root is None or not parts.path.rstrip("/").endswith("/data/local-files"):
             return None
         if parts.netloc and (self.ls_url is None or _origin(reference) != _origin(self.ls_url)):
             return None

@@ -282,6 +282,7 @@ def test_local_files_are_read_from_the_root(tmp_path: Path):
     Image.new("RGB", (10, 20)).save(tmp_path / "images" / "a b.png")
     fetcher = TaskImageFetcher(BackendSettings(local_files_root=tmp_path))
     assert fetcher.fetch("/data/local-files/?d=images/a%20b.png").size == (10, 20)
+    assert fetcher.fetch("/data/local-files?d=images/a b.png").size == (10, 20)
     for escape in ("../etc/passwd", "images/../../x.png", "/etc/passwd"):
         with pytest.raises(ImageLoadError):
             fetcher.fetch(f"/data/local-files/?d={escape}")
