@@ -225,3 +225,13 @@ def test_a_foreign_folder_is_never_cleaned(review_folder, tmp_path: Path) -> Non
     export(folder, "yolo", out)
     export(folder, "yolo", out)
     assert (out / "labels" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_reviewed_image_deleted_from_the_folder_is_reported_not_silently_dropped(review_folder) -> None:
+    folder, expected = review_folder
+    (folder / "chelsea.png").unlink()
+    with ReviewProject.open(folder) as project:
+        report = project_dataset(project)
+    assert [path for path, _ in report.failures] == ["chelsea.png"]
+    assert "gone from the folder" in report.failures[0][1]
+    assert {i.file_name for i in report.dataset.images} == set(expected) - {"chelsea.png"}

@@ -202,3 +202,45 @@ def test_a_project_locked_by_another_writer_is_a_clear_error_and_loses_nothing(
         project.execute(AddClass("dog"))  # and it works once the other writer is done
         with pytest.raises(ProjectError, match="#rrggbb"):
             project.execute(AddClass("bird", colour="red"))
+
+
+def test_a_worker_thread_writes_while_the_ui_thread_edits_and_reads(tmp_path: Path) -> None:
+    """The desktop's pattern: predictions from a worker, commands and queries on the UI thread."""
+    _make_images(tmp_path, 4)
+    errors: list[BaseException] = []
+    with ReviewProject.open(tmp_path) as project:
+        cls = project.insert_class("cat").id
+        images = project.images()
+
+        def worker() -> None:
+            try:
+                for i in range(150):
+                    with project.batch():
+                        project.insert_box(images[i % 2].id, cls, (0, 0, 1, 1), source=BoxSource.MODEL,
+                                           status=BoxStatus.PENDING, score=0.5)  # fmt: skip
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        for i in range(150):
+            project.execute(AddBox(images[2 + i % 2].id, cls, (0, 0, 2, 2)))
+            assert len(project.images()) == 4
+            if i % 3 == 0:
+                project.history.undo()
+        thread.join()
+        assert not errors
+        counts = {i.path: (i.pending_count, i.accepted_count) for i in project.images()}
+        assert counts["img000.png"] == (75, 0) and counts["img001.png"] == (75, 0)
+        assert counts["img002.png"][1] + counts["img003.png"][1] == 100
+    with ReviewProject.open(tmp_path) as project:  # and it is all on disk
+        assert sum(i.box_count for i in project.images()) == 250
+
+
+def test_size_only_lookups_do_not_hash_until_asked(tmp_path: Path) -> None:
+    _make_images(tmp_path, 1, size=(9, 7))
+    with ReviewProject.open(tmp_path) as project:
+        image = project.images()[0]
+        assert project.ensure_image_info(image.id, with_hash=False).size == (9, 7)
+        assert project.image(image.id).content_hash is None
+        assert project.ensure_image_info(image.id).content_hash is not None

@@ -45,11 +45,17 @@ def project_dataset(
         colours={c.name: c.colour for c in classes},
     )
     report = ExportReport(dataset)
-    selected = project.images(state=None if images == "all" else REVIEWED_STATES)
+    states = None if images == "all" else REVIEWED_STATES
+    selected = project.images(state=states)
+    for gone in project.images(state=states, include_missing=True):
+        if gone.missing:
+            report.failures.append(
+                (gone.path, "the file is gone from the folder (its boxes stay in the project)")
+            )
     for record in selected:
         tick(progress)
         try:
-            info = project.ensure_image_info(record.id)
+            info = project.ensure_image_info(record.id, with_hash=False)
         except ImageLoadError as exc:
             report.failures.append((record.path, exc.reason))
             continue
@@ -152,7 +158,7 @@ def import_dataset(
             raise FormatError(file, where, f"{record.path} is listed twice (also {seen[record.id]})")
         seen[record.id] = where
         try:
-            info = project.ensure_image_info(record.id)
+            info = project.ensure_image_info(record.id, with_hash=False)
         except ImageLoadError as exc:
             raise FormatError(file, where, f"image {record.path}: {exc.reason}") from None
         width, height = info.width or 0, info.height or 0

@@ -176,10 +176,11 @@ class ReviewProject(ProjectDatabase):
         counts = dict(self._read("SELECT state, COUNT(*) FROM images WHERE missing = 0 GROUP BY state"))
         return {state: counts.get(str(state), 0) for state in ImageState}
 
-    def ensure_image_info(self, image_id: int) -> ImageRecord:
+    def ensure_image_info(self, image_id: int, with_hash: bool = True) -> ImageRecord:
         """Fill the size as shown and content hash if missing or the file changed on disk.
 
-        Reads the header and hashes the bytes (no pixel decode). A changed file is flagged
+        Reads the header and hashes the bytes (no pixel decode); ``with_hash=False`` skips
+        hashing an image never hashed before (exports and imports need the size only). A changed file is flagged
         ``changed`` and its ``prediction_key`` cleared, so ``detect --into-project`` runs it again.
         Raises ``ImageLoadError`` for an unreadable file. Safe from any thread.
         """
@@ -194,15 +195,20 @@ class ReviewProject(ProjectDatabase):
 
             raise ImageLoadError(str(path), f"cannot read the file ({exc.strerror})") from None
         stored = self._read("SELECT file_size, file_mtime_ns FROM images WHERE id = ?", (image_id,))[0]
-        if tuple(stored) == signature and record.size is not None and record.content_hash is not None:
+        hash_needed = with_hash or record.content_hash is not None
+        if (
+            tuple(stored) == signature
+            and record.size is not None
+            and (record.content_hash or not hash_needed)
+        ):
             return record
         width, height = image_size_as_shown(path)
-        digest = file_digest(path)
+        digest = file_digest(path) if hash_needed else None
         changed = record.content_hash is not None and record.content_hash != digest
         with self._write("images", [image_id]) as connection:
             connection.execute(
                 """UPDATE images SET width = ?, height = ?, file_size = ?, file_mtime_ns = ?,
-                   content_hash = ?, changed = MAX(changed, ?),
+                   content_hash = COALESCE(?, content_hash), changed = MAX(changed, ?),
                    prediction_key = CASE WHEN ? THEN NULL ELSE prediction_key END WHERE id = ?""",
                 (width, height, *signature, digest, int(changed), int(changed), image_id),
             )
