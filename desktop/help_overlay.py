@@ -11,16 +11,29 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from desktop.shortcuts import grouped
 
 
-def shortcuts_html() -> str:
-    """The help text as an HTML table, built from the shortcut table so it never goes stale."""
-    parts = ["<h2>Keyboard shortcuts</h2><table cellspacing='0' cellpadding='3'>"]
-    for group, rows in grouped().items():
-        parts.append(f"<tr><td colspan='2'><br><b>{escape(group)}</b></td></tr>")
-        for keys, description in rows:
-            key_cell = f"<td style='padding-right:18px'><tt>{escape(keys)}</tt></td>"
-            parts.append(f"<tr>{key_cell}<td>{escape(description)}</td></tr>")
-    parts.append("</table><p>Press F1, ? or Escape to close.</p>")
+def _group_rows(group: str, rows: list[tuple[str, str]]) -> str:
+    parts = [f"<tr><td colspan='2'><br><b>{escape(group)}</b></td></tr>"]
+    for keys, description in rows:
+        key_cell = f"<td style='padding-right:14px'><tt>{escape(keys)}</tt></td>"
+        parts.append(f"<tr>{key_cell}<td>{escape(description)}</td></tr>")
     return "".join(parts)
+
+
+def shortcuts_html() -> str:
+    """The help text, built from the shortcut table so it never goes stale; two columns fit a laptop screen."""
+    groups = list(grouped().items())
+    left, right = groups[:4], groups[4:]
+    columns = []
+    for column in (left, right):
+        rows = "".join(_group_rows(group, rows) for group, rows in column)
+        columns.append(
+            f"<td valign='top' style='padding-right:40px'><table cellspacing='0' cellpadding='2'>{rows}</table></td>"
+        )
+    return (
+        "<h2 align='center'>Keyboard shortcuts</h2>"
+        f"<table><tr>{''.join(columns)}</tr></table>"
+        "<p align='center'>Press F1, ? or Escape to close.</p>"
+    )
 
 
 class HelpOverlay(QWidget):
