@@ -244,3 +244,28 @@ def test_size_only_lookups_do_not_hash_until_asked(tmp_path: Path) -> None:
         assert project.ensure_image_info(image.id, with_hash=False).size == (9, 7)
         assert project.image(image.id).content_hash is None
         assert project.ensure_image_info(image.id).content_hash is not None
+
+
+def test_migrations_run_once_in_order_and_a_failing_one_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    from groundlabel.project import schema
+
+    ReviewProject.open(tmp_path).close()
+    db = tmp_path / ".groundlabel" / "project.db"
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, "ALTER TABLE images ADD COLUMN note TEXT"])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
+    ReviewProject.open(tmp_path).close()
+    ReviewProject.open(tmp_path).close()  # already migrated: nothing runs twice
+    connection = sqlite3.connect(db)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+    assert "note" in [row[1] for row in connection.execute("PRAGMA table_info(images)")]
+    connection.close()
+
+    broken = [*schema.MIGRATIONS, "CREATE TABLE extra (x INTEGER); SELECT * FROM no_such_table"]
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(ProjectError, match="cannot read the project database"):
+        ReviewProject.open(tmp_path)
+    connection = sqlite3.connect(db)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
+    assert not connection.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall()
+    connection.close()
