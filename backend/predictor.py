@@ -20,6 +20,7 @@ from backend.interactive import InteractiveContext
 from backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
 from backend.model_version import model_version
 from backend.predictions import Box, prediction, region
+from backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
 from backend.task_images import TaskImageFetcher
 from groundlabel.detector import DetectionSettings, Detector
 from groundlabel.errors import GroundlabelError
@@ -53,6 +54,7 @@ class Predictor:
         self.fetcher = fetcher
         self.model_version = model_version(detector.model_name, settings)
         self._inference_lock = threading.Lock()
+        self.claims = TaskClaims()
 
     def predict_tasks(
         self,
@@ -74,18 +76,33 @@ class Predictor:
             log.warning("no predictions for %d task(s): %s", len(tasks), exc)
             outcome.results = [self.empty() if context else NO_PREDICTION for _ in tasks]
             return outcome
-        for index, task in enumerate(tasks):
-            task_id = task.get("id") if isinstance(task, dict) else None
-            if deadline is not None and index > 0 and time.monotonic() > deadline:
-                outcome.results.append(NO_PREDICTION)
-                if isinstance(task_id, int):
-                    outcome.unfinished.append(task_id)
-                continue
-            try:
-                outcome.results.append(self.predict_task(task, targets, context))
-            except GroundlabelError as exc:
-                log.warning("task %s: no prediction: %s", task_id if task_id is not None else "?", exc)
-                outcome.results.append(self.empty() if context else NO_PREDICTION)
+        ids = [t.get("id") if isinstance(t, dict) else None for t in tasks]
+        # Interactive requests are a person waiting on one task: never skipped for a claim.
+        mine = (
+            self.claims.claim((i for i in ids if isinstance(i, int)), "predict") if context is None else set()
+        )
+        done: list[int] = []
+        try:
+            for index, (task, task_id) in enumerate(zip(tasks, ids, strict=True)):
+                if context is None and isinstance(task_id, int) and task_id not in mine:
+                    log.info("task %d: being pre-labelled in the background right now; left to it", task_id)
+                    outcome.results.append(NO_PREDICTION)
+                    continue
+                if deadline is not None and index > 0 and time.monotonic() > deadline:
+                    outcome.results.append(NO_PREDICTION)
+                    if isinstance(task_id, int):
+                        outcome.unfinished.append(task_id)
+                    continue
+                try:
+                    outcome.results.append(self.predict_task(task, targets, context))
+                    if isinstance(task_id, int):
+                        done.append(task_id)
+                except GroundlabelError as exc:
+                    log.warning("task %s: no prediction: %s", task_id if task_id is not None else "?", exc)
+                    outcome.results.append(self.empty() if context else NO_PREDICTION)
+        finally:
+            self.claims.release(set(done) & mine, hold_s=HOLD_AFTER_ANSWER_S)
+            self.claims.release(mine - set(done))
         return outcome
 
     def empty(self) -> dict[str, Any]:

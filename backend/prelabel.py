@@ -68,12 +68,17 @@ def prelabel_project(
         task_id = int(task["id"])
         outcome = "predicted"
         try:
-            if version in _existing_versions(client, task):
-                report.skipped += 1
+            if version in _existing_versions(client, task) or not predictor.claims.claim(
+                [task_id], "background"
+            ):
+                report.skipped += 1  # done, or being done by a /predict right now
                 outcome = "skipped"
             else:
-                result = predictor.predict_task(task, targets)
-                client.create_prediction(task_id, result)
+                try:
+                    result = predictor.predict_task(task, targets)
+                    client.create_prediction(task_id, result)
+                finally:
+                    predictor.claims.release([task_id])
                 report.predicted += 1
         except LabelStudioAuthError:
             raise  # every later task would fail the same way

@@ -228,3 +228,16 @@ def test_tasks_created_webhook_queues_only_ids(predictor, settings):
             == 200
         )
     assert worker.jobs == [(3, [5, 6])]
+
+
+def test_predict_and_background_never_predict_one_task_twice(client, predictor):
+    tasks = [{"id": i, "data": {"image": local("chelsea.png")}} for i in (1, 2)]
+    assert predictor.claims.claim([2], "background") == {2}  # the background is on task 2
+    results = predict(client, tasks)
+    assert results[0]["result"] and results[1] == []
+    # Label Studio stores task 1's prediction after the answer: the background keeps off it...
+    assert predictor.claims.claim([1], "background") == set()
+    # ...while asking again through /predict is always answered.
+    assert predict(client, tasks[:1])[0]["result"]
+    predictor.claims.release([2])
+    assert predictor.claims.claim([2], "background") == {2}
