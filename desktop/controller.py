@@ -235,12 +235,8 @@ class ReviewController(QObject):
 
     # -- navigation ------------------------------------------------------------------------
     def go_next_unreviewed(self) -> None:
-        ids = self.files.visible_ids()
-        if not ids:
-            return
-        start = ids.index(self.current_id) + 1 if self.current_id in ids else 0
         model = self.files.model
-        for image_id in ids[start:] + ids[:start]:
+        for image_id in self.files.ids_after(self.current_id):
             record = model.record(model.row_of(image_id))
             if record.state not in REVIEWED_STATES and image_id != self.current_id:
                 self.files.select_id(image_id)
@@ -248,11 +244,9 @@ class ReviewController(QObject):
         self.message.emit("Every image in the list is reviewed. Export with Ctrl+E.")
 
     def go_step(self, step: int) -> None:
-        ids = self.files.visible_ids()
-        if not ids:
-            return
-        index = ids.index(self.current_id) + step if self.current_id in ids else 0
-        self.files.select_id(ids[max(0, min(index, len(ids) - 1))])
+        target = self.files.neighbour_id(self.current_id, step)
+        if target is not None:
+            self.files.select_id(target)
 
     def show_image(self, image_id: int | None) -> None:
         if self.project is None or image_id is None or image_id == self.current_id:
@@ -263,9 +257,8 @@ class ReviewController(QObject):
         self.canvas.set_image(None, f"Loading {Path(path).name} …")
         self.loader.request(image_id, path, before=self._image_info_filler(image_id))
         self.image_shown.emit(image_id)
-        ids = self.files.visible_ids()
-        if image_id in ids and ids.index(image_id) + 1 < len(ids):
-            next_id = ids[ids.index(image_id) + 1]
+        next_id = self.files.neighbour_id(image_id, 1)
+        if next_id is not None and next_id != image_id:
             self.loader.prefetch(next_id, str(self.project.image_file(next_id)))
 
     def _image_info_filler(self, image_id: int):

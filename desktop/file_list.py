@@ -7,7 +7,7 @@ and name; ``FileListPanel`` puts them together with the "412 / 1,000 reviewed" c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -245,6 +245,33 @@ class FileListPanel(QWidget):
     def selected_ids(self) -> list[int]:
         rows = sorted(self.view.selectionModel().selectedRows(), key=lambda i: i.row())
         return [index.data(IdRole) for index in rows]
+
+    def id_at(self, proxy_row: int) -> int:
+        return self.model.record(self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()).id
+
+    def proxy_row(self, image_id: int | None) -> int | None:
+        row = self.model.row_of(image_id) if image_id is not None else None
+        if row is None:
+            return None
+        index = self.proxy.mapFromSource(self.model.index(row))
+        return index.row() if index.isValid() else None
+
+    def neighbour_id(self, image_id: int | None, step: int) -> int | None:
+        """The shown image ``step`` rows away (clamped), without walking the whole list."""
+        count = self.proxy.rowCount()
+        if not count:
+            return None
+        row = self.proxy_row(image_id)
+        target = 0 if row is None else max(0, min(row + step, count - 1))
+        return self.id_at(target)
+
+    def ids_after(self, image_id: int | None) -> Iterator[int]:
+        """Shown images after ``image_id``, wrapping around, lazily (stops as soon as the caller does)."""
+        count = self.proxy.rowCount()
+        row = self.proxy_row(image_id)
+        start = 0 if row is None else row + 1
+        for offset in range(count):
+            yield self.id_at((start + offset) % count)
 
     def visible_ids(self) -> list[int]:
         return [self.proxy.index(row, 0).data(IdRole) for row in range(self.proxy.rowCount())]

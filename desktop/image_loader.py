@@ -22,7 +22,9 @@ def pil_to_qimage(image) -> QImage:
     """An RGB PIL image as a QImage that owns its pixels (safe once the PIL image is gone)."""
     data = image.tobytes("raw", "RGB")
     qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888)
-    return qimage.copy()
+    # RGB32 is what the raster paint engine draws from: converting here, on the loader
+    # thread, keeps QPixmap.fromImage on the GUI thread a plain copy for 8000×8000 images.
+    return qimage.convertToFormat(QImage.Format.Format_RGB32)
 
 
 def decode(path: str | Path) -> tuple[QImage | None, str | None]:
