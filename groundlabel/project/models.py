@@ -40,7 +40,7 @@ class ImageRecord:
     content_hash: str | None = None
     prediction_key: str | None = None  # model + prompt + thresholds of the last prediction
     missing: bool = False  # the file was not found at the last scan; its boxes are kept
-    changed: bool = False  # the file's content differs from when it was first hashed
+    changed: bool = False  # the file's content changed since it was hashed; cleared by a new prediction
     pending_count: int = 0
     accepted_count: int = 0
     rejected_count: int = 0

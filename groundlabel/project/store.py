@@ -469,7 +469,7 @@ class ReviewProject(ProjectDatabase):
                     ),
                 )  # fmt: skip
             connection.execute(
-                """UPDATE images SET width = ?, height = ?, prediction_key = ?,
+                """UPDATE images SET width = ?, height = ?, prediction_key = ?, changed = 0,
                    state = CASE WHEN state = 'new' THEN 'predicted' ELSE state END WHERE id = ?""",
                 (width, height, key, image_id),
             )
