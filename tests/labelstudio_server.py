@@ -197,6 +197,7 @@ def start_label_studio(script: Path, base: Path) -> LabelStudio:
             env=env,
             stdout=log_handle,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             cwd=base,
         )
     url = f"http://127.0.0.1:{port}"
@@ -250,6 +251,7 @@ def start_backend(model_dir: Path, log: Path, env: dict[str, str], *extra_args: 
             env=full_env,
             stdout=log_handle,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
     try:
