@@ -193,3 +193,24 @@ def test_labelstudio_export_from_the_server_imports_by_upload_name(folder: Path,
         assert project.class_record(box.class_id).name == "cat"
         assert box.xyxy == pytest.approx((45.1, 30.0, 90.2, 90.0))
         assert project.image_by_path("astronaut.png").box_count == 0  # a task with nothing is skipped
+
+
+def test_a_name_that_fits_several_images_is_refused_not_guessed(folder: Path, tmp_path: Path) -> None:
+    (folder / "chelsea.jpg").write_bytes((folder / "rotated.jpg").read_bytes())
+    yolo = tmp_path / "yolo"
+    (yolo / "labels").mkdir(parents=True)
+    (yolo / "data.yaml").write_text("names: [cat]\n")
+    (yolo / "labels" / "chelsea.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(
+        FormatError, match=r"chelsea\.txt: 'chelsea' matches several images: chelsea\.jpg, chelsea\.png"
+    ):
+        import_file(folder, yolo, "yolo")
+
+
+def test_two_entries_for_one_image_are_refused(folder: Path, tmp_path: Path) -> None:
+    images = [
+        {"id": 1, "file_name": "chelsea.png", "width": 451, "height": 300},
+        {"id": 2, "file_name": "./chelsea.png", "width": 451, "height": 300},
+    ]
+    with pytest.raises(FormatError, match=r"images\[1\]: chelsea\.png is listed twice \(also images\[0\]\)"):
+        import_file(folder, coco(tmp_path, [], images), "coco")

@@ -89,21 +89,30 @@ class _ImageIndex:
             self.by_stem[path.with_suffix("").as_posix()].append(record)
             self.by_name[path.name].append(record)
 
-    def find(self, file_name: str) -> ImageRecord | None:
-        path = PurePosixPath(
-            file_name.replace("\\", "/").lstrip("./") if file_name.startswith("./") else file_name
-        )
+    def find(self, file_name: str) -> ImageRecord:
+        """The one image meant, or ``LookupError`` saying why none (or several) fit."""
+        name = file_name.replace("\\", "/")
+        while name.startswith("./"):
+            name = name[2:]
+        path = PurePosixPath(name)
         if path.as_posix() in self.by_path:
             return self.by_path[path.as_posix()]
-        if len(self.by_stem.get(path.as_posix(), [])) == 1:
-            return self.by_stem[path.as_posix()][0]
+        same_stem = self.by_stem.get(path.as_posix(), [])
+        if len(same_stem) == 1:
+            return same_stem[0]
+        if len(same_stem) > 1:
+            raise LookupError(f"{file_name!r} matches several images: {', '.join(r.path for r in same_stem)}")
         parts = path.parts
         for start in range(1, len(parts)):  # an absolute path or another root: match the tail
             tail = PurePosixPath(*parts[start:]).as_posix()
             if tail in self.by_path:
                 return self.by_path[tail]
-        candidates = self.by_name.get(path.name, [])
-        return candidates[0] if len(candidates) == 1 else None
+        same_name = self.by_name.get(path.name, [])
+        if len(same_name) == 1:
+            return same_name[0]
+        if len(same_name) > 1:
+            raise LookupError(f"{file_name!r} matches several images: {', '.join(r.path for r in same_name)}")
+        raise LookupError(f"missing image: no {file_name!r}")
 
 
 def _scaled_box(box: DatasetBox, image: DatasetImage, width: int, height: int, file: str) -> DatasetBox:
@@ -146,17 +155,14 @@ def import_dataset(
     resolved: list[tuple[DatasetImage, ImageRecord, list[DatasetBox]]] = []
     seen: dict[int, str] = {}
     for image in dataset.images:
-        record = index.find(image.file_name)
         file, where = image.file or dataset.source, image.entry
-        if record is None:
-            raise FormatError(
-                file,
-                where,
-                f"missing image: no {image.file_name!r} in {project.root}",
-            )
+        try:
+            record = index.find(image.file_name)
+        except LookupError as exc:
+            raise FormatError(file, where, f"{exc} in {project.root}") from None
         if record.id in seen:
             raise FormatError(file, where, f"{record.path} is listed twice (also {seen[record.id]})")
-        seen[record.id] = where
+        seen[record.id] = where or file
         try:
             info = project.ensure_image_info(record.id, with_hash=False)
         except ImageLoadError as exc:
