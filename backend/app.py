@@ -46,13 +46,6 @@ def _basic_auth_dependency(settings: BackendSettings):
     return check
 
 
-async def _json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise HTTPException(status_code=400, detail="the request body is not JSON") from None
-
-
 def _project_id(body: dict[str, Any], tasks: list[Any]) -> int | None:
     """The project of a /predict request: the tasks' own field, else ``"<id>.<timestamp>"``."""
     for task in tasks:
@@ -82,8 +75,8 @@ def create_app(
         return {"status": "UP", "model_version": version}
 
     @app.post("/setup", dependencies=[auth])
-    async def setup(request: Request) -> dict[str, Any]:
-        await _json_body(request)  # nothing to set up per project: the model loaded at start
+    async def setup() -> dict[str, Any]:
+        """Nothing to set up per project: the model loaded at start, the config comes per request."""
         return {"model_version": version}
 
     @app.get("/versions", dependencies=[auth])
