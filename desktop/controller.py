@@ -94,6 +94,7 @@ class ReviewController(QObject):
         self.session.changed.connect(self._on_change)
         self.session.error.connect(self.error)
         self.min_score = float(project.get_setting("min_score", 0.0))
+        self.files.set_root(project.root)
         self._reload_classes()
         self._reload_files()
         self.project_opened.emit(self.session)

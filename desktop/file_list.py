@@ -8,19 +8,22 @@ and name; ``FileListPanel`` puts them together with the "412 / 1,000 reviewed" c
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractListModel,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.thumbnails import THUMB_SIZE, ThumbnailProvider
 from groundlabel.project import ImageRecord, ImageState
 
 IdRole = Qt.ItemDataRole.UserRole + 1
@@ -73,6 +77,23 @@ def _dot(colour: str) -> QIcon:
     return QIcon(pixmap)
 
 
+def _thumb_icon(image: QImage | None, colour: str) -> QIcon:
+    """The thumbnail (or a grey tile while it is made) with the state dot in its corner."""
+    pixmap = QPixmap(THUMB_SIZE)
+    pixmap.fill(QColor(70, 70, 74))
+    painter = QPainter(pixmap)
+    if image is not None:
+        x = (THUMB_SIZE.width() - image.width()) // 2
+        y = (THUMB_SIZE.height() - image.height()) // 2
+        painter.drawImage(x, y, image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QColor("white"))
+    painter.setBrush(QColor(colour))
+    painter.drawEllipse(1, THUMB_SIZE.height() - 13, 12, 12)
+    painter.end()
+    return QIcon(pixmap)
+
+
 class FileListModel(QAbstractListModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -80,6 +101,38 @@ class FileListModel(QAbstractListModel):
         self._row_of: dict[int, int] = {}
         self._errors: dict[int, str] = {}
         self._icons: dict[str, QIcon] = {}
+        self.root: Path | None = None  # the project folder, for thumbnail paths
+        self.thumbnails: ThumbnailProvider | None = None  # None: state dots only
+        self._thumb_icons: dict[tuple[int, str], QIcon] = {}
+
+    def set_thumbnails(self, provider: ThumbnailProvider | None) -> None:
+        self.thumbnails = provider
+        self._thumb_icons.clear()
+        if provider is not None:
+            provider.ready.connect(self._thumbnail_ready)
+        if self._records:
+            self.dataChanged.emit(self.index(0), self.index(len(self._records) - 1))
+
+    def _thumbnail_ready(self, image_id: int) -> None:
+        row = self._row_of.get(image_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row), self.index(row), [Qt.ItemDataRole.DecorationRole])
+
+    def _decoration(self, record: ImageRecord, state: str) -> QIcon:
+        if self.thumbnails is None or self.root is None:
+            if state not in self._icons:
+                self._icons[state] = _dot(STATE_COLOURS[state])
+            return self._icons[state]
+        key = (record.id, state)
+        icon = self._thumb_icons.get(key)
+        if icon is None:
+            image = self.thumbnails.thumbnail(record.id, str(self.root / record.path))
+            icon = _thumb_icon(image, STATE_COLOURS[state])
+            if self.thumbnails.has(record.id):  # keep only finished ones
+                if len(self._thumb_icons) > 3000:
+                    self._thumb_icons.clear()
+                self._thumb_icons[key] = icon
+        return icon
 
     def set_records(self, records: Iterable[ImageRecord]) -> None:
         self.beginResetModel()
@@ -129,9 +182,7 @@ class FileListModel(QAbstractListModel):
             boxes = record.pending_count + record.accepted_count
             return f"{record.path}  ({boxes})" if boxes else record.path
         if role == Qt.ItemDataRole.DecorationRole:
-            if state not in self._icons:
-                self._icons[state] = _dot(STATE_COLOURS[state])
-            return self._icons[state]
+            return self._decoration(record, state)
         if role == Qt.ItemDataRole.ToolTipRole:
             text = (
                 f"{record.path}\n{state}: {record.pending_count} pending, "
@@ -197,7 +248,13 @@ class FileListPanel(QWidget):
             self.state_filter.addItem(state, state)
         self.class_filter = QComboBox()
         self.class_filter.addItem("All classes", None)
+        self.show_thumbnails = QCheckBox("Thumbnails")
+        self.show_thumbnails.setChecked(True)
+        self.show_thumbnails.toggled.connect(self._toggle_thumbnails)
+        self.thumbnails = ThumbnailProvider(self)
+        self.model.set_thumbnails(self.thumbnails)
         self.view = QListView()
+        self.view.setIconSize(THUMB_SIZE)
         self.view.setModel(self.proxy)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setUniformItemSizes(True)  # 10,000 rows stay fast
@@ -207,7 +264,10 @@ class FileListPanel(QWidget):
         filters.addWidget(self.class_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.count_label)
+        top = QHBoxLayout()
+        top.addWidget(self.count_label, 1)
+        top.addWidget(self.show_thumbnails)
+        layout.addLayout(top)
         layout.addWidget(self.search)
         layout.addLayout(filters)
         layout.addWidget(self.view)
@@ -215,6 +275,16 @@ class FileListPanel(QWidget):
         self.state_filter.currentIndexChanged.connect(lambda _: self.filters_changed.emit())
         self.class_filter.currentIndexChanged.connect(lambda _: self.filters_changed.emit())
         self.view.selectionModel().currentChanged.connect(self._on_current)
+
+    def _toggle_thumbnails(self, on: bool) -> None:
+        self.model.set_thumbnails(self.thumbnails if on else None)
+        self.view.setIconSize(THUMB_SIZE if on else QSize(12, 12))
+
+    def set_root(self, root: Path | None) -> None:
+        """A new project: thumbnails are per folder."""
+        self.thumbnails.clear()
+        self.model._thumb_icons.clear()
+        self.model.root = root
 
     def _on_current(self, current: QModelIndex, previous: QModelIndex) -> None:
         if current.isValid():

@@ -41,7 +41,9 @@ SHORTCUTS: dict[str, Shortcut] = {
     "accept": Shortcut(("A", "Return"), "Accept the selected box(es)", "Review"),
     "reject": Shortcut(("R", "Delete"), "Reject the selected box(es)", "Review"),
     "delete": Shortcut(("Shift+Delete",), "Delete the selected box(es) for good", "Review"),
-    "accept_all": Shortcut(("Shift+A",), "Accept pending boxes at or above the score slider, reject the rest", "Review"),
+    "accept_all": Shortcut(
+        ("Shift+A",), "Accept pending boxes at or above the score slider, reject the rest", "Review"
+    ),
     "reject_all": Shortcut(("Shift+R",), "Reject every pending box on the image", "Review"),
     "mark_reviewed": Shortcut(("Space",), "Mark reviewed and go to the next unreviewed image", "Review"),
     "mark_empty": Shortcut(("E",), "Mark reviewed-empty (the image has no object)", "Review"),

@@ -89,3 +89,29 @@ def test_ten_thousand_images_open_filter_and_step_quickly(window, qtbot, tmp_pat
     per_step = (time.monotonic() - started) / 30
     assert per_step < 0.1, f"{per_step * 1000:.0f} ms per image"
     assert window.files.proxy_row(window.controller.current_id) == 30  # from img_00000, row 0
+
+
+def test_thumbnails_are_made_lazily_for_the_rows_on_screen(window, qtbot, tmp_path, photo_dir):
+    (photo_dir / "broken.png").write_bytes(b"not a png")
+    assert window.open_folder(photo_dir)
+    provider = window.files.thumbnails
+    project = window.controller.project
+    ids = [r.id for r in project.images()]
+    window.files.view.viewport().repaint()
+    qtbot.waitUntil(lambda: all(provider.has(i) for i in ids), timeout=10_000)
+    good = provider.thumbnail(project.image_by_path("chelsea.png").id, "")
+    assert good is not None and good.width() == 48 and good.height() <= 36  # 451x300 scaled down
+    assert provider.thumbnail(project.image_by_path("broken.png").id, "") is None  # a dot, no crash
+
+    many = tmp_path / "many"
+    many.mkdir()
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(many / "a.png")
+    for i in range(3_000):
+        os.link(many / "a.png", many / f"img_{i:05d}.png")
+    assert window.open_folder(many)
+    window.files.view.viewport().repaint()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+    made = sum(provider.has(r.id) for r in window.controller.project.images())
+    assert 0 < made < 200  # the rows on screen, not the folder
