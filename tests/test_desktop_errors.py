@@ -221,3 +221,31 @@ def test_reopen_after_a_crash_keeps_every_edit(make_window, qtbot, photo_dir):
     with ReviewProject.open(photo_dir) as other:
         assert len(other.boxes(window.controller.current_id)) == 1
     QApplication.processEvents()
+
+
+def test_undo_of_an_edit_to_a_box_a_new_prediction_replaced(make_window, qtbot, photo_dir):
+    window = make_window()
+    assert window.open_folder(photo_dir)
+    window.controller.add_class("cat", [])
+    wait_idle(qtbot, window)
+    wait_image(qtbot, window)
+    window.actions_by_name["detect_current"].trigger()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: bool(window.canvas.box_items()), timeout=10_000)
+    project = window.controller.project
+    key(qtbot, window, Qt.Key.Key_Tab)
+    (box_id,) = window.canvas.selected_ids()
+    key(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)  # nudge: one undoable edit
+    assert window.controller.session.undo_stack.undoText() == "move box"
+    # New thresholds: detecting again replaces the pending model boxes, the nudged one too.
+    window.detection.apply_settings(str(window.detection.model_choice()[0]), "cpu", 0.3, 0.2)
+    assert project.get_setting("box_threshold") == 0.3  # remembered per project
+    window.actions_by_name["detect_current"].trigger()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: not project.has_box(box_id), timeout=10_000)
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "no longer exists" in window.shown_errors[-1]
+    stack = window.controller.session.undo_stack
+    assert stack.count() == 1 and stack.undoText() == "add class"  # the stale step is dropped
+    key(qtbot, window, Qt.Key.Key_Tab)  # the window carries on
+    assert window.canvas.selected_ids()
