@@ -1,0 +1,113 @@
+"""The Label Studio export imported into a real Label Studio 1.23.2 as is, and its export read back.
+
+Reuses the Label Studio venv the backend tests installed in this session when there is one
+(else installs it, about 90 s); starts its own server on 127.0.0.1 and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labelstudio_server import LabelStudio, install_label_studio, start_label_studio
+from test_project_helpers import SIZES, copy_images_only, make_review_folder
+
+from groundlabel.cli import main
+from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
+
+pytestmark = pytest.mark.labelstudio
+
+
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    base = tmp_path_factory.mktemp("label-studio-formats")
+    installed = sorted(tmp_path_factory.getbasetemp().glob("label-studio*/venv/bin/label-studio"))
+    script = installed[0] if installed else install_label_studio(base)
+    server = start_label_studio(script, base)
+    yield server
+    server.close()
+
+
+def boxes_by_image(folder: Path) -> dict[str, list[tuple[str, tuple[float, ...]]]]:
+    with ReviewProject.open(folder) as project:
+        names = {c.id: c.name for c in project.classes()}
+        return {
+            image.path: sorted(
+                (names[b.class_id], tuple(round(v, 6) for v in b.xyxy)) for b in project.boxes(image.id)
+            )
+            for image in project.images()
+        }
+
+
+@pytest.mark.parametrize("mode", ["annotations", "predictions"])
+def test_export_imports_into_label_studio_as_is(label_studio: LabelStudio, tmp_path: Path, mode: str) -> None:
+    folder = label_studio.files_root / f"images-{mode}"
+    expected = make_review_folder(folder)
+    out = tmp_path / "ls"
+    prefix = f"/data/local-files/?d={folder.name}/"
+    assert (
+        main(
+            [
+                "export",
+                str(folder),
+                "-f",
+                "labelstudio",
+                "-o",
+                str(out),
+                "--ls-as",
+                mode,
+                "--ls-url-prefix",
+                prefix,
+            ]
+        )
+        == 0
+    )
+
+    project_id = label_studio.create_project(f"export-{mode}", (out / "labeling-config.xml").read_text())
+    tasks = json.loads((out / "tasks.json").read_text())
+    answer = label_studio.api("POST", f"/api/projects/{project_id}/import", json=tasks)
+    assert answer["task_count"] == len(expected)
+    assert answer[f"{mode[:-1]}_count"] == len(expected)
+
+    stored = {t["data"]["file_name"]: t for t in label_studio.tasks(project_id)}
+    assert set(stored) == set(expected)
+    for name, task in stored.items():
+        items = task["annotations"] if mode == "annotations" else label_studio.predictions(task["id"])
+        (item,) = items
+        regions = item["result"]
+        assert len(regions) == len(expected[name])
+        for region in regions:
+            assert (region["original_width"], region["original_height"]) == SIZES[name]
+
+    # The URLs point at the files: Label Studio serves them once a local storage covers the folder.
+    label_studio.api(
+        "POST",
+        "/api/storages/localfiles/",
+        json={"project": project_id, "path": str(folder), "regex_filter": ".*", "use_blob_urls": True},
+    )
+    url = label_studio.url + stored["astronaut.png"]["data"]["image"]
+    response = label_studio._http.get(url, headers=label_studio.access_header())
+    assert response.status_code == 200 and response.content == (folder / "astronaut.png").read_bytes()
+
+    if mode == "annotations":
+        # Label Studio's own JSON export goes back into a fresh folder with the same boxes.
+        exported = label_studio.api(
+            "GET",
+            f"/api/projects/{project_id}/export",
+            params={"exportType": "JSON", "download_all_tasks": "true"},
+        )
+        export_file = tmp_path / "label-studio-export.json"
+        export_file.write_text(json.dumps(exported))
+        fresh = tmp_path / "fresh"
+        copy_images_only(folder, fresh)
+        assert main(["import", str(fresh), str(export_file), "-f", "labelstudio"]) == 0
+        got = boxes_by_image(fresh)
+        for name, boxes in expected.items():
+            assert got[name] == sorted((c, tuple(round(v, 6) for v in xyxy)) for c, xyxy in boxes)
+        with ReviewProject.open(fresh) as project:
+            states = {i.path: i.state for i in project.images()}
+            sources = {(b.source, b.status) for i in project.images() for b in project.boxes(i.id)}
+        assert states["empty.png"] is ImageState.REVIEWED_EMPTY and states["sub/new.png"] is ImageState.NEW
+        assert sources == {(BoxSource.IMPORT, BoxStatus.ACCEPTED)}
