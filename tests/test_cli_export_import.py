@@ -124,3 +124,14 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path: Path, capsys) -> None:
 
     assert main(["detect", str(empty), str(tmp_path), "--labels", "cat", "--into-project"]) == 2
     assert "--into-project needs exactly one folder" in capsys.readouterr().err
+
+
+def test_export_to_a_path_that_cannot_be_a_folder_is_one_line(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "images"
+    make_review_folder(folder)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["export", str(folder), "-f", "voc", "-o", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "a-file" in err and "Traceback" not in err
+    assert blocker.read_text() == "not a folder"

@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--ls-url-prefix",
         default=None,
+        metavar="PREFIX",
         help='prefix of each task\'s image URL before the relative path (default: "/data/local-files/?d=")',
     )
     parser.set_defaults(handler=run)
@@ -83,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
             "as_predictions": args.ls_as == "predictions",
             "url_prefix": DEFAULT_URL_PREFIX if args.ls_url_prefix is None else args.ls_url_prefix,
         }
-    with progress_bar(len(dataset.images), f"write {args.format}") as bar:
-        written = dataset_format.write(dataset, args.output, lambda: bar.update(1), **options)
+    try:
+        with progress_bar(len(dataset.images), f"write {args.format}") as bar:
+            written = dataset_format.write(dataset, args.output, lambda: bar.update(1), **options)
+    except OSError as exc:
+        where = exc.filename or args.output
+        raise GroundlabelError(
+            f"cannot write {where}: {exc.strerror or exc}; choose another -o (a folder you can write to)"
+        ) from None
     negatives = sum(1 for image in dataset.images if not image.boxes)
     boxes = sum(len(image.boxes) for image in dataset.images)
     print(
