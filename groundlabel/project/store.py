@@ -95,7 +95,7 @@ class ReviewProject(ProjectDatabase):
         returned = [p for p, missing in known.items() if p in on_disk and missing]
         if added or vanished or returned:
             with self._write("images") as connection:
-                connection.executemany("INSERT INTO images(path) VALUES (?)", [(p,) for p in added])
+                connection.executemany("INSERT OR IGNORE INTO images(path) VALUES (?)", [(p,) for p in added])
                 connection.executemany(
                     "UPDATE images SET missing = 1 WHERE path = ?", [(p,) for p in vanished]
                 )
