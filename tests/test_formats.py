@@ -63,15 +63,15 @@ def test_coco_export_loads_in_pycocotools_and_scores_ap_1_against_itself(
 
 def _voc_bndbox(xyxy, width, height):
     """The documented VOC rounding, restated independently: 1-based inclusive, halves up."""
-    x0, y0, x1, y1 = xyxy
-    xmin = min(max(math.floor(x0 + 0.5) + 1, 1), width)
-    ymin = min(max(math.floor(y0 + 0.5) + 1, 1), height)
-    return (
-        xmin,
-        ymin,
-        min(max(math.floor(x1 + 0.5), xmin), width),
-        min(max(math.floor(y1 + 0.5), ymin), height),
-    )
+
+    def span(low, high, size):
+        first, last = math.floor(low + 0.5) + 1, math.floor(high + 0.5)
+        if last < first:
+            first = last = math.floor((low + high) / 2) + 1
+        return min(max(first, 1), size), min(max(last, 1), size)
+
+    (xmin, xmax), (ymin, ymax) = span(xyxy[0], xyxy[2], width), span(xyxy[1], xyxy[3], height)
+    return xmin, ymin, xmax, ymax
 
 
 def test_voc_export_reads_back_with_elementtree(review_folder, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ Rounding (VOC stores 1-based, inclusive integer pixel indices): an edge at pixel
 coordinate ``v`` (0-based, continuous) is written as ``xmin = round(x0) + 1``,
 ``xmax = round(x1)`` (halves round up), clamped to 1..width; reading gives
 ``x0 = xmin - 1``, ``x1 = xmax``. So a round trip moves each edge by at most 0.5 px, and
-integer boxes come back exactly; only a box under a pixel wide grows to one pixel
-(``xmax = xmin``), moving its far edge by at most 1 px.
+integer boxes come back exactly. A box that would round to nothing (under a pixel wide)
+becomes the one pixel holding its centre, so its edges move by at most 1 px.
 
 Each XML sits at ``Annotations/<image path without extension>.xml``; ``<filename>`` is the
 image's name, ``<folder>`` its folder, ``<path>`` its path relative to the image folder
@@ -30,14 +30,18 @@ def _round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def _voc_span(low: float, high: float, size: int) -> tuple[int, int]:
+    first, last = _round_half_up(low) + 1, _round_half_up(high)
+    if last < first:  # under a pixel: the pixel holding its centre
+        first = last = math.floor((low + high) / 2) + 1
+    return min(max(first, 1), size), min(max(last, 1), size)
+
+
 def to_voc_bndbox(
     xyxy: tuple[float, float, float, float], width: int, height: int
 ) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = xyxy
-    xmin = min(max(_round_half_up(x0) + 1, 1), width)
-    ymin = min(max(_round_half_up(y0) + 1, 1), height)
-    xmax = min(max(_round_half_up(x1), xmin), width)
-    ymax = min(max(_round_half_up(y1), ymin), height)
+    (xmin, xmax), (ymin, ymax) = _voc_span(x0, x1, width), _voc_span(y0, y1, height)
     return xmin, ymin, xmax, ymax
 
 
