@@ -107,7 +107,9 @@ class Detector:
             from groundlabel.inference.accelerate import accelerate
 
             on_cpu = self.device.type == "cpu"
-            self.acceleration = accelerate(self.model, deformable=on_cpu, fusion=on_cpu, feed_forward=on_cpu)
+            self.acceleration = accelerate(
+                self.model, deformable=on_cpu, fusion=on_cpu, feed_forward=on_cpu, allocator=on_cpu
+            )
 
     @classmethod
     def load(

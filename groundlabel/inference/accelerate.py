@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from groundlabel.inference.allocator import tune_allocator
 from groundlabel.inference.deformable import LeanDeformableSampling
 from groundlabel.inference.ffn import patch_deformable_layer
 from groundlabel.inference.fusion import patch_fusion
@@ -30,6 +31,7 @@ class Acceleration:
     deformable: int = 0
     fusion: int = 0
     feed_forward: int = 0
+    allocator: bool = False
     text_cache: TextFeatureCache | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -41,6 +43,8 @@ class Acceleration:
         ]
         if self.text_cache is not None:
             parts.append("text-encoder cache")
+        if self.allocator:
+            parts.append("malloc thresholds raised (process-wide)")
         return ", ".join(parts) + ("; " + "; ".join(self.notes) if self.notes else "")
 
 
@@ -52,12 +56,14 @@ def accelerate(
     fusion: bool = True,
     feed_forward: bool = True,
     text_cache: bool = True,
+    allocator: bool = True,
 ) -> Acceleration:
     """Patch ``model`` (a GroundingDinoForObjectDetection) in place for faster CPU inference.
 
     The deformable-sampling replacement only applies to fp32 on CPU (elsewhere the
     module falls back to the original code at call time); the fusion regrouping and
-    the text cache are device-independent.
+    the text cache are device-independent. ``allocator`` raises glibc's malloc
+    thresholds for the whole process (see ``allocator``); pass False where that is unwanted.
     """
     from transformers.models.grounding_dino import modeling_grounding_dino as gd
 
@@ -74,6 +80,8 @@ def accelerate(
     inner = getattr(model, "model", model)
     if text_cache and hasattr(inner, "text_backbone"):
         done.text_cache = TextFeatureCache.install(inner)
+    if allocator:
+        done.allocator = tune_allocator()
     log.info("accelerated: %s", done.describe())
     return done
 
