@@ -167,21 +167,25 @@ def compare_single_images(args, model_dir: Path) -> dict:
     summary = {"detector": detector, "labels": labels, "fast_medians": []}
     for path in PHOTOS:
         times = {"reference": [], "groundlabel": []}
+        cpu = {"reference": [], "groundlabel": []}
         stages = {"reference": [], "groundlabel": []}
         peaks = {"reference": 0, "groundlabel": 0}
+        rises = {"reference": 0, "groundlabel": 0}
         drift: dict = {}
         for round_index in range(args.rounds):
             order = ("reference", "groundlabel") if round_index % 2 == 0 else ("groundlabel", "reference")
             for which in order:
                 captured.clear()
                 with rss_peak() as memory:
-                    start = time.perf_counter()
+                    start, cpu_start = time.perf_counter(), time.process_time()
                     if which == "reference":
                         ref_out, ref_result, size = reference_run(processor, reference, ref_clock, path, text)
                     else:
                         detection = next(iter(detector.detect([path], labels, BOX_THRESHOLD, TEXT_THRESHOLD)))
                     times[which].append(time.perf_counter() - start)
+                    cpu[which].append(time.process_time() - cpu_start)
                 peaks[which] = max(peaks[which], memory["peak"])
+                rises[which] = max(rises[which], memory["peak"] - memory["baseline"])
                 stages[which].append((ref_clock if which == "reference" else fast_clock).take())
                 if which == "groundlabel":
                     fast_logits, fast_boxes = captured[0]
@@ -195,6 +199,9 @@ def compare_single_images(args, model_dir: Path) -> dict:
         print(f"\n== {path.name} ({size[0]}x{size[1]}), {args.rounds} rounds, median seconds ==")
         print(f"reference {ref_median:7.3f}  groundlabel {fast_median:7.3f}  speed-up {ref_median / fast_median:5.2f}x"
               "  (interleaved rounds; groundlabel's allocator setting applies to both)")  # fmt: skip
+        ref_cpu, fast_cpu = statistics.median(cpu["reference"]), statistics.median(cpu["groundlabel"])
+        print(f"CPU seconds (all threads; less sensitive to other load): reference {ref_cpu:.2f}, "
+              f"groundlabel {fast_cpu:.2f}, ratio {ref_cpu / fast_cpu:.2f}x")  # fmt: skip
         print(f"reference with the default allocator (timed before groundlabel loaded) {untuned[path]:7.3f}  "
               f"speed-up {untuned[path] / fast_median:5.2f}x")  # fmt: skip
         print(f"{'stage':<16}{'reference':>11}{'groundlabel':>13}")
@@ -202,8 +209,9 @@ def compare_single_images(args, model_dir: Path) -> dict:
             ref_stage = statistics.median(s[stage] for s in stages["reference"])
             fast_stage = statistics.median(s[stage] for s in stages["groundlabel"])
             print(f"{stage:<16}{ref_stage:>11.3f}{fast_stage:>13.3f}")
-        print(f"peak RSS during a call: reference {peaks['reference'] / MB:.0f} MB, "
-              f"groundlabel {peaks['groundlabel'] / MB:.0f} MB (one process, both models loaded)")  # fmt: skip
+        print(f"process RSS peak during a call: reference {peaks['reference'] / MB:.0f} MB, groundlabel "
+              f"{peaks['groundlabel'] / MB:.0f} MB (one process holding both models); largest rise within a call: "
+              f"reference {rises['reference'] / MB:.0f} MB, groundlabel {rises['groundlabel'] / MB:.0f} MB")  # fmt: skip
         raw, final = drift["raw"], drift["final"]
         print(f"largest difference, raw model outputs: logits {raw['logits']:.2e}, "
               f"pred_boxes {raw['pred_boxes']:.2e}, per-query score {raw['query_scores']:.2e}")  # fmt: skip

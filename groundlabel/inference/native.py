@@ -117,6 +117,7 @@ def load_kernel():
             try:
                 from torch.utils.cpp_extension import load_inline
 
+                log.info("building the native deformable-attention kernel (once per machine, about a minute)")
                 kernel = load_inline(
                     name=f"groundlabel_msda_v3_{_cpu_tag()}",
                     cpp_sources=[_SOURCE],
