@@ -80,6 +80,7 @@ class DetectionControl(QObject):
         self.model_error: str | None = None
         self.busy = False
         self._job: DetectionJob | None = None
+        self._job_project: ReviewProject | None = None
         self._model = DEFAULT_MODEL
 
     # -- settings, remembered per project -------------------------------------------------
@@ -178,6 +179,7 @@ class DetectionControl(QObject):
             return False
         items = tuple((image_id, str(self.project.image_file(image_id))) for image_id in image_ids)
         self._job = DetectionJob(items, labels, self.settings())
+        self._job_project = self.project  # results belong to this project, even if another opens
         self._set_busy(True)
         self.progress.bar.setRange(0, len(items))
         self.progress.bar.setValue(0)
@@ -201,8 +203,8 @@ class DetectionControl(QObject):
         self.progress.eta.setText(format_eta(seconds_left))
 
     def _on_result(self, image_id: int, result: DetectionResult) -> None:
-        if self.project is None or self._job is None:
-            return
+        if self.project is None or self._job is None or self._job_project is not self.project:
+            return  # a late result of a job on a project that was closed since
         if not result.ok:
             self.image_failed.emit(image_id, result.error or "unreadable")
             return

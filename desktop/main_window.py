@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -34,6 +34,11 @@ from desktop.settings_dialog import SettingsDialog
 from desktop.shortcuts import SHORTCUTS
 
 
+def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
+    """Run a popup menu; module-level so tests can pick an entry instead."""
+    return menu.exec(pos)
+
+
 def show_error(parent: QWidget, text: str) -> None:
     """A user error as a dialog; module-level so tests can collect messages instead."""
     QMessageBox.warning(parent, "groundlabel", text)
@@ -48,6 +53,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.app_settings = settings or AppSettings()
         self._cli_model, self._cli_device = model, device
+        self._model_in_use: tuple[str, str] | None = None
         self.errors: list[str] = []  # every message shown, newest last (tests read it)
         self.done_messages: list[str] = []
         self.dialog: QWidget | None = None  # the open export/import dialog
@@ -228,8 +234,14 @@ class MainWindow(QMainWindow):
         self.score_label.setText(f"{self.controller.min_score:.2f}")
         self.score_slider.blockSignals(False)
         self.canvas.set_min_score(self.controller.min_score)
-        self.detection.attach(session.project, self._cli_model, self._cli_device)
-        self._cli_model = self._cli_device = None  # the project remembers them from now on
+        # The command line's model (or, for a folder without a remembered model, the one in use)
+        # becomes this project's choice; a project that remembers its own keeps it.
+        model, device = self._cli_model, self._cli_device
+        if model is None and session.project.model is None and self._model_in_use is not None:
+            model, device = self._model_in_use
+        self.detection.attach(session.project, model, device)
+        self._cli_model = self._cli_device = None
+        self._model_in_use = self.detection.model_choice()
 
     def _on_image_shown(self, image_id: int) -> None:
         project = self.controller.project
@@ -283,7 +295,7 @@ class MainWindow(QMainWindow):
         for index, record in enumerate(records):
             action = menu.addAction(f"&{index + 1}  {record.name}" if index < 9 else record.name)
             action.setData(index)
-        chosen = menu.exec(self.cursor().pos())
+        chosen = choose_from_menu(menu, self.cursor().pos())
         if chosen is not None:
             self.controller.set_class(int(chosen.data()))
 
@@ -300,6 +312,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(model, device, current.box_threshold, current.text_threshold, self)
         if dialog.exec():
             self.detection.apply_settings(*dialog.values())
+            self._model_in_use = self.detection.model_choice()
 
     def export_dataset(self) -> None:
         from desktop.dataset_dialogs import run_export_dialog
