@@ -9,6 +9,7 @@ hide drift) and on post-processed boxes and scores. A broken fast path fails her
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,33 @@ def test_split_preprocessing_equals_the_processor(tiny_detector):
     assert set(split) == set(whole)
     for key, value in whole.items():
         assert torch.equal(value, split[key]), key
+
+
+def test_prefetch_keeps_order_reraises_and_stops_when_closed():
+    from groundlabel.inference.prefetch import prefetch
+
+    assert list(prefetch(iter(range(20)), depth=2)) == list(range(20))
+
+    def failing():
+        yield 1
+        raise ValueError("bad image batch")
+
+    got = []
+    with pytest.raises(ValueError, match="bad image batch"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == [1]
+
+    produced = []
+
+    def endless():
+        for i in range(10_000):
+            produced.append(i)
+            yield i
+
+    stream = prefetch(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count < 10  # the producer stopped, a bounded step ahead
