@@ -102,6 +102,22 @@ def test_bad_labels_exit_2_without_traceback(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("GROUNDLABEL_BOX_THRESHOLD", "high", "detect"),
+        ("GROUNDLABEL_TEXT_THRESHOLD", "1.5", "serve"),
+        ("GROUNDLABEL_DTYPE", "fp8", "detect"),
+        ("GROUNDLABEL_PORT", "http", "serve"),
+    ],
+)
+def test_bad_environment_default_names_the_variable(variable, value, command):
+    done = run_cli(command, "--help", env_extra={variable: value})
+    assert done.returncode == 2
+    assert variable in done.stderr and value in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"model": "/no/such/dir"}, "does not exist"),

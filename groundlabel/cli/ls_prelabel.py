@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groundlabel.cli.options import add_model_options, env_default, positive_int, probability
+from groundlabel.cli.options import add_model_options, env_value, positive_int, probability
 from groundlabel.errors import GroundlabelError
 
 
@@ -30,13 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--box-threshold",
         type=probability,
-        default=env_default("BOX_THRESHOLD", "0.35"),
+        default=env_value("BOX_THRESHOLD", "0.35", probability),
         help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
         type=probability,
-        default=env_default("TEXT_THRESHOLD", "0.25"),
+        default=env_value("TEXT_THRESHOLD", "0.25", probability),
         help="a box's label must have a token above this (default: %(default)s)",
     )
     parser.set_defaults(handler=run)

@@ -8,10 +8,23 @@ import os
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_loading import DEFAULT_MODEL
 
+DTYPES = ("fp32", "bf16", "fp16")
+
 
 def env_default(name: str, fallback: str | None) -> str | None:
     """An option's default from ``GROUNDLABEL_<NAME>`` (used by Docker), else ``fallback``."""
     return os.environ.get(f"GROUNDLABEL_{name}", fallback)
+
+
+def env_value(name: str, fallback: str, convert):
+    """A converted ``GROUNDLABEL_<NAME>`` default; a bad value names the variable, not a traceback."""
+    text = env_default(name, fallback)
+    try:
+        return convert(text)
+    except argparse.ArgumentTypeError as exc:
+        raise GroundlabelError(
+            f"environment variable GROUNDLABEL_{name}: {exc}; unset it or fix it"
+        ) from None
 
 
 def probability(text: str) -> float:
@@ -22,6 +35,12 @@ def probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
     return value
+
+
+def dtype_name(text: str) -> str:
+    if text not in DTYPES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(DTYPES)}")
+    return text
 
 
 def positive_int(text: str) -> int:
@@ -48,8 +67,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dtype",
-        default=env_default("DTYPE", "fp32"),
-        choices=["fp32", "bf16", "fp16"],
+        default=env_value("DTYPE", "fp32", dtype_name),
+        choices=DTYPES,
         help="half precision needs CUDA (default: %(default)s)",
     )
 
@@ -59,13 +78,13 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--box-threshold",
         type=probability,
-        default=probability(env_default("BOX_THRESHOLD", "0.35")),
+        default=env_value("BOX_THRESHOLD", "0.35", probability),
         help="keep boxes scoring above this (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
         type=probability,
-        default=probability(env_default("TEXT_THRESHOLD", "0.25")),
+        default=env_value("TEXT_THRESHOLD", "0.25", probability),
         help="a box's class must have a token above this (default: %(default)s)",
     )
     group.add_argument(

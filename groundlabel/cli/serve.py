@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from groundlabel.cli.options import add_model_options, env_default, probability
+from groundlabel.cli.options import add_model_options, env_default, env_value, probability
 from groundlabel.errors import GroundlabelError
 
 
@@ -34,20 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default=env_default("HOST", "127.0.0.1"), help="address to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=_port, default=env_default("PORT", "9090"), help="port (default: %(default)s)"
+        "--port", type=_port, default=env_value("PORT", "9090", _port), help="port (default: %(default)s)"
     )
     add_model_options(parser)
     group = parser.add_argument_group("thresholds")
     group.add_argument(
         "--box-threshold",
         type=probability,
-        default=env_default("BOX_THRESHOLD", "0.35"),
+        default=env_value("BOX_THRESHOLD", "0.35", probability),
         help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
         type=probability,
-        default=env_default("TEXT_THRESHOLD", "0.25"),
+        default=env_value("TEXT_THRESHOLD", "0.25", probability),
         help="a box's label must have a token above this (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
