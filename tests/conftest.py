@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,19 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never reach the hub: a model that is not local must fail, not download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Caches the code under test writes (the hub cache, the native kernel's build) go to a
+# folder of this run, removed at the end: the suite leaves nothing in the user's home, and
+# a real model in the user's cache cannot change what "not cached" tests see.
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="groundlabel-tests-"))
+os.environ["HF_HOME"] = str(_RUN_DIR / "huggingface")
+os.environ["TORCH_EXTENSIONS_DIR"] = str(_RUN_DIR / "torch_extensions")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ def test_serve_with_a_missing_model_is_one_line(tmp_path):
 def test_serve_rejects_a_bad_port_from_the_environment():
     result = run_cli("serve", env={"GROUNDLABEL_PORT": "99999"})
     assert result.returncode == 2
-    assert "argument --port: 99999 is not a port" in result.stderr and "Traceback" not in result.stderr
+    assert "GROUNDLABEL_PORT: 99999 is not a port" in result.stderr and "Traceback" not in result.stderr
     # Other commands still work with a bad serve setting in the environment.
     assert run_cli("--version", env={"GROUNDLABEL_PORT": "99999"}).returncode == 0
 

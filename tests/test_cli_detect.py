@@ -110,11 +110,35 @@ def test_bad_labels_exit_2_without_traceback(tiny_model_dir, tmp_path):
         ("GROUNDLABEL_PORT", "http", "serve"),
     ],
 )
-def test_bad_environment_default_names_the_variable(variable, value, command):
-    done = run_cli(command, "--help", env_extra={variable: value})
+def test_bad_environment_default_names_the_variable(variable, value, command, tmp_path):
+    args = (
+        ["detect", str(PHOTOS), "--labels", "cat", "-o", str(tmp_path / "p.json")]
+        if command == "detect"
+        else ["serve"]
+    )
+    done = run_cli(*args, env_extra={variable: value})
     assert done.returncode == 2
     assert variable in done.stderr and value in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "p.json").exists()
+
+
+def test_an_explicit_option_overrides_a_bad_environment_default(tiny_model_dir, tmp_path):
+    out = tmp_path / "p.json"
+    done = run_cli(
+        "detect",
+        str(PHOTOS),
+        "--labels",
+        "cat",
+        "--model",
+        str(tiny_model_dir),
+        "-o",
+        str(out),
+        "--box-threshold",
+        "0.3",
+        env_extra={"GROUNDLABEL_BOX_THRESHOLD": "high"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
 
 
 @pytest.mark.parametrize(

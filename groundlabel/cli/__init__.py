@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from groundlabel import __version__
+from groundlabel.cli.options import reject_invalid_env_defaults
 from groundlabel.errors import GroundlabelError
 
 COMMAND_MODULES = [
@@ -50,11 +51,7 @@ def _quiet_libraries() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        parser = build_parser()
-    except GroundlabelError as exc:
-        print(f"groundlabel: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -66,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         _quiet_libraries()
     try:
+        reject_invalid_env_defaults(args)
         return int(args.handler(args) or 0)
     except GroundlabelError as exc:
         print(f"groundlabel: error: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groundlabel.cli.options import add_model_options, env_value, positive_int, probability
+from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int
 from groundlabel.errors import GroundlabelError
 
 
@@ -26,19 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--project", type=positive_int, required=True, help="Label Studio project id")
     add_model_options(parser)
-    group = parser.add_argument_group("thresholds")
-    group.add_argument(
-        "--box-threshold",
-        type=probability,
-        default=env_value("BOX_THRESHOLD", "0.35", probability),
-        help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
-    )
-    group.add_argument(
-        "--text-threshold",
-        type=probability,
-        default=env_value("TEXT_THRESHOLD", "0.25", probability),
-        help="a box's label must have a token above this (default: %(default)s)",
-    )
+    add_threshold_options(parser, label_studio=True)
     parser.set_defaults(handler=run)
 
 

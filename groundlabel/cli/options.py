@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from typing import Any
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_loading import DEFAULT_MODEL
@@ -16,15 +18,33 @@ def env_default(name: str, fallback: str | None) -> str | None:
     return os.environ.get(f"GROUNDLABEL_{name}", fallback)
 
 
-def env_value(name: str, fallback: str, convert):
-    """A converted ``GROUNDLABEL_<NAME>`` default; a bad value names the variable, not a traceback."""
+class InvalidEnvDefault:
+    """Stands for a bad ``GROUNDLABEL_*`` value until a command actually uses it.
+
+    Checked after parsing (``reject_invalid_env_defaults``), so a bad serve setting never
+    breaks another subcommand, and an explicit option still overrides it.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"invalid, {self.message}"
+
+
+def env_value(name: str, fallback: str, convert: Callable[[str], Any]) -> Any:
+    """A converted ``GROUNDLABEL_<NAME>`` default, or an ``InvalidEnvDefault`` naming the variable."""
     text = env_default(name, fallback)
     try:
         return convert(text)
     except argparse.ArgumentTypeError as exc:
-        raise GroundlabelError(
-            f"environment variable GROUNDLABEL_{name}: {exc}; unset it or fix it"
-        ) from None
+        return InvalidEnvDefault(f"environment variable GROUNDLABEL_{name}: {exc}; unset it or fix it")
+
+
+def reject_invalid_env_defaults(args: argparse.Namespace) -> None:
+    for value in vars(args).values():
+        if isinstance(value, InvalidEnvDefault):
+            raise GroundlabelError(value.message)
 
 
 def probability(text: str) -> float:
@@ -73,13 +93,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_threshold_options(parser: argparse.ArgumentParser) -> None:
+def add_threshold_options(parser: argparse.ArgumentParser, *, label_studio: bool = False) -> None:
+    """Thresholds; Label Studio commands take no NMS or cap, and a control's own threshold wins."""
     group = parser.add_argument_group("thresholds")
+    control_wins = "; model_score_threshold on a control wins" if label_studio else ""
     group.add_argument(
         "--box-threshold",
         type=probability,
         default=env_value("BOX_THRESHOLD", "0.35", probability),
-        help="keep boxes scoring above this (default: %(default)s)",
+        help=f"keep boxes scoring above this{control_wins} (default: %(default)s)",
     )
     group.add_argument(
         "--text-threshold",
@@ -87,6 +109,8 @@ def add_threshold_options(parser: argparse.ArgumentParser) -> None:
         default=env_value("TEXT_THRESHOLD", "0.25", probability),
         help="a box's class must have a token above this (default: %(default)s)",
     )
+    if label_studio:
+        return
     group.add_argument(
         "--nms-iou", type=probability, default=None, help="class-wise NMS at this IoU (default: off)"
     )

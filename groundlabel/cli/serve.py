@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from groundlabel.cli.options import add_model_options, env_default, env_value, probability
+from groundlabel.cli.options import add_model_options, add_threshold_options, env_default, env_value
 from groundlabel.errors import GroundlabelError
 
 
@@ -37,19 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--port", type=_port, default=env_value("PORT", "9090", _port), help="port (default: %(default)s)"
     )
     add_model_options(parser)
-    group = parser.add_argument_group("thresholds")
-    group.add_argument(
-        "--box-threshold",
-        type=probability,
-        default=env_value("BOX_THRESHOLD", "0.35", probability),
-        help="keep boxes scoring above this; model_score_threshold on a control wins (default: %(default)s)",
-    )
-    group.add_argument(
-        "--text-threshold",
-        type=probability,
-        default=env_value("TEXT_THRESHOLD", "0.25", probability),
-        help="a box's label must have a token above this (default: %(default)s)",
-    )
+    add_threshold_options(parser, label_studio=True)
     parser.set_defaults(handler=run)
 
 

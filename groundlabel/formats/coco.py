@@ -7,7 +7,6 @@ Ids start at 1 (id 0 breaks pycocotools' evaluation), categories keep class orde
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from groundlabel.atomic import write_json_atomic
-from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.formats.dataset import (
+    Dataset,
+    DatasetBox,
+    DatasetImage,
+    FormatError,
+    Progress,
+    read_json_file,
+    tick,
+)
 
 
 @dataclass
@@ -90,16 +97,10 @@ def _number(value: Any) -> bool:
 
 def read_coco(path: Path, progress: Progress | None = None) -> Dataset:
     """Read COCO detection JSON (ground truth, or ``groundlabel detect`` output with scores)."""
-    file = str(path)
     if path.is_dir():
         path = path / COCO_FILE
-        file = str(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(file, "", "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(file, "", f"not readable JSON ({exc})") from None
+    file = str(path)
+    document = read_json_file(path)
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
         raise FormatError(file, "", 'not COCO: expected an object with an "images" list')
     for key in ("annotations", "categories"):

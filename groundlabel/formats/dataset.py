@@ -7,8 +7,11 @@ know nothing about projects. Matching images to a project folder happens on impo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from groundlabel.errors import GroundlabelError
 
@@ -24,6 +27,16 @@ class FormatError(GroundlabelError):
         self.file = file
         self.entry = entry
         self.reason = reason
+
+
+def read_json_file(path: Path) -> Any:
+    """A JSON document, or a ``FormatError`` that names the file (missing, unreadable, not JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError(str(path), "", "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(str(path), "", f"not readable JSON ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ with neither are skipped.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -25,7 +24,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from groundlabel.atomic import write_json_atomic, write_text_atomic
-from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.formats.dataset import (
+    Dataset,
+    DatasetBox,
+    DatasetImage,
+    FormatError,
+    Progress,
+    read_json_file,
+    tick,
+)
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "labeling-config.xml"
@@ -194,12 +201,7 @@ def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
     if path.is_dir():
         path = path / TASKS_FILE
     file = str(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(file, "", "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(file, "", f"not readable JSON ({exc})") from None
+    document = read_json_file(path)
     if isinstance(document, dict):
         document = [document]
     if not isinstance(document, list):
