@@ -105,6 +105,16 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:10]
 
 
+def _already_built(name: str) -> bool:
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        folder = _get_build_directory(name, verbose=False)
+    except Exception:  # a private helper of torch: if it moves, only the notice is lost
+        return True
+    return any(entry.endswith(".so") for entry in os.listdir(folder)) if os.path.isdir(folder) else False
+
+
 def load_kernel():
     """The compiled module, or ``None`` when it cannot be built here (then use PyTorch)."""
     with _lock:
@@ -117,9 +127,16 @@ def load_kernel():
             try:
                 from torch.utils.cpp_extension import load_inline
 
-                log.info("building the native deformable-attention kernel (once per machine, about a minute)")
+                name = f"groundlabel_msda_v3_{_cpu_tag()}"
+                if not _already_built(name):
+                    # A warning so a terminal shows it: the first detection is otherwise silent for a minute.
+                    log.warning(
+                        "building the native deformable-attention kernel (once per machine, under a minute; "
+                        "%s=1 skips it)",
+                        DISABLE_ENV,
+                    )
                 kernel = load_inline(
-                    name=f"groundlabel_msda_v3_{_cpu_tag()}",
+                    name=name,
                     cpp_sources=[_SOURCE],
                     extra_cflags=["-O3", "-march=native", "-ffp-contract=fast"],
                     verbose=False,
