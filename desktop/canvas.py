@@ -7,6 +7,8 @@ Space); the controller decides what those mean for the project.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
@@ -19,6 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QResizeEvent
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 40.0
 ZOOM_STEP = 1.25
@@ -229,7 +234,7 @@ class ImageCanvas(QGraphicsView):
             self.zoom_by(ZOOM_STEP**steps)
         event.accept()
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -42,6 +43,11 @@ from groundlabel.project import (
     SetClassAliases,
     SetImageState,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+
+    from groundlabel.project.commands import Command
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,7 @@ class ReviewController(QObject):
             log.warning("cannot store %s: %s", key, exc)
 
     # -- edits -----------------------------------------------------------------------------
-    def execute(self, command) -> bool:
+    def execute(self, command: Command) -> bool:
         if self.session is None:
             return False
         return self.session.execute(command)
@@ -276,7 +282,7 @@ class ReviewController(QObject):
 
         return fill
 
-    def _on_image_loaded(self, image_id: int, image, error: str | None) -> None:
+    def _on_image_loaded(self, image_id: int, image: QImage | None, error: str | None) -> None:
         if image_id != self.current_id or self.project is None:
             return
         self.files.model.set_error(image_id, error)

@@ -7,6 +7,7 @@ The dialogs only collect choices; the work is the same code ``groundlabel export
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -27,6 +28,13 @@ from desktop.tasks import run_with_progress
 from groundlabel.formats.registry import FORMAT_NAMES
 from groundlabel.project import BoxStatus, ImageState, ReviewProject
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from desktop.main_window import MainWindow
+    from desktop.session import ProjectSession
+    from groundlabel.project.exchange import ImportReport
+
 FORMAT_LABELS = {
     "coco": "COCO (JSON)",
     "voc": "Pascal VOC (XML)",
@@ -35,7 +43,7 @@ FORMAT_LABELS = {
 }
 
 
-def _path_row(edit: QLineEdit, browse) -> QWidget:
+def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
     row = QWidget()
     layout = QHBoxLayout(row)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -115,12 +123,12 @@ class ExportDialog(QDialog):
         if format_name == "labelstudio":
             options = {"as_predictions": ls_predictions, "url_prefix": DEFAULT_URL_PREFIX}
 
-        def job(tick):
+        def job(tick: Callable[[int, int], None]) -> tuple[Any, Any]:
             report = project_dataset(project, images, progress=tick)
             written = get_format(format_name).write(report.dataset, out, None, **options)
             return report, written
 
-        def done(result) -> None:
+        def done(result: tuple[Any, Any]) -> None:
             report, written = result
             dataset = report.dataset
             boxes = sum(len(i.boxes) for i in dataset.images)
@@ -189,11 +197,11 @@ class ImportDialog(QDialog):
 
         project = self.project
 
-        def job(tick):
+        def job(tick: Callable[[int, int], None]) -> ImportReport:
             dataset = get_format(format_name).read(source, None)
             return import_dataset(project, dataset, status, progress=tick)
 
-        def done(report) -> None:
+        def done(report: ImportReport) -> None:
             text = f"Imported {report.images} image(s), {report.boxes} box(es) from {source}"
             if report.duplicates:
                 text += f", {report.duplicates} already there"
@@ -204,7 +212,7 @@ class ImportDialog(QDialog):
         self.task = run_with_progress(self.parentWidget(), "Importing", 0, job, done, self.failed.emit)
 
 
-def run_export_dialog(window, project: ReviewProject) -> ExportDialog:
+def run_export_dialog(window: MainWindow, project: ReviewProject) -> ExportDialog:
     """Open the export dialog window-modal (not blocking); the result goes to the status bar."""
     dialog = ExportDialog(project, window)
     dialog.finished_export.connect(window.report_done)
@@ -213,7 +221,7 @@ def run_export_dialog(window, project: ReviewProject) -> ExportDialog:
     return dialog
 
 
-def run_import_dialog(window, session) -> ImportDialog:
+def run_import_dialog(window: MainWindow, session: ProjectSession) -> ImportDialog:
     dialog = ImportDialog(session.project, window)
     dialog.finished_import.connect(window.report_done)
     dialog.failed.connect(window.report_error)

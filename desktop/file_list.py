@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -35,6 +36,9 @@ from PySide6.QtWidgets import (
 
 from desktop.thumbnails import THUMB_SIZE, ThumbnailProvider
 from groundlabel.project import ImageRecord, ImageState
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2
@@ -95,7 +99,7 @@ def _thumb_icon(image: QImage | None, colour: str) -> QIcon:
 
 
 class FileListModel(QAbstractListModel):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._records: list[ImageRecord] = []
         self._row_of: dict[int, int] = {}
@@ -172,7 +176,9 @@ class FileListModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._records)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid():
             return None
         record = self._records[index.row()]
@@ -201,7 +207,7 @@ class FileListModel(QAbstractListModel):
 class FileFilterProxy(QSortFilterProxyModel):
     """Rows matching the state filter, the class filter (a set of image ids) and the search text."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state: str | None = None
         self.allowed_ids: set[int] | None = None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.shortcuts import grouped
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QMouseEvent, QPaintEvent
 
 
 def _group_rows(group: str, rows: list[tuple[str, str]]) -> str:
@@ -68,7 +72,7 @@ class HelpOverlay(QWidget):
             self.setGeometry(self.parentWidget().rect())
         return False
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(20, 20, 24, 225))
 
@@ -76,6 +80,6 @@ class HelpOverlay(QWidget):
         self.hide()
         event.accept()
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.hide()
         event.accept()

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from groundlabel.errors import GroundlabelError
 
+if TYPE_CHECKING:
+    from PIL import Image
 
-def pil_to_qimage(image) -> QImage:
+
+def pil_to_qimage(image: Image.Image) -> QImage:
     """An RGB PIL image as a QImage that owns its pixels (safe once the PIL image is gone)."""
     data = image.tobytes("raw", "RGB")
     qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888)

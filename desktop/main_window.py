@@ -7,6 +7,7 @@ table). Each action calls one controller or detection-control method.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -32,6 +33,9 @@ from desktop.help_overlay import HelpOverlay
 from desktop.session import ProjectSession
 from desktop.settings_dialog import SettingsDialog
 from desktop.shortcuts import SHORTCUTS
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QShowEvent
 
 
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
@@ -353,7 +357,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self._sized_docks = state is not None
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized_docks:  # first start: narrow side panels, the image gets the room
             self._sized_docks = True

@@ -15,6 +15,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtWidgets import QApplication
 
 PHOTOS = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos"
 
@@ -27,7 +33,7 @@ BOXES = [
 ]
 
 
-def _wait(app, condition, seconds: float = 20.0) -> None:
+def _wait(app: QApplication, condition: Callable[[], bool], seconds: float = 20.0) -> None:
     end = time.monotonic() + seconds
     while not condition() and time.monotonic() < end:
         app.processEvents()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from PIL import Image
@@ -122,7 +123,7 @@ class Detector:
         return cls(load_model(model, device=device, dtype=dtype), fast=fast)
 
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> Any:
         return self.processor.tokenizer
 
     def prompts(self, labels: LabelSet) -> list[_PromptTokens]:

@@ -9,6 +9,11 @@ the model runs for real, its weights are just untrained.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import GroundingDinoConfig, GroundingDinoProcessor
+
 from pathlib import Path
 
 import torch
@@ -18,7 +23,7 @@ VOCAB_PATH = REFERENCE_DIR / "bert-base-uncased-vocab.txt"
 FULL_CONFIG_PATH = REFERENCE_DIR / "grounding-dino-tiny.config.json"
 
 
-def tiny_config(max_text_len: int = 256):
+def tiny_config(max_text_len: int = 256) -> GroundingDinoConfig:
     """A Grounding DINO config with every dimension shrunk; loads in well under a second."""
     from transformers import GroundingDinoConfig
 
@@ -55,13 +60,13 @@ def tiny_config(max_text_len: int = 256):
     )
 
 
-def full_config():
+def full_config() -> GroundingDinoConfig:
     from transformers import GroundingDinoConfig
 
     return GroundingDinoConfig.from_json_file(str(FULL_CONFIG_PATH))
 
 
-def build_processor(shortest_edge: int = 800, longest_edge: int = 1333):
+def build_processor(shortest_edge: int = 800, longest_edge: int = 1333) -> GroundingDinoProcessor:
     """The processor grounding-dino-tiny ships: bert-base-uncased tokenizer, DETR-style resize."""
     from transformers import BertTokenizerFast, GroundingDinoImageProcessorPil, GroundingDinoProcessor
 

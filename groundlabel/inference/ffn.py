@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import types
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,12 +56,12 @@ def patched_deformable_layer_forward(
     hidden_states: torch.Tensor,
     attention_mask: torch.Tensor,
     position_embeddings: torch.Tensor | None = None,
-    reference_points=None,
-    spatial_shapes=None,
-    spatial_shapes_list=None,
-    level_start_index=None,
+    reference_points: torch.Tensor | None = None,
+    spatial_shapes: torch.Tensor | None = None,
+    spatial_shapes_list: list[tuple[int, int]] | None = None,
+    level_start_index: torch.Tensor | None = None,
     output_attentions: bool = False,
-):
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``GroundingDinoDeformableLayer.forward`` in eval mode with the lean feed-forward."""
     residual = hidden_states
     hidden_states, attn_weights = self.self_attn(
@@ -90,7 +91,7 @@ def patch_deformable_layer(layer: nn.Module) -> bool:
         return False
     original = layer.forward
 
-    def forward(self, *args, **kwargs):
+    def forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
         if self.training or torch.is_grad_enabled() or self.fc1.bias is None:
             return original(*args, **kwargs)
         return patched_deformable_layer_forward(self, *args, **kwargs)

@@ -17,6 +17,7 @@ scores; only the order of floating-point additions changes.
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,7 +29,7 @@ def regrouped_forward(
     text_features: torch.Tensor,
     vision_attention_mask: torch.BoolTensor | None = None,
     text_attention_mask: torch.BoolTensor | None = None,
-):
+) -> tuple[tuple[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor | None]]:
     """Same outputs as ``GroundingDinoBiMultiHeadAttention.forward`` in eval mode."""
     batch, n_vision, vision_dim = vision_features.shape
     heads, head_dim = self.num_heads, self.head_dim
@@ -90,7 +91,7 @@ def patch_fusion(module: nn.Module) -> None:
     """Give one ``GroundingDinoBiMultiHeadAttention`` instance the regrouped forward (eval only)."""
     original = module.forward
 
-    def forward(self, *args, **kwargs):
+    def forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
         if self.training:
             return original(*args, **kwargs)
         return regrouped_forward(self, *args, **kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from types import ModuleType
 
 import torch
 
@@ -115,7 +116,7 @@ def _already_built(name: str) -> bool:
     return any(entry.endswith(".so") for entry in os.listdir(folder)) if os.path.isdir(folder) else False
 
 
-def load_kernel():
+def load_kernel() -> ModuleType | None:
     """The compiled module, or ``None`` when it cannot be built here (then use PyTorch)."""
     with _lock:
         if "kernel" in _state:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import types
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,8 +48,14 @@ class TextFeatureCache:
         return b"|".join(parts)
 
     def _forward(
-        self, backbone, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, **kwargs
-    ):
+        self,
+        backbone: nn.Module,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> Any:
         cacheable = (
             not torch.is_grad_enabled()
             and input_ids is not None
