@@ -10,6 +10,30 @@ from PySide6.QtWidgets import QApplication
 WAIT_MS = 60_000
 
 
+def show_main_window(qtbot, monkeypatch, prefs, model: str, size=(1100, 720)):
+    """A real main window with preferences in ``prefs`` and error dialogs collected in
+    ``window.shown_errors`` instead of shown (a modal box would block the test)."""
+    import desktop.main_window as main_window
+    from desktop.app_settings import AppSettings
+
+    shown: list[str] | None = getattr(main_window.show_error, "collected", None)
+    if shown is None:  # one list per test, shared by every window it opens
+        shown = []
+
+        def collect(parent, text: str) -> None:
+            shown.append(text)
+
+        collect.collected = shown
+        monkeypatch.setattr(main_window, "show_error", collect)
+    window = main_window.MainWindow(AppSettings(prefs), model=model, device="cpu")
+    window.shown_errors = shown
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def wait_idle(qtbot, window) -> None:
     """Wait until the model is loaded (or failed) and no detection job runs."""
     qtbot.waitUntil(

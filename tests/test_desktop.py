@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from desktop_helpers import key, wait_idle, wait_image
+from desktop_helpers import key, show_main_window, wait_idle, wait_image
 from PySide6.QtCore import Qt
 
 from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
@@ -14,21 +14,9 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def make_window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
     """Build main windows with preferences in tmp_path and error dialogs collected, not shown."""
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
-
-    shown: list[str] = []
-    monkeypatch.setattr(main_window, "show_error", lambda parent, text: shown.append(text))
 
     def make(model: str | None = None):
-        window = main_window.MainWindow(
-            AppSettings(tmp_path / "prefs.ini"), model=model or str(tiny_model_dir), device="cpu"
-        )
-        window.shown_errors = shown
-        qtbot.addWidget(window)
-        window.resize(1100, 720)
-        window.show()
-        qtbot.waitExposed(window)
+        window = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", model or str(tiny_model_dir))
         window.activateWindow()
         return window
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from desktop_helpers import drag, key, settle, wait_idle, wait_image
+from desktop_helpers import drag, key, settle, show_main_window, wait_idle, wait_image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -18,17 +18,7 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture
 def window(qtbot, tmp_path, tiny_model_dir, photo_dir, monkeypatch):
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
-
-    shown: list[str] = []
-    monkeypatch.setattr(main_window, "show_error", lambda parent, text: shown.append(text))
-    win = main_window.MainWindow(AppSettings(tmp_path / "prefs.ini"), model=str(tiny_model_dir), device="cpu")
-    win.shown_errors = shown
-    qtbot.addWidget(win)
-    win.resize(1100, 720)
-    win.show()
-    qtbot.waitExposed(win)
+    win = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(tiny_model_dir))
     assert win.open_folder(photo_dir)
     win.controller.add_class("cat", [])
     win.controller.add_class("dog", [])

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from desktop_helpers import drag, key, wait_idle, wait_image
+from desktop_helpers import drag, key, show_main_window, wait_idle, wait_image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -18,22 +18,10 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
-
-    shown: list[str] = []
-    monkeypatch.setattr(main_window, "show_error", lambda parent, text: shown.append(text))
-
     def make(model: str | None = None):
-        win = main_window.MainWindow(
-            AppSettings(tmp_path / "prefs.ini"), model=model or str(tiny_model_dir), device="cpu"
+        return show_main_window(
+            qtbot, monkeypatch, tmp_path / "prefs.ini", model or str(tiny_model_dir), size=(1000, 700)
         )
-        win.shown_errors = shown
-        qtbot.addWidget(win)
-        win.resize(1000, 700)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
 
     return make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from desktop_helpers import drag, key, wait_idle, wait_image
+from desktop_helpers import drag, key, show_main_window, wait_idle, wait_image
 from PySide6.QtCore import Qt
 
 from groundlabel.project import ReviewProject
@@ -15,18 +15,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
-
-    shown: list[str] = []
-    monkeypatch.setattr(main_window, "show_error", lambda parent, text: shown.append(text))
-    win = main_window.MainWindow(AppSettings(tmp_path / "prefs.ini"), model=str(tiny_model_dir), device="cpu")
-    win.shown_errors = shown
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+    return show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(tiny_model_dir), size=(1000, 700))
 
 
 def test_settings_dialog_stores_the_choice_in_the_project(
