@@ -1,5 +1,8 @@
+"""``python -m groundlabel``: the same command as ``groundlabel``."""
+
 import sys
 
 from groundlabel.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
