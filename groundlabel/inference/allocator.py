@@ -51,7 +51,3 @@ def tune_allocator() -> bool:
             log.info("glibc malloc: mmap and trim thresholds raised to %d bytes", _THRESHOLD)
         _state["tuned"] = ok
         return ok
-
-
-def allocator_tuned() -> bool:
-    return _state["tuned"]

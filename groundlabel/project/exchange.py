@@ -45,14 +45,13 @@ def project_dataset(
         colours={c.name: c.colour for c in classes},
     )
     report = ExportReport(dataset)
-    states = None if images == "all" else REVIEWED_STATES
-    selected = project.images(state=states)
-    for gone in project.images(state=states, include_missing=True):
-        if gone.missing:
-            report.failures.append(
-                (gone.path, "the file is gone from the folder (its boxes stay in the project)")
-            )
+    selected = project.images(state=None if images == "all" else REVIEWED_STATES, include_missing=True)
     for record in selected:
+        if record.missing:
+            report.failures.append(
+                (record.path, "the file is gone from the folder (its boxes stay in the project)")
+            )
+            continue
         tick(progress)
         try:
             info = project.ensure_image_info(record.id, with_hash=False)
