@@ -7,10 +7,18 @@ Space); the controller decides what those mean for the project.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsRectItem,
@@ -21,9 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
-
-if TYPE_CHECKING:
-    from PySide6.QtGui import QResizeEvent
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 40.0
 ZOOM_STEP = 1.25

@@ -7,7 +7,7 @@ The dialogs only collect choices; the work is the same code ``groundlabel export
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from desktop.main_window import MainWindow
     from desktop.session import ProjectSession
-    from groundlabel.project.exchange import ImportReport
+    from groundlabel.project.exchange import ExportReport, ImportReport
 
 FORMAT_LABELS = {
     "coco": "COCO (JSON)",
@@ -52,6 +52,14 @@ def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
     layout.addWidget(edit)
     layout.addWidget(button)
     return row
+
+
+def _ok_cancel(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
 
 
 def _format_combo(chosen: str) -> QComboBox:
@@ -88,13 +96,7 @@ class ExportDialog(QDialog):
         form.addRow("Output", _path_row(self.output, self._browse))
         form.addRow("Images", self.images)
         form.addRow(self.ls_predictions)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self, "Export"))
         self.task = None
 
     def _browse(self) -> None:
@@ -123,12 +125,12 @@ class ExportDialog(QDialog):
         if format_name == "labelstudio":
             options = {"as_predictions": ls_predictions, "url_prefix": DEFAULT_URL_PREFIX}
 
-        def job(tick: Callable[[int, int], None]) -> tuple[Any, Any]:
+        def job(tick: Callable[[], None]) -> tuple[ExportReport, list[Path]]:
             report = project_dataset(project, images, progress=tick)
             written = get_format(format_name).write(report.dataset, out, None, **options)
             return report, written
 
-        def done(result: tuple[Any, Any]) -> None:
+        def done(result: tuple[ExportReport, list[Path]]) -> None:
             report, written = result
             dataset = report.dataset
             boxes = sum(len(i.boxes) for i in dataset.images)
@@ -165,13 +167,7 @@ class ImportDialog(QDialog):
         form.addRow("Format", self.format)
         form.addRow("File or folder", _path_row(self.source, self._browse))
         form.addRow("Boxes", self.status)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self, "Import"))
         self.task = None
 
     def _browse(self) -> None:
@@ -197,7 +193,7 @@ class ImportDialog(QDialog):
 
         project = self.project
 
-        def job(tick: Callable[[int, int], None]) -> ImportReport:
+        def job(tick: Callable[[], None]) -> ImportReport:
             dataset = get_format(format_name).read(source, None)
             return import_dataset(project, dataset, status, progress=tick)
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
     QItemSelectionModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSize,
     QSortFilterProxyModel,
@@ -36,9 +37,6 @@ from PySide6.QtWidgets import (
 
 from desktop.thumbnails import THUMB_SIZE, ThumbnailProvider
 from groundlabel.project import ImageRecord, ImageState
-
-if TYPE_CHECKING:
-    from PySide6.QtCore import QObject
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 StateRole = Qt.ItemDataRole.UserRole + 2

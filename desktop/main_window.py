@@ -7,10 +7,9 @@ table). Each action calls one controller or detection-control method.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -33,9 +32,6 @@ from desktop.help_overlay import HelpOverlay
 from desktop.session import ProjectSession
 from desktop.settings_dialog import SettingsDialog
 from desktop.shortcuts import SHORTCUTS
-
-if TYPE_CHECKING:
-    from PySide6.QtGui import QShowEvent
 
 
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:

@@ -9,14 +9,13 @@ the model runs for real, its weights are just untrained.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 if TYPE_CHECKING:
     from transformers import GroundingDinoConfig, GroundingDinoProcessor
-
-from pathlib import Path
-
-import torch
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "assets" / "reference"
 VOCAB_PATH = REFERENCE_DIR / "bert-base-uncased-vocab.txt"
