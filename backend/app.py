@@ -14,11 +14,10 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-
-from backend.interactive import interactive_context
-from backend.predictor import Predictor
-from backend.settings import BackendSettings
-from backend.webhook_worker import PrelabelWorker, tasks_created_ids
+from groundlabel.backend.interactive import interactive_context
+from groundlabel.backend.predictor import Predictor
+from groundlabel.backend.settings import BackendSettings
+from groundlabel.backend.webhook_worker import PrelabelWorker, tasks_created_ids
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.label_config import BoxTarget
+from groundlabel.backend.label_config import BoxTarget
+
 from groundlabel.labels import LabelClass, LabelSet, sanitize_phrase
 
 log = logging.getLogger(__name__)

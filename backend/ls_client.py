@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
+from groundlabel.backend.ls_auth import LabelStudioAuth, LabelStudioAuthError, explain_401
 
-from backend.ls_auth import LabelStudioAuth, LabelStudioAuthError, explain_401
 from groundlabel.errors import GroundlabelError
 
 log = logging.getLogger(__name__)

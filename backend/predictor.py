@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from groundlabel.backend.interactive import InteractiveContext
+from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
+from groundlabel.backend.model_version import model_version
+from groundlabel.backend.predictions import Box, prediction, region
+from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
+from groundlabel.backend.task_images import TaskImageFetcher
 from PIL import Image
 
-from backend.interactive import InteractiveContext
-from backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
-from backend.model_version import model_version
-from backend.predictions import Box, prediction, region
-from backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
-from backend.task_images import TaskImageFetcher
 from groundlabel.detector import DetectionSettings, Detector
 from groundlabel.errors import GroundlabelError
 

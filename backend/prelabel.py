@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.label_config import parse_box_targets
-from backend.ls_auth import LabelStudioAuthError
-from backend.ls_client import LabelStudioClient
-from backend.predictor import Predictor
+from groundlabel.backend.label_config import parse_box_targets
+from groundlabel.backend.ls_auth import LabelStudioAuthError
+from groundlabel.backend.ls_client import LabelStudioClient
+from groundlabel.backend.predictor import Predictor
+
 from groundlabel.errors import GroundlabelError
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,13 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from backend.ls_auth import LabelStudioAuth
-from backend.ls_client import LabelStudioClient
-from backend.predictor import Predictor
-from backend.settings import BackendSettings
-from backend.task_images import TaskImageFetcher
-from backend.webhook_worker import PrelabelWorker
+from groundlabel.backend.ls_auth import LabelStudioAuth
+from groundlabel.backend.ls_client import LabelStudioClient
+from groundlabel.backend.predictor import Predictor
+from groundlabel.backend.settings import BackendSettings
+from groundlabel.backend.task_images import TaskImageFetcher
+from groundlabel.backend.webhook_worker import PrelabelWorker
+
 from groundlabel.detector import DetectionSettings, Detector
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
 
 def serve(options: ModelOptions, host: str, port: int, settings: BackendSettings | None = None) -> None:
     import uvicorn
-
-    from backend.app import create_app
+    from groundlabel.backend.app import create_app
 
     settings = settings or BackendSettings.from_env()
     predictor = build_predictor(options, settings)

@@ -18,10 +18,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
+from groundlabel.backend.ls_auth import LabelStudioAuth, LabelStudioAuthError, explain_401
+from groundlabel.backend.settings import BackendSettings
 from PIL import Image
 
-from backend.ls_auth import LabelStudioAuth, LabelStudioAuthError, explain_401
-from backend.settings import BackendSettings
 from groundlabel.errors import ImageLoadError
 from groundlabel.images import DEFAULT_MAX_PIXELS, load_image
 

@@ -14,9 +14,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from backend.ls_client import LabelStudioClient
-from backend.predictor import Predictor
-from backend.prelabel import prelabel_project
+from groundlabel.backend.ls_client import LabelStudioClient
+from groundlabel.backend.predictor import Predictor
+from groundlabel.backend.prelabel import prelabel_project
+
 from groundlabel.errors import GroundlabelError
 
 log = logging.getLogger(__name__)

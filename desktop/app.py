@@ -62,10 +62,9 @@ def run_app(
     if folder is not None and not Path(folder).is_dir():
         raise GroundlabelError(f"{folder}: not a folder; give the folder of images to review")
     check_display()
+    from groundlabel.desktop.app_settings import AppSettings
+    from groundlabel.desktop.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
-
-    from desktop.app_settings import AppSettings
-    from desktop.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("groundlabel")

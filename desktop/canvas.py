@@ -7,6 +7,7 @@ Space); the controller decides what those mean for the project.
 
 from __future__ import annotations
 
+from groundlabel.desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -27,8 +28,6 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QWidget,
 )
-
-from desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 40.0
 ZOOM_STEP = 1.25

@@ -12,14 +12,14 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from groundlabel.desktop.box_item import BoxView
+from groundlabel.desktop.canvas import ImageCanvas
+from groundlabel.desktop.classes_panel import ClassesPanel
+from groundlabel.desktop.file_list import REVIEWED_STATES, FileListPanel
+from groundlabel.desktop.image_loader import ImageLoader
+from groundlabel.desktop.session import ProjectSession
 from PySide6.QtCore import QObject, Signal
 
-from desktop.box_item import BoxView
-from desktop.canvas import ImageCanvas
-from desktop.classes_panel import ClassesPanel
-from desktop.file_list import REVIEWED_STATES, FileListPanel
-from desktop.image_loader import ImageLoader
-from desktop.session import ProjectSession
 from groundlabel.errors import GroundlabelError
 from groundlabel.project import (
     AcceptBoxes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from groundlabel.desktop.tasks import run_with_progress
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,15 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.tasks import run_with_progress
 from groundlabel.formats.registry import FORMAT_NAMES
 from groundlabel.project import BoxStatus, ImageState, ReviewProject
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from desktop.main_window import MainWindow
-    from desktop.session import ProjectSession
+    from groundlabel.desktop.main_window import MainWindow
+    from groundlabel.desktop.session import ProjectSession
+
     from groundlabel.project.exchange import ExportReport, ImportReport
 
 FORMAT_LABELS = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from groundlabel.desktop.detection_worker import DetectionJob, DetectionThread
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from desktop.detection_worker import DetectionJob, DetectionThread
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_loading import DEFAULT_MODEL

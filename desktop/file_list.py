@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from groundlabel.desktop.thumbnails import THUMB_SIZE, ThumbnailProvider
 from PySide6.QtCore import (
     QAbstractListModel,
     QItemSelectionModel,
@@ -35,7 +36,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.thumbnails import THUMB_SIZE, ThumbnailProvider
 from groundlabel.project import ImageRecord, ImageState
 
 IdRole = Qt.ItemDataRole.UserRole + 1

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
+from groundlabel.desktop.shortcuts import grouped
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
-
-from desktop.shortcuts import grouped
 
 
 def _group_rows(group: str, rows: list[tuple[str, str]]) -> str:

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundlabel.desktop.app_settings import AppSettings
+from groundlabel.desktop.canvas import ImageCanvas
+from groundlabel.desktop.classes_panel import ClassesPanel
+from groundlabel.desktop.controller import ReviewController
+from groundlabel.desktop.detection_control import DetectionControl, DetectionProgress
+from groundlabel.desktop.file_list import FileListPanel
+from groundlabel.desktop.help_overlay import HelpOverlay
+from groundlabel.desktop.session import ProjectSession
+from groundlabel.desktop.settings_dialog import SettingsDialog
+from groundlabel.desktop.shortcuts import SHORTCUTS
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -21,17 +31,6 @@ from PySide6.QtWidgets import (
     QToolBar,
     QWidget,
 )
-
-from desktop.app_settings import AppSettings
-from desktop.canvas import ImageCanvas
-from desktop.classes_panel import ClassesPanel
-from desktop.controller import ReviewController
-from desktop.detection_control import DetectionControl, DetectionProgress
-from desktop.file_list import FileListPanel
-from desktop.help_overlay import HelpOverlay
-from desktop.session import ProjectSession
-from desktop.settings_dialog import SettingsDialog
-from desktop.shortcuts import SHORTCUTS
 
 
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
@@ -315,7 +314,7 @@ class MainWindow(QMainWindow):
             self._model_in_use = self.detection.model_choice()
 
     def export_dataset(self) -> None:
-        from desktop.dataset_dialogs import run_export_dialog
+        from groundlabel.desktop.dataset_dialogs import run_export_dialog
 
         if self.controller.project is None:
             self.report_error("Open a folder first.")
@@ -323,7 +322,7 @@ class MainWindow(QMainWindow):
         self.dialog = run_export_dialog(self, self.controller.project)
 
     def import_annotations(self) -> None:
-        from desktop.dataset_dialogs import run_import_dialog
+        from groundlabel.desktop.dataset_dialogs import run_import_dialog
 
         if self.controller.session is None:
             self.report_error("Open a folder first.")

@@ -1,4 +1,4 @@
-"""Regenerate the README screenshot: ``python -m desktop.screenshot docs/images/review.png``.
+"""Regenerate the README screenshot: ``python -m groundlabel.desktop.screenshot docs/images/review.png``.
 
 The app renders itself offscreen (no display needed) on a copy of a reference photo.
 The boxes are hand-drawn: the script issues the same commands a person's mouse does
@@ -43,10 +43,10 @@ def _wait(app: QApplication, condition: Callable[[], bool], seconds: float = 20.
 def take(out: Path, width: int = 1280, height: int = 760) -> Path:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from groundlabel.desktop.app_settings import AppSettings
+    from groundlabel.desktop.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
 
-    from desktop.app_settings import AppSettings
-    from desktop.main_window import MainWindow
     from groundlabel.project import AddBox, ImageState, SetBoxStatus, SetImageState
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -13,8 +13,8 @@ WAIT_MS = 60_000
 def show_main_window(qtbot, monkeypatch, prefs, model: str, size=(1100, 720)):
     """A real main window with preferences in ``prefs`` and error dialogs collected in
     ``window.shown_errors`` instead of shown (a modal box would block the test)."""
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
+    import groundlabel.desktop.main_window as main_window
+    from groundlabel.desktop.app_settings import AppSettings
 
     shown: list[str] | None = getattr(main_window.show_error, "collected", None)
     if shown is None:  # one list per test, shared by every window it opens

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from groundlabel.backend.app import create_app
+from groundlabel.backend.predictor import Predictor
+from groundlabel.backend.settings import BackendSettings
+from groundlabel.backend.task_images import TaskImageFetcher
 
-from backend.app import create_app
-from backend.predictor import Predictor
-from backend.settings import BackendSettings
-from backend.task_images import TaskImageFetcher
 from groundlabel.detector import DetectionSettings
 
 CONFIG = """

@@ -17,11 +17,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from groundlabel.backend.ls_auth import LabelStudioAuth
+from groundlabel.backend.settings import BackendSettings
+from groundlabel.backend.task_images import TaskImageFetcher
 from PIL import Image
 
-from backend.ls_auth import LabelStudioAuth
-from backend.settings import BackendSettings
-from backend.task_images import TaskImageFetcher
 from groundlabel.errors import ImageLoadError
 
 PAT = "x.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.sig"  # a JWT-shaped refresh token

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from groundlabel.backend.label_config import LabelConfigError, parse_box_targets
+from groundlabel.backend.model_version import model_version
+from groundlabel.backend.predictions import Box, prediction, region
 
-from backend.label_config import LabelConfigError, parse_box_targets
-from backend.model_version import model_version
-from backend.predictions import Box, prediction, region
 from groundlabel.detector import DetectionSettings
 
 TWO_IMAGES = """

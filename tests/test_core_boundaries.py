@@ -1,10 +1,19 @@
-"""The core stays free of Qt and web code: both front ends build on it, the CLI runs without them."""
+"""The core stays free of Qt, web code and its own front ends.
+
+Both front ends build on the core and the core's CLI runs without them; front ends reach the
+CLI only through the ``groundlabel.commands`` entry points, so the arrows point one way.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+CORE_DIR = Path(__file__).resolve().parents[1] / "groundlabel"
 
 FRONT_END_PACKAGES = {
     "PySide6",
@@ -16,6 +25,9 @@ FRONT_END_PACKAGES = {
     "backend",
     "desktop",
 }
+# A module path of a front end, as an import, an importlib string or an entry point value.
+FRONT_END_MODULE = re.compile(r"^(groundlabel\.)?(backend|desktop)(\.[\w.]+)?(:\w+)?$")
+FRONT_END_TEXT = re.compile(r"groundlabel\.(backend|desktop)\b")
 
 IMPORT_EVERY_CORE_MODULE = """
 import json, pkgutil, importlib, sys
@@ -23,7 +35,8 @@ import groundlabel
 names = [m.name for m in pkgutil.walk_packages(groundlabel.__path__, "groundlabel.") if not m.name.endswith("__main__")]
 for name in names:
     importlib.import_module(name)
-print(json.dumps({"modules": names, "loaded": sorted({m.split(".")[0] for m in sys.modules})}))
+print(json.dumps({"modules": names, "loaded": sorted({m.split(".")[0] for m in sys.modules}),
+                  "groundlabel": sorted(m for m in sys.modules if m.startswith("groundlabel."))}))
 """
 
 
@@ -35,3 +48,49 @@ def test_importing_every_core_module_loads_no_front_end_code():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "groundlabel.detector" in report["modules"] and "groundlabel.project.store" in report["modules"]
     assert FRONT_END_PACKAGES.isdisjoint(report["loaded"]), FRONT_END_PACKAGES & set(report["loaded"])
+    front_ends = [
+        m for m in report["groundlabel"] if m.startswith(("groundlabel.backend", "groundlabel.desktop"))
+    ]
+    assert front_ends == []
+
+
+def front_end_references(source: str) -> list[str]:
+    """Every place a module names a front end: imports (lazy ones too), module strings, any text."""
+    found = [f"text: {m.group(0)}" for m in FRONT_END_TEXT.finditer(source)]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if FRONT_END_MODULE.match(a.name)]
+        elif (
+            isinstance(node, ast.ImportFrom) and node.level == 0 and FRONT_END_MODULE.match(node.module or "")
+        ):
+            found.append(f"from {node.module} import")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and FRONT_END_MODULE.match(node.value)
+        ):
+            found.append(f"string {node.value!r}")
+    return found
+
+
+def test_no_core_module_names_a_front_end():
+    modules = sorted(CORE_DIR.rglob("*.py"))
+    assert len(modules) > 30
+    offenders = {str(p.relative_to(CORE_DIR)): front_end_references(p.read_text()) for p in modules}
+    assert {name: refs for name, refs in offenders.items() if refs} == {}
+
+
+def test_the_scan_catches_every_way_of_naming_a_front_end():
+    """The scan above would fail on each of these, so a clean result means something."""
+    for source in [
+        "import backend.app",
+        "from desktop.app import run_app",
+        "def f():\n    from groundlabel.backend import server\n",
+        "import importlib\nimportlib.import_module('groundlabel.desktop.app')",
+        "X = 'groundlabel.backend.serve_cli:register'",
+        "# see groundlabel.desktop for the window",
+    ]:
+        assert front_end_references(source), source
+    assert (
+        front_end_references('"""The backend and the desktop build on the core."""\nx = "backend-ish"') == []
+    )

@@ -161,7 +161,7 @@ def test_rejected_boxes_dim_or_hide(window, qtbot):
 
 
 def test_help_overlay_lists_the_shortcuts(window, qtbot):
-    from desktop.shortcuts import SHORTCUTS
+    from groundlabel.desktop.shortcuts import SHORTCUTS
 
     assert not window.help.isVisible()
     key(qtbot, window, Qt.Key.Key_F1)

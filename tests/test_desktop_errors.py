@@ -39,7 +39,7 @@ def test_corrupt_image_shows_a_placeholder_and_is_marked(make_window, qtbot, pho
     assert "broken.jpg" in window.canvas.message()
     assert not window.canvas.has_image()
     row = window.files.model.row_of(broken.id)
-    from desktop.file_list import StateRole
+    from groundlabel.desktop.file_list import StateRole
 
     assert window.files.model.index(row).data(StateRole) == "unreadable"
     # Detection over the folder carries on past it.
@@ -85,7 +85,7 @@ def test_detect_without_classes_and_bad_folder_are_messages(make_window, qtbot, 
 
 
 def test_classes_panel_add_rename_alias_colour_delete_with_undo(make_window, qtbot, photo_dir, monkeypatch):
-    import desktop.classes_panel as panel_module
+    import groundlabel.desktop.classes_panel as panel_module
 
     window = make_window()
     assert window.open_folder(photo_dir)
@@ -183,7 +183,8 @@ def test_review_command_errors_and_lazy_qt_import(tmp_path, monkeypatch):
     from groundlabel.cli import main
 
     assert main(["review", str(tmp_path / "nope")]) == 2
-    from desktop.app import check_display
+    from groundlabel.desktop.app import check_display
+
     from groundlabel.errors import GroundlabelError
 
     monkeypatch.setattr(sys, "platform", "linux")

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    import desktop.main_window as main_window
-    from desktop.app_settings import AppSettings
+    import groundlabel.desktop.main_window as main_window
+    from groundlabel.desktop.app_settings import AppSettings
 
     monkeypatch.setattr(main_window, "show_error", lambda parent, text: None)
     win = main_window.MainWindow(

@@ -21,7 +21,7 @@ def window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
 def test_settings_dialog_stores_the_choice_in_the_project(
     window, qtbot, photo_dir, tiny_model_dir, monkeypatch
 ):
-    import desktop.main_window as main_window
+    import groundlabel.desktop.main_window as main_window
 
     assert window.open_folder(photo_dir)
     wait_idle(qtbot, window)
@@ -43,7 +43,7 @@ def test_settings_dialog_stores_the_choice_in_the_project(
 
 
 def test_quick_picker_relabels_the_selection(window, qtbot, photo_dir, monkeypatch):
-    import desktop.main_window as main_window
+    import groundlabel.desktop.main_window as main_window
 
     assert window.open_folder(photo_dir)
     for name in ("cat", "dog", "bird"):

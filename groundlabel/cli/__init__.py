@@ -1,8 +1,12 @@
-"""The ``groundlabel`` command: one entry point, one module per subcommand.
+"""The ``groundlabel`` command: the core's subcommands plus whatever plug-ins are installed.
 
-Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds its
-parser and sets ``handler`` (a function of the parsed args returning an exit code).
-User errors (``GroundlabelError``) print one line and exit 2, never a traceback.
+Each module in ``CORE_COMMAND_MODULES`` exposes ``register(subparsers)``, which adds its
+parser and sets ``handler`` (a function of the parsed args returning an exit code). Front
+ends (the Label Studio backend, the desktop reviewer) and third-party packages add their
+subcommands through the ``groundlabel.commands`` entry point group, whose entries are
+such ``register`` functions: the core never names a front end, and ``groundlabel --help``
+lists exactly what is installed. User errors (``GroundlabelError``) print one line and
+exit 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,19 +16,37 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 
 from groundlabel import __version__
 from groundlabel.cli.options import reject_invalid_env_defaults
 from groundlabel.errors import GroundlabelError
 
-COMMAND_MODULES = [
+CORE_COMMAND_MODULES = [
     "groundlabel.cli.detect",
     "groundlabel.cli.export",
     "groundlabel.cli.import_",
-    "groundlabel.cli.serve",
-    "groundlabel.cli.ls_prelabel",
-    "groundlabel.cli.review",
 ]
+PLUGIN_GROUP = "groundlabel.commands"
+
+
+def plugin_commands() -> list[EntryPoint]:
+    """The installed plug-in commands, by name; a name the core already uses is not overridden."""
+    return sorted(entry_points(group=PLUGIN_GROUP), key=lambda entry: entry.name)
+
+
+def _register_plugin(subparsers: argparse._SubParsersAction, entry: EntryPoint, taken: set[str]) -> None:
+    """One plug-in's ``register``; a broken plug-in costs its own command, never the others."""
+    if entry.name in taken:
+        return
+    try:
+        entry.load()(subparsers)
+    except Exception as exc:  # a third-party plug-in may fail in any way
+        print(
+            f"groundlabel: warning: the plug-in command {entry.name!r} ({entry.value}) could not be "
+            f"loaded: {exc}",
+            file=sys.stderr,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"groundlabel {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in CORE_COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for entry in plugin_commands():
+        _register_plugin(subparsers, entry, set(subparsers.choices))
     return parser
 
 

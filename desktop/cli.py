@@ -1,4 +1,6 @@
-"""``groundlabel review FOLDER``: the desktop reviewer. Qt is imported only when it runs."""
+"""``groundlabel review FOLDER``, the desktop's plug-in command (``groundlabel.commands`` entry point).
+
+Qt is imported only when it runs, so ``groundlabel --help`` works without PySide6."""
 
 from __future__ import annotations
 
@@ -32,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         import PySide6.QtWidgets  # noqa: F401
-
-        from desktop.app import run_app
+        from groundlabel.desktop.app import run_app
     except ImportError as exc:
         raise GroundlabelError(
             f"the desktop reviewer needs PySide6 ({exc}); install it with: pip install 'groundlabel[desktop]'"

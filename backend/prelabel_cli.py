@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from groundlabel.backend.serve_cli import require_backend_extra
+
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int
 from groundlabel.errors import GroundlabelError
 
@@ -31,15 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from backend.ls_client import LabelStudioClient
-        from backend.prelabel import count_tasks, prelabel_project
-        from backend.server import ModelOptions, build_predictor
-        from backend.settings import BackendSettings
-    except ImportError as exc:
-        raise GroundlabelError(
-            f"ls-prelabel needs extra packages ({exc.name} is missing): pip install 'groundlabel[backend]'"
-        ) from None
+    require_backend_extra("groundlabel ls-prelabel")
+    from groundlabel.backend.ls_client import LabelStudioClient
+    from groundlabel.backend.prelabel import count_tasks, prelabel_project
+    from groundlabel.backend.server import ModelOptions, build_predictor
+    from groundlabel.backend.settings import BackendSettings
+
     from groundlabel.progress import progress_bar
 
     settings = BackendSettings.from_env()

@@ -1,4 +1,6 @@
-"""``groundlabel serve``: the Label Studio ML backend (FastAPI and uvicorn, loaded lazily)."""
+"""``groundlabel serve``, a plug-in command of the backend (FastAPI and uvicorn load only when it runs).
+
+Registered through the ``groundlabel.commands`` entry point group, so the core CLI never names it."""
 
 from __future__ import annotations
 
@@ -41,15 +43,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def require_backend_extra(command: str) -> None:
+    """Fail in one line naming the extra, before a model loads, if the web stack is not installed."""
     try:
-        from backend.server import ModelOptions, serve
+        import fastapi  # noqa: F401
+        import httpx  # noqa: F401
+        import label_studio_sdk  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         raise GroundlabelError(
-            f"the backend needs extra packages ({exc.name} is missing): pip install 'groundlabel[backend]'"
+            f"{command} needs extra packages ({exc.name} is missing): pip install 'groundlabel[backend]'"
         ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    require_backend_extra("groundlabel serve")
+    from groundlabel.backend.server import ModelOptions, serve
+
     if not args.verbose:
-        logging.getLogger("backend").setLevel(logging.INFO)
+        logging.getLogger("groundlabel.backend").setLevel(logging.INFO)
     options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
     serve(options, args.host, args.port)
     return 0
