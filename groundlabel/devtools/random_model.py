@@ -9,6 +9,7 @@ the model runs for real, its weights are just untrained.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,11 @@ import torch
 if TYPE_CHECKING:
     from transformers import GroundingDinoConfig, GroundingDinoProcessor
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "assets" / "reference"
+# The repository's assets/ (tokenizer files, configs); an installed wheel has none, so
+# GROUNDLABEL_REFERENCE_DIR points it at a checkout's assets/reference.
+REFERENCE_DIR = Path(
+    os.environ.get("GROUNDLABEL_REFERENCE_DIR") or Path(__file__).resolve().parents[2] / "assets" / "reference"
+)
 VOCAB_PATH = REFERENCE_DIR / "bert-base-uncased-vocab.txt"
 FULL_CONFIG_PATH = REFERENCE_DIR / "grounding-dino-tiny.config.json"
 
