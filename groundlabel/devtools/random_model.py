@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # The repository's assets/ (tokenizer files, configs); an installed wheel has none, so
 # GROUNDLABEL_REFERENCE_DIR points it at a checkout's assets/reference.
 REFERENCE_DIR = Path(
-    os.environ.get("GROUNDLABEL_REFERENCE_DIR") or Path(__file__).resolve().parents[2] / "assets" / "reference"
+    os.environ.get("GROUNDLABEL_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2] / "assets" / "reference"
 )
 VOCAB_PATH = REFERENCE_DIR / "bert-base-uncased-vocab.txt"
 FULL_CONFIG_PATH = REFERENCE_DIR / "grounding-dino-tiny.config.json"
