@@ -70,3 +70,18 @@ def test_images_serve_on_all_interfaces_with_the_model_cache_in_a_volume(name, m
     assert args.device == env["GROUNDLABEL_DEVICE"]
     assert args.model == "IDEA-Research/grounding-dino-tiny"
     assert (args.box_threshold, args.text_threshold) == (0.35, 0.25)
+
+
+@pytest.mark.parametrize("name", ["cpu", "cuda"])
+def test_images_copy_every_folder_the_package_maps(name):
+    """pyproject.toml maps backend/ and desktop/ into groundlabel; a build without one of them fails."""
+    import tomllib
+
+    setuptools = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"groundlabel", *setuptools["package-dir"].values()}
+    assert folders == {"groundlabel", "backend", "desktop"}
+    dockerfile = (DOCKER / f"Dockerfile.{name}").read_text()
+    ignore = (DOCKER / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
+    for folder in folders:
+        assert f"COPY {folder} ./{folder}" in dockerfile, folder
+        assert f"!{folder}/" in ignore, folder
