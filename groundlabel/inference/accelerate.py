@@ -77,6 +77,18 @@ def accelerate(
             done.fusion += 1
         elif feed_forward and isinstance(module, gd.GroundingDinoDeformableLayer):
             done.feed_forward += int(patch_deformable_layer(module))
+    first = next(model.parameters(), None)
+    if (
+        done.deformable
+        and native
+        and first is not None
+        and (first.device.type, first.dtype) == ("cpu", torch.float32)
+    ):
+        # Build or load the compiled kernel while the model loads, so the first detection (a Label
+        # Studio /predict with its time budget, say) does not pay for a compile of up to a minute.
+        from groundlabel.inference.native import load_kernel
+
+        load_kernel()
     inner = getattr(model, "model", model)
     if text_cache and hasattr(inner, "text_backbone"):
         done.text_cache = TextFeatureCache.install(inner)
