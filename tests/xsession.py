@@ -104,7 +104,7 @@ class XSession:
         from PIL import ImageGrab
 
         out.parent.mkdir(parents=True, exist_ok=True)
-        ImageGrab.grab(xdisplay=self.display).save(out)
+        ImageGrab.grab(xdisplay=self.display).convert("RGB").save(out, optimize=True)
         return out
 
     def close(self) -> None:
