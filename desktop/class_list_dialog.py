@@ -32,7 +32,8 @@ from groundlabel.labels import LabelClass
 
 SYNTAX_HINT = (
     "Commas separate classes; <b>=</b> gives a class the phrases the detector looks for, "
-    "separated by <b>|</b> — the same as <code>groundlabel detect --labels</code>."
+    "separated by <b>|</b> — the same as <code>groundlabel detect --labels</code>. "
+    "A pasted block with one class per line works too."
 )
 EXAMPLE = "cup=mug, spoon, saucer=plate|dish"
 

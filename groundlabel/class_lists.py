@@ -4,7 +4,8 @@ The desktop's class dialog, its File → Import classes…, and any other front 
 class lists here, so a list means the same thing everywhere:
 
 - typed or pasted text is the ``--labels`` syntax, read by ``LabelSet.parse`` itself
-  (commas separate classes, ``=`` introduces aliases, ``|`` separates aliases);
+  (commas separate classes, ``=`` introduces aliases, ``|`` separates aliases); line breaks
+  in a pasted block count as commas;
 - a text file holds one class per line, each line an entry of that syntax (so a name may
   contain a comma); blank lines and ``#`` comments are skipped;
 - a Label Studio labeling config (XML, read with the standard library: the core does not
@@ -54,7 +55,15 @@ class ClassAddition:
 
 
 def parse_class_text(text: str) -> tuple[LabelClass, ...]:
-    """Typed or pasted text, exactly as ``groundlabel detect --labels`` reads it."""
+    """Typed or pasted text, read by ``LabelSet.parse`` as ``groundlabel detect --labels`` is.
+
+    One line is passed as is. A pasted block of lines (a list kept one class per line)
+    has its line breaks read as commas, a comma ending a line included, instead of
+    becoming part of a name.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        text = ", ".join(line.removesuffix(",").rstrip() for line in lines)
     return LabelSet.parse(text).classes
 
 

@@ -30,6 +30,8 @@ def test_pasted_list_is_three_classes_as_in_the_cli(tiny_model_dir, photo_dir, t
         ("spoon", ()),
         ("saucer", ("plate", "dish")),
     ]
+    # A block pasted one class per line: line breaks count as commas.
+    assert pairs(parse_class_text("cup=mug,\n  spoon\r\n\nsaucer=plate|dish\n")) == EXPECTED
     # The CLI reads the same text into the same categories.
     out = tmp_path / "predictions.json"
     code = cli_main(
