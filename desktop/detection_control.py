@@ -142,6 +142,7 @@ class DetectionControl(QObject):
     def _on_model_failed(self, reason: str) -> None:
         """Never a modal box: the banner shows it and the window stays usable."""
         self.model_error = reason
+        log.warning("model not loaded: %s", reason)  # for a terminal; the window shows the banner
         self.model_status.emit("Model not loaded (see the banner)")
         self.model_problem.emit(reason)
 

@@ -96,16 +96,49 @@ def make_folder(root: Path) -> Path:
     return folder
 
 
+def start_app(x: XSession, folder: Path, model: Path, tmp_path: Path) -> subprocess.Popen:
+    """``groundlabel review FOLDER`` on the virtual display; its output goes to ``tmp_path/app.log``."""
+    env = x.env()
+    env.update(HF_HUB_OFFLINE="1", GROUNDLABEL_NO_NATIVE="1")  # tiny model: the kernel build is not the point
+    command = [sys.executable, "-m", "groundlabel", "review", str(folder)]
+    command += ["--model", str(model), "--settings", str(tmp_path / "settings.ini")]
+    with (tmp_path / "app.log").open("w") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+
+
+def stop_app(app: subprocess.Popen, tmp_path: Path) -> None:
+    if app.poll() is None:
+        app.kill()
+        app.wait(10)
+    print((tmp_path / "app.log").read_text()[-4000:])
+
+
+def test_missing_model_blocks_nothing_in_a_real_window(xsession, tmp_path):
+    """The model folder does not exist: no modal box; review by hand and Ctrl+Q work."""
+    folder = make_folder(tmp_path)
+    db = ProjectDB(folder)
+    x = xsession
+    app = start_app(x, folder, tmp_path / "no-such-model", tmp_path)
+    try:
+        main = x.wait_window(app.pid, "^groundlabel review", timeout=STEP_TIMEOUT)
+        wait_for(lambda: len(db.states()) == 3, STEP_TIMEOUT, "the folder's three images in the project")
+        log = tmp_path / "app.log"
+        wait_for(lambda: "model not loaded" in log.read_text(), STEP_TIMEOUT, "the model to fail")
+        assert x.windows(app.pid, "^groundlabel$") == []  # no message box
+        wait_for(lambda: x.focused() == main, 30, "the main window to keep the keyboard focus")
+        x.key("space")  # nothing to keep on astronaut.png: reviewed-empty, on to the next
+        wait_for(lambda: db.states()["astronaut.png"] == "reviewed-empty", 30, "astronaut.png reviewed")
+        x.key("ctrl+q")
+        assert app.wait(STEP_TIMEOUT) == 0
+    finally:
+        stop_app(app, tmp_path)
+
+
 def test_real_window_from_folder_to_coco_by_keyboard(xsession, tiny_model_dir, tmp_path):
     folder = make_folder(tmp_path)
     db = ProjectDB(folder)
-    env = xsession.env()
-    env.update(HF_HUB_OFFLINE="1", GROUNDLABEL_NO_NATIVE="1")  # tiny model: the kernel build is not the point
-    log = (tmp_path / "app.log").open("w")
-    command = [sys.executable, "-m", "groundlabel", "review", str(folder)]
-    command += ["--model", str(tiny_model_dir), "--settings", str(tmp_path / "settings.ini")]
-    app = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     x = xsession
+    app = start_app(x, folder, tiny_model_dir, tmp_path)
     try:
         # Open a folder: the argument opens it; the window gets the keyboard (no window manager here).
         main = x.wait_window(app.pid, "^groundlabel review", timeout=STEP_TIMEOUT)
@@ -166,11 +199,7 @@ def test_real_window_from_folder_to_coco_by_keyboard(xsession, tiny_model_dir, t
         x.key("ctrl+q")
         assert app.wait(STEP_TIMEOUT) == 0
     finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait(10)
-        log.close()
-        print((tmp_path / "app.log").read_text()[-4000:])
+        stop_app(app, tmp_path)
 
     target = os.environ.get("GROUNDLABEL_SCREENSHOT")
     if target:
