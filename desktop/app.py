@@ -63,6 +63,7 @@ def run_app(
         raise GroundlabelError(f"{folder}: not a folder; give the folder of images to review")
     check_display()
     from groundlabel.desktop.app_settings import AppSettings
+    from groundlabel.desktop.focus import ReturnFocusAfterDialogs
     from groundlabel.desktop.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
 
@@ -71,6 +72,11 @@ def run_app(
     app.setOrganizationName("groundlabel")
     window = MainWindow(AppSettings(settings_path), model=model, device=device)
     window.show()
+    # Ask for keyboard focus: a window manager usually gives it to a new window, but without
+    # one (Xvfb, some kiosk setups) the window never becomes active and no shortcut fires.
+    window.raise_()
+    window.activateWindow()
+    app.installEventFilter(ReturnFocusAfterDialogs(window))
     if folder is not None:
         window.open_folder(folder)
     return int(app.exec())

@@ -7,10 +7,14 @@ signals. The prompt functions are module-level so tests can answer them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from groundlabel.desktop.class_list_dialog import ask_class_list
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
+    QFileDialog,
     QGridLayout,
     QInputDialog,
     QLabel,
@@ -22,6 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from groundlabel.class_lists import ClassList, read_class_list
+from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelClass
 from groundlabel.project import ClassRecord
 
 
@@ -29,6 +36,18 @@ def ask_text(parent: QWidget, title: str, label: str, text: str = "") -> str | N
     """A line of text from the user, or None if cancelled."""
     value, ok = QInputDialog.getText(parent, title, label, text=text)
     return value.strip() if ok else None
+
+
+def ask_class_file(parent: QWidget) -> str | None:
+    """A class list file to import, or None if cancelled."""
+    path, _ = QFileDialog.getOpenFileName(
+        parent,
+        "Import classes",
+        "",
+        "Class lists (*.txt *.names *.xml *.json);;Label Studio labeling config (*.xml);;"
+        "COCO (*.json);;Text, one class per line (*.txt *.names);;All files (*)",
+    )
+    return path or None
 
 
 def ask_colour(parent: QWidget, colour: str) -> str | None:
@@ -52,7 +71,8 @@ def _swatch(colour: str) -> QIcon:
 class ClassesPanel(QWidget):
     """Signals carry class ids and the user's answers; ``box_count`` is asked before deleting."""
 
-    add_requested = Signal(str, list)  # name, aliases
+    classes_requested = Signal(list)  # LabelClass entries to add, in order
+    error = Signal(str)
     rename_requested = Signal(int, str)
     aliases_requested = Signal(int, list)
     colour_requested = Signal(int, str)
@@ -69,7 +89,7 @@ class ClassesPanel(QWidget):
         buttons = QGridLayout()  # two rows keep the panel narrow
         self.buttons: dict[str, QPushButton] = {}
         for key, text, slot in [
-            ("add", "Add", self.request_add),
+            ("add", "Add…", self.request_add),
             ("rename", "Rename", self.request_rename),
             ("aliases", "Aliases", self.request_aliases),
             ("colour", "Colour", self.request_colour),
@@ -127,13 +147,28 @@ class ClassesPanel(QWidget):
         return False
 
     # -- questions to the user -> signals ------------------------------------------
+    def existing(self) -> list[LabelClass]:
+        return [LabelClass(c.name, tuple(c.aliases)) for c in self._classes]
+
     def request_add(self) -> None:
-        text = ask_text(self, "Add class", "Class name (aliases after '=', separated by '|'):")
-        if not text:
+        """Type a list (``cup=mug, spoon``, as ``--labels`` reads it), preview it, add it."""
+        classes = ask_class_list(self.window(), self.existing())
+        if classes:
+            self.classes_requested.emit(classes)
+
+    def request_import(self) -> None:
+        """A Label Studio config, a COCO file or a text file: preview its classes, add them."""
+        path = ask_class_file(self.window())
+        if not path:
             return
-        name, _, alias_text = text.partition("=")
-        aliases = [a.strip() for a in alias_text.split("|") if a.strip()]
-        self.add_requested.emit(name.strip(), aliases)
+        try:
+            entries: ClassList = read_class_list(path)
+        except GroundlabelError as exc:
+            self.error.emit(str(exc))
+            return
+        classes = ask_class_list(self.window(), self.existing(), entries, Path(path).name)
+        if classes:
+            self.classes_requested.emit(classes)
 
     def request_rename(self) -> None:
         record = self.current_record()

@@ -20,7 +20,9 @@ from groundlabel.desktop.image_loader import ImageLoader
 from groundlabel.desktop.session import ProjectSession
 from PySide6.QtCore import QObject, Signal
 
+from groundlabel.class_lists import plan_additions
 from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelClass
 from groundlabel.project import (
     AcceptBoxes,
     AddBox,
@@ -76,7 +78,8 @@ class ReviewController(QObject):
         canvas.selection_changed.connect(self.selection_changed)
         files.current_image_changed.connect(self.show_image)
         files.filters_changed.connect(self.refresh_filters)
-        classes.add_requested.connect(self.add_class)
+        classes.classes_requested.connect(self.add_classes)
+        classes.error.connect(self.error)
         classes.rename_requested.connect(lambda cid, name: self.execute(RenameClass(cid, name)))
         classes.aliases_requested.connect(lambda cid, aliases: self.execute(SetClassAliases(cid, aliases)))
         classes.colour_requested.connect(lambda cid, colour: self.execute(RecolourClass(cid, colour)))
@@ -208,12 +211,28 @@ class ReviewController(QObject):
             self.execute(RelabelBoxes(ids, class_id))
 
     def add_class(self, name: str, aliases: list[str]) -> None:
-        if not name:
-            return
-        if self.project is not None and self.project.class_by_name(name) is not None:
-            self.error.emit(f"There is already a class named “{name}”.")
-            return
-        self.execute(AddClass(name, aliases))
+        if name:
+            self.add_classes([LabelClass(name, tuple(aliases))])
+
+    def add_classes(self, classes: list[LabelClass]) -> bool:
+        """Add a list as one undo step; a duplicate is refused with the class that holds it."""
+        if self.project is None:
+            self.error.emit("Open a folder first: classes are kept per project.")
+            return False
+        existing = [LabelClass(c.name, tuple(c.aliases)) for c in self.project.classes()]
+        plan = plan_additions(existing, classes)
+        refused = [f"“{p.cls.name}”: {p.refused}" for p in plan if not p.added]
+        commands = [AddClass(p.cls.name, list(p.cls.aliases)) for p in plan if p.added]
+        if refused:
+            self.error.emit("Not added: " + "; ".join(refused))
+        if not commands:
+            return False
+        names = ", ".join(c.name for c in commands)
+        command = commands[0] if len(commands) == 1 else MacroCommand(commands, f"add classes {names}")
+        if self.execute(command):
+            self.message.emit(f"Added {len(commands)} class(es): {names}")
+            return True
+        return False
 
     def mark_reviewed_and_next(self) -> None:
         """Space: reviewed (reviewed-empty when nothing would be exported), then the next unreviewed."""

@@ -56,6 +56,7 @@ class DetectionControl(QObject):
     """Loads the project's model in the background and runs detection jobs on it."""
 
     model_status = Signal(str)
+    model_problem = Signal(object)  # why the model is not loaded (for the banner), or None once it loads
     error = Signal(str)
     message = Signal(str)
     busy_changed = Signal(bool)
@@ -116,7 +117,7 @@ class DetectionControl(QObject):
         """From the settings dialog: store, and reload the model only if it changed."""
         if self.project is None:
             return
-        changed = (model, device) != self.model_choice()
+        changed = (model, device) != self.model_choice() or self.model_error is not None
         self.project.model = model
         self.project.set_setting("device", device)
         self.project.set_setting("box_threshold", box_threshold)
@@ -129,17 +130,21 @@ class DetectionControl(QObject):
         self._model = model
         self.model_ready = False
         self.model_error = None
+        self.model_problem.emit(None)
         self.model_status.emit(f"Loading model {model} …")
         self.thread.worker.load_requested.emit(model, device)
 
     def _on_model_ready(self, model: str, device: str) -> None:
         self.model_ready = True
         self.model_status.emit(f"Model: {model} on {device}")
+        self.model_problem.emit(None)
 
     def _on_model_failed(self, reason: str) -> None:
+        """Never a modal box: the banner shows it and the window stays usable."""
         self.model_error = reason
-        self.model_status.emit("Model not loaded (see the message)")
-        self.error.emit(f"The model could not be loaded.\n\n{reason}\n\nChoose another in Settings (Ctrl+,).")
+        log.warning("model not loaded: %s", reason)  # for a terminal; the window shows the banner
+        self.model_status.emit("Model not loaded (see the banner)")
+        self.model_problem.emit(reason)
 
     # -- jobs -------------------------------------------------------------------------------
     def remaining_ids(self) -> list[int]:
@@ -170,7 +175,8 @@ class DetectionControl(QObject):
             self.message.emit("Detection is already running; cancel it first")
             return False
         if self.model_error is not None:
-            self.error.emit(f"The model is not loaded:\n\n{self.model_error}")
+            self.message.emit("Detection needs a model: choose one in the banner above the image")
+            self.model_problem.emit(self.model_error)
             return False
         try:
             labels = self.project.label_set()
@@ -222,7 +228,11 @@ class DetectionControl(QObject):
 
     def _on_failed(self, reason: str) -> None:
         self._set_busy(False)
-        self.error.emit(reason)
+        if self.model_error is not None:  # a job that waited for a model that then failed
+            self.message.emit(f"Detection not run: {reason}")
+            self.model_problem.emit(self.model_error)
+        else:
+            self.error.emit(reason)
 
     def shutdown(self) -> None:
         self.thread.stop()

@@ -15,6 +15,7 @@ from groundlabel.desktop.controller import ReviewController
 from groundlabel.desktop.detection_control import DetectionControl, DetectionProgress
 from groundlabel.desktop.file_list import FileListPanel
 from groundlabel.desktop.help_overlay import HelpOverlay
+from groundlabel.desktop.model_banner import ModelBanner
 from groundlabel.desktop.session import ProjectSession
 from groundlabel.desktop.settings_dialog import SettingsDialog
 from groundlabel.desktop.shortcuts import SHORTCUTS
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSlider,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -36,6 +38,11 @@ from PySide6.QtWidgets import (
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
     """Run a popup menu; module-level so tests can pick an entry instead."""
     return menu.exec(pos)
+
+
+def choose_directory(parent: QWidget, title: str) -> str:
+    """A folder from the user ("" if cancelled); module-level so tests can answer."""
+    return QFileDialog.getExistingDirectory(parent, title)
 
 
 def show_error(parent: QWidget, text: str) -> None:
@@ -60,7 +67,14 @@ class MainWindow(QMainWindow):
         self.canvas = ImageCanvas()
         self.files = FileListPanel()
         self.classes = ClassesPanel()
-        self.setCentralWidget(self.canvas)
+        self.model_banner = ModelBanner()  # a missing model: never a modal box
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.model_banner)
+        column.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
         self._docks = [
             self._dock("Images", self.files, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -83,6 +97,10 @@ class MainWindow(QMainWindow):
         self.controller.project_opened.connect(self._on_project_opened)
         self.controller.image_shown.connect(self._on_image_shown)
         self.detection.model_status.connect(self.model_label.setText)
+        self.detection.model_problem.connect(self._on_model_problem)
+        self.model_banner.choose_requested.connect(self.edit_settings)
+        self.model_banner.folder_requested.connect(self.choose_model_folder)
+        self.model_banner.retry_requested.connect(self.detection.load_model)
         self.detection.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.detection.error.connect(self.report_error)
         self.detection.image_failed.connect(self._on_image_failed)
@@ -107,6 +125,7 @@ class MainWindow(QMainWindow):
             "export": self.export_dataset,
             "import": self.import_annotations,
             "settings": self.edit_settings,
+            "add_classes": self.add_classes,
             "quit": self.close,
             "detect_current": lambda: d.detect([c.current_id] if c.current_id is not None else []),
             "detect_selection": lambda: d.detect(self.files.selected_ids()),
@@ -147,6 +166,10 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, i=number - 1: c.set_class(i))
             self.addAction(action)
             self.actions_by_name[f"class_{number}"] = action
+        import_classes = QAction("Import &classes…", self)
+        import_classes.setStatusTip("Classes from a Label Studio config, a COCO file or a text file")
+        import_classes.triggered.connect(self.import_classes)
+        self.actions_by_name["import_classes"] = import_classes
 
     def _build_menus_and_toolbar(self) -> None:
         a = self.actions_by_name
@@ -155,7 +178,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a["open"])
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
-        for name in ("import", "export", "settings", "quit"):
+        for name in ("import", "export", "add_classes", "import_classes", "settings", "quit"):
             file_menu.addAction(a[name])
         edit_menu = menu.addMenu("&Edit")
         for name in ("undo", "redo", "accept", "reject", "delete", "accept_all", "reject_all", "pick_class"):
@@ -242,6 +265,12 @@ class MainWindow(QMainWindow):
         self._cli_model = self._cli_device = None
         self._model_in_use = self.detection.model_choice()
 
+    def _on_model_problem(self, reason: str | None) -> None:
+        if reason is None:
+            self.model_banner.hide()
+        else:
+            self.model_banner.show_problem(reason)
+
     def _on_image_shown(self, image_id: int) -> None:
         project = self.controller.project
         if project is not None:
@@ -312,6 +341,29 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.detection.apply_settings(*dialog.values())
             self._model_in_use = self.detection.model_choice()
+
+    def choose_model_folder(self) -> None:
+        """The banner's "Model folder…": a folder written by ``save_pretrained`` becomes the model."""
+        if self.controller.project is None:
+            self.report_error("Open a folder first: the model is kept per project.")
+            return
+        folder = choose_directory(self, "Choose a model folder (saved with save_pretrained)")
+        if folder:
+            current, device = self.detection.settings(), self.detection.model_choice()[1]
+            self.detection.apply_settings(folder, device, current.box_threshold, current.text_threshold)
+            self._model_in_use = self.detection.model_choice()
+
+    def add_classes(self) -> None:
+        if self.controller.project is None:
+            self.report_error("Open a folder first: classes are kept per project.")
+            return
+        self.classes.request_add()
+
+    def import_classes(self) -> None:
+        if self.controller.project is None:
+            self.report_error("Open a folder first: classes are kept per project.")
+            return
+        self.classes.request_import()
 
     def export_dataset(self) -> None:
         from groundlabel.desktop.dataset_dialogs import run_export_dialog

@@ -17,6 +17,7 @@ SHORTCUTS: dict[str, Shortcut] = {
     "open": Shortcut(("Ctrl+O",), "Open a folder", "Project"),
     "export": Shortcut(("Ctrl+E",), "Export the dataset", "Project"),
     "import": Shortcut(("Ctrl+I",), "Import annotations", "Project"),
+    "add_classes": Shortcut(("Ctrl+L",), "Add classes: a list as --labels reads it", "Project"),
     "settings": Shortcut(("Ctrl+,",), "Model, device and thresholds", "Project"),
     "quit": Shortcut(("Ctrl+Q",), "Quit (everything is already saved)", "Project"),
     # Detection

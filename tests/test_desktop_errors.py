@@ -11,6 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from groundlabel.class_lists import parse_class_text
 from groundlabel.project import ReviewProject
 
 pytestmark = pytest.mark.gui
@@ -54,24 +55,6 @@ def test_corrupt_image_shows_a_placeholder_and_is_marked(make_window, qtbot, pho
     assert str(project.image(broken.id).state) == "reviewed-empty"
 
 
-def test_missing_model_is_a_message_not_a_crash(make_window, qtbot, photo_dir, tmp_path):
-    window = make_window(model=str(tmp_path / "no-such-model"))
-    assert window.open_folder(photo_dir)
-    window.controller.add_class("cat", [])
-    wait_idle(qtbot, window)
-    assert window.detection.model_error is not None
-    assert any("does not exist" in text for text in window.shown_errors)
-    assert "not loaded" in window.model_label.text()
-    count = len(window.shown_errors)
-    window.actions_by_name["detect_current"].trigger()
-    assert not window.detection.busy
-    assert len(window.shown_errors) == count + 1 and "not loaded" in window.shown_errors[-1]
-    # Reviewing by hand still works without a model.
-    wait_image(qtbot, window)
-    drag(qtbot, window, (20, 20), (90, 90))
-    assert len(window.controller.project.boxes(window.controller.current_id)) == 1
-
-
 def test_detect_without_classes_and_bad_folder_are_messages(make_window, qtbot, photo_dir, tmp_path):
     window = make_window()
     assert not window.open_folder(tmp_path / "missing-folder")
@@ -92,8 +75,10 @@ def test_classes_panel_add_rename_alias_colour_delete_with_undo(make_window, qtb
     wait_idle(qtbot, window)
     wait_image(qtbot, window)
     panel = window.classes
-    answers = iter(["cat", "person=astronaut|woman", "kitten", "feline | kitty"])
+    answers = iter(["kitten", "feline | kitty"])
     monkeypatch.setattr(panel_module, "ask_text", lambda *args, **kwargs: next(answers))
+    lists = iter(["cat", "person=astronaut|woman"])  # typed into the class-list dialog
+    monkeypatch.setattr(panel_module, "ask_class_list", lambda *args: list(parse_class_text(next(lists))))
     monkeypatch.setattr(panel_module, "ask_colour", lambda parent, colour: "#123456")
     warnings: list[str] = []
     monkeypatch.setattr(panel_module, "confirm", lambda parent, title, text: warnings.append(text) or True)
