@@ -26,6 +26,7 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.detect",
     "groundlabel.cli.export",
     "groundlabel.cli.import_",
+    "groundlabel.cli.calibrate",
 ]
 PLUGIN_GROUP = "groundlabel.commands"
 
