@@ -24,6 +24,7 @@ from groundlabel.errors import GroundlabelError
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionResult
+    from groundlabel.labels import LabelSet
 
 
 class ClassThresholdsError(GroundlabelError):
@@ -131,3 +132,18 @@ class ClassThresholds:
 
     def to_json(self) -> dict[str, float | None]:
         return dict(self.values)
+
+    def for_labels(self, labels: LabelSet) -> ClassThresholds:
+        """These thresholds keyed by ``labels``' class names, matched to each class's name or, failing
+        that, one of its aliases (exactly, then ignoring case): a file written for a project whose
+        classes were named after the phrases still applies where labels carry other values."""
+        values = self.set()
+        folded = {name.casefold(): value for name, value in values.items()}
+        matched: dict[str, float | None] = {}
+        for label in labels.classes:
+            for key in (label.name, *label.aliases):
+                value = values.get(key, folded.get(key.casefold()))
+                if value is not None:
+                    matched[label.name] = value
+                    break
+        return ClassThresholds(matched)
