@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from calibration_helpers import add_rule, make_images, reviewed_project, scores
 
 from groundlabel.calibration import calibrate, collect_decisions
 from groundlabel.cli import main
 from groundlabel.project import ReviewProject
 from groundlabel.project.thresholds import load_thresholds
-from tests.calibration_helpers import add_rule, make_images, reviewed_project, scores
 
 
 def first_at_or_above(cut: float, count: int = 30) -> float:
