@@ -84,7 +84,8 @@ def curve_png(item: ClassCalibration, applied: float | None) -> bytes:
     axes.set_ylim(0, 1.05)
     axes.set_xlabel("score threshold")
     axes.set_title(f"{item.name} ({item.decisions} decisions)", fontsize=10)
-    axes.legend(loc="lower left", fontsize=7)
+    if points or marked is not None:
+        axes.legend(loc="lower left", fontsize=7)
     return _png(figure)
 
 
