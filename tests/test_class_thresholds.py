@@ -133,3 +133,28 @@ def test_thresholds_file_errors_name_the_problem(tmp_path: Path) -> None:
         ClassThresholds.load_json(tmp_path / "missing.json")
     assert ClassThresholds({"a": None}).fingerprint() == ""
     assert ClassThresholds({"a": 0.25, "b": None}).fingerprint() == "class=a:0.25"
+
+
+def test_a_version_1_project_gains_the_auto_accepted_flag(tmp_path: Path) -> None:
+    import sqlite3
+
+    from groundlabel.project import schema
+
+    folder = tmp_path / "old"
+    (folder / ".groundlabel").mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"")  # only the name is scanned
+    connection = sqlite3.connect(folder / ".groundlabel" / "project.db")
+    connection.executescript(schema.MIGRATIONS[0])
+    connection.execute("INSERT INTO images(path) VALUES ('a.png')")
+    connection.execute("INSERT INTO classes(name, colour, position) VALUES ('cat', '#000000', 0)")
+    connection.execute(
+        "INSERT INTO boxes(image_id, class_id, x0, y0, x1, y1, score, source, status) "
+        "VALUES (1, 1, 0, 0, 5, 5, 0.8, 'model', 'accepted')"
+    )
+    connection.execute("PRAGMA user_version = 1")
+    connection.commit()
+    connection.close()
+    with ReviewProject.open(folder) as project:
+        (box,) = project.boxes(project.images()[0].id)
+        assert box.status is BoxStatus.ACCEPTED and box.auto_accepted is False
+        assert project.images(auto_accepted=True) == []
