@@ -52,3 +52,15 @@ def test_report_numbers(tmp_path: Path) -> None:
 def test_report_without_project_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 2
     assert "has no review project yet" in capsys.readouterr().err
+
+
+def test_matplotlib_loads_only_when_a_plot_is_drawn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, groundlabel.cli, groundlabel.report.plots, groundlabel.report.html, groundlabel.calibration\n"
+        "groundlabel.cli.build_parser()\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported too early'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

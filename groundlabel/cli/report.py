@@ -47,14 +47,15 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.project.store import ReviewProject
     from groundlabel.report.data import gather
     from groundlabel.report.html import build_html
-    from groundlabel.report.plots import report_plots
+    from groundlabel.report.plots import plot_count, report_plots
 
     project_database_must_exist(args.folder)
     with ReviewProject.open(args.folder) as project:
         data = gather(project, args.min_decisions)
-    plots = report_plots(data)
-    steps = len(plots) + min(args.thumbnails, len(data.most_missed))
-    with progress_bar(steps, "report") as bar:
+    # Each plot, then each plot placed and each thumbnail made, is one step.
+    steps = 2 * plot_count(data) - len(data.calibration.classes) + min(args.thumbnails, len(data.most_missed))
+    with progress_bar(steps, "report", unit="step") as bar:
+        plots = report_plots(data, progress=lambda: bar.update(1))
         page = build_html(data, plots, args.thumbnails, progress=lambda: bar.update(1))
     try:
         write_text_atomic(args.output, page)

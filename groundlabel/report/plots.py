@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from groundlabel.errors import GroundlabelError
@@ -105,14 +106,24 @@ def confusions_png(data: ReportData, top: int = 10) -> bytes:
     return _png(figure)
 
 
-def report_plots(data: ReportData) -> list[tuple[str, bytes]]:
-    """(title, PNG) for every plot, in report order."""
-    plots = [
-        ("Review progress", progress_png(data)),
-        ("Boxes per class", boxes_png(data)),
+def plot_count(data: ReportData) -> int:
+    return 3 + len(data.calibration.classes)
+
+
+def report_plots(data: ReportData, progress: Callable[[], None] | None = None) -> list[tuple[str, bytes]]:
+    """(title, PNG) for every plot (``plot_count`` of them), in report order."""
+    drawers: list[tuple[str, Callable[[], bytes]]] = [
+        ("Review progress", lambda: progress_png(data)),
+        ("Boxes per class", lambda: boxes_png(data)),
     ]
     for item in data.calibration.classes:
-        applied = data.thresholds.get(item.name)
-        plots.append((f"Precision and recall: {item.name}", curve_png(item, applied)))
-    plots.append(("Class confusions", confusions_png(data)))
+        drawers.append(
+            (f"Precision and recall: {item.name}", lambda i=item: curve_png(i, data.thresholds.get(i.name)))
+        )
+    drawers.append(("Class confusions", lambda: confusions_png(data)))
+    plots = []
+    for title, draw in drawers:
+        plots.append((title, draw()))
+        if progress is not None:
+            progress()
     return plots
