@@ -328,7 +328,18 @@ class ReviewController(QObject):
         for box in self.boxes:
             record = colours.get(box.class_id)
             name, colour = (record.name, record.colour) if record else (f"class {box.class_id}", "#ffffff")
-            views.append(BoxView(box.id, box.xyxy, name, colour, box.score, str(box.status), str(box.source)))
+            views.append(
+                BoxView(
+                    box.id,
+                    box.xyxy,
+                    name,
+                    colour,
+                    box.score,
+                    str(box.status),
+                    str(box.source),
+                    box.auto_accepted,
+                )
+            )
         views.sort(key=lambda v: (v.score is None, -(v.score or 0)))
         self.canvas.set_boxes(views)
 

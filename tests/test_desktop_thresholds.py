@@ -114,6 +114,13 @@ def test_auto_accept_filter_and_report_dialog(window, qtbot, photo_dir, tiny_det
     auto = [b for i in project.images() for b in project.boxes(i.id) if b.auto_accepted]
     assert auto and all(b.status is BoxStatus.ACCEPTED for b in auto)
 
+    window.files.select_id(auto[0].image_id)
+    qtbot.waitUntil(lambda: window.controller.current_id == auto[0].image_id, timeout=WAIT_MS)
+    wait_image(qtbot, window)
+    auto_ids = {b.id for b in auto}
+    captions = {v.box_id: v.caption for v in window.canvas._views}
+    assert captions and auto[0].id in captions
+    assert all(text.endswith(" auto") == (box_id in auto_ids) for box_id, text in captions.items())
     files = window.files
     files.state_filter.setCurrentIndex(files.state_filter.findData("auto-accepted"))
     qtbot.waitUntil(lambda: files.proxy.rowCount() == len({b.image_id for b in auto}), timeout=5_000)
