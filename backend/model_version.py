@@ -17,10 +17,14 @@ from groundlabel.detector import DetectionSettings
 PROMPT_RULES = "ls-prompt-1"
 
 
-def model_version(model_name: str, settings: DetectionSettings) -> str:
-    """``groundlabel-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash."""
-    digest = hashlib.sha256(
-        "\n".join((model_name, settings.fingerprint(), PROMPT_RULES)).encode()
-    ).hexdigest()
+def model_version(model_name: str, settings: DetectionSettings, class_thresholds: str = "") -> str:
+    """``groundlabel-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash.
+
+    ``class_thresholds`` is ``ClassThresholds.fingerprint()``: new per-class thresholds make a new
+    version, so Label Studio asks again; none keeps the version of a backend without them."""
+    parts = [model_name, settings.fingerprint(), PROMPT_RULES]
+    if class_thresholds:
+        parts.append(class_thresholds)
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     short_name = PurePath(model_name.rstrip("/\\")).name or "model"
     return f"groundlabel-{short_name}-{digest[:8]}"

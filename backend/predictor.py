@@ -22,6 +22,7 @@ from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
 from groundlabel.backend.task_images import TaskImageFetcher
 from PIL import Image
 
+from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionSettings, Detector
 from groundlabel.errors import GroundlabelError
 
@@ -48,11 +49,18 @@ class TaskPredictionError(GroundlabelError):
 class Predictor:
     """The shared detector, the backend's thresholds and the image fetcher, for Label Studio tasks."""
 
-    def __init__(self, detector: Detector, settings: DetectionSettings, fetcher: TaskImageFetcher) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        settings: DetectionSettings,
+        fetcher: TaskImageFetcher,
+        class_thresholds: ClassThresholds | None = None,
+    ) -> None:
         self.detector = detector
         self.settings = settings
         self.fetcher = fetcher
-        self.model_version = model_version(detector.model_name, settings)
+        self.class_thresholds = class_thresholds or ClassThresholds()
+        self.model_version = model_version(detector.model_name, settings, self.class_thresholds.fingerprint())
         self._inference_lock = threading.Lock()
         self.claims = TaskClaims()
 
@@ -136,8 +144,17 @@ class Predictor:
             settings = self.settings
             if target.score_threshold is not None:
                 settings = replace(settings, box_threshold=target.score_threshold)
+            cut = self.class_thresholds.for_labels(labels)
+            if cut.active:  # run at the lowest threshold a class needs, then cut per class
+                run = replace(
+                    settings, box_threshold=cut.detection_floor(settings.box_threshold), max_detections=None
+                )
+            else:
+                run = settings
             with self._inference_lock:
-                result = self.detector.detect_image(image, labels, settings)
+                result = self.detector.detect_image(image, labels, run)
+            if cut.active:
+                result = cut.apply(result, settings.box_threshold, settings.max_detections)
             for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):
                 regions.append(
                     region(

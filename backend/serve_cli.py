@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     add_threshold_options(parser, label_studio=True)
+    parser.add_argument(
+        "--class-thresholds",
+        metavar="FILE",
+        default=env_default("CLASS_THRESHOLDS", None),
+        help="JSON {class: threshold or null} (groundlabel calibrate -o): each class keeps boxes at or "
+        "above its own threshold; keys match label values or their predicted_values aliases",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -62,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.verbose:
         logging.getLogger("groundlabel.backend").setLevel(logging.INFO)
-    options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
+    from groundlabel.class_thresholds import ClassThresholds
+
+    thresholds = ClassThresholds.load_json(args.class_thresholds) if args.class_thresholds else None
+    options = ModelOptions(
+        args.model, args.device, args.dtype, args.box_threshold, args.text_threshold, thresholds
+    )
     serve(options, args.host, args.port)
     return 0

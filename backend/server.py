@@ -17,6 +17,7 @@ from groundlabel.backend.settings import BackendSettings
 from groundlabel.backend.task_images import TaskImageFetcher
 from groundlabel.backend.webhook_worker import PrelabelWorker
 
+from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionSettings, Detector
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ModelOptions:
     dtype: str = "fp32"
     box_threshold: float = 0.35
     text_threshold: float = 0.25
+    class_thresholds: ClassThresholds | None = None  # --class-thresholds FILE
 
 
 def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predictor:
@@ -40,7 +42,7 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
         else None
     )
     detection = DetectionSettings(box_threshold=options.box_threshold, text_threshold=options.text_threshold)
-    return Predictor(detector, detection, TaskImageFetcher(settings, auth))
+    return Predictor(detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds)
 
 
 def serve(options: ModelOptions, host: str, port: int, settings: BackendSettings | None = None) -> None:

@@ -59,10 +59,12 @@ class BoxView:
     score: float | None = None
     status: str = "pending"  # pending, accepted, rejected
     source: str = "model"  # model, manual, import
+    auto_accepted: bool = False  # accepted by the calibrated auto-accept rule, not by a person
 
     @property
     def caption(self) -> str:
-        return self.label if self.score is None else f"{self.label} {self.score:.2f}"
+        text = self.label if self.score is None else f"{self.label} {self.score:.2f}"
+        return f"{text} auto" if self.auto_accepted and self.status == "accepted" else text
 
 
 def rect_from_xyxy(xyxy: tuple[float, float, float, float]) -> QRectF:

@@ -73,6 +73,7 @@ class ImageCanvas(QGraphicsView):
         self._bounds = QRectF()
         self._fit_mode = True
         self._min_score = 0.0
+        self._class_min_scores: dict[str, float] = {}
         self._rejected_mode = "dim"  # or "hide"
         self._space_down = False
         self._space_panned = False
@@ -151,6 +152,14 @@ class ImageCanvas(QGraphicsView):
             v.box_id for v in self._views if self._items.get(v.box_id) and self._items[v.box_id].isVisible()
         ]
 
+    def set_class_min_scores(self, scores: dict[str, float]) -> None:
+        """Per-class thresholds (by class name) that take the slider's place for their classes."""
+        self._class_min_scores = dict(scores)
+        self._apply_visibility()
+
+    def min_score_for(self, label: str) -> float:
+        return self._class_min_scores.get(label, self._min_score)
+
     def set_min_score(self, score: float) -> None:
         """Hide pending model proposals scoring below ``score``; nothing is re-run or changed."""
         self._min_score = score
@@ -168,7 +177,11 @@ class ImageCanvas(QGraphicsView):
             item = self._items.get(view.box_id)
             if item is None:
                 continue
-            below = view.status == "pending" and view.score is not None and view.score < self._min_score
+            below = (
+                view.status == "pending"
+                and view.score is not None
+                and view.score < self.min_score_for(view.label)
+            )
             hidden_rejected = view.status == "rejected" and self._rejected_mode == "hide"
             item.setVisible(not (below or hidden_rejected))
             item.setOpacity(0.45 if view.status == "rejected" else 1.0)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from groundlabel.desktop.box_item import BoxView
 from groundlabel.desktop.canvas import ImageCanvas
 from groundlabel.desktop.classes_panel import ClassesPanel
-from groundlabel.desktop.file_list import REVIEWED_STATES, FileListPanel
+from groundlabel.desktop.file_list import AUTO_ACCEPTED_FILTER, REVIEWED_STATES, FileListPanel
 from groundlabel.desktop.image_loader import ImageLoader
 from groundlabel.desktop.session import ProjectSession
 from PySide6.QtCore import QObject, Signal
@@ -70,6 +70,7 @@ class ReviewController(QObject):
         self.current_id: int | None = None
         self.boxes: list[BoxRecord] = []
         self.min_score = 0.0
+        self.class_min_scores: dict[str, float] = {}  # per-class thresholds, by class name
         self.loader = ImageLoader(parent=self)
         self.loader.loaded.connect(self._on_image_loaded)
         canvas.box_drawn.connect(self.add_box)
@@ -103,6 +104,7 @@ class ReviewController(QObject):
         self.session.changed.connect(self._on_change)
         self.session.error.connect(self.error)
         self.min_score = float(project.get_setting("min_score", 0.0))
+        self._load_class_thresholds()
         self.files.set_root(project.root)
         self._reload_classes()
         self._reload_files()
@@ -163,11 +165,28 @@ class ReviewController(QObject):
         if ids:
             self.execute(DeleteBoxes(ids))
 
+    def _load_class_thresholds(self) -> None:
+        """The project's per-class thresholds take the slider's place for their classes."""
+        from groundlabel.project.thresholds import load_thresholds
+
+        try:
+            self.class_min_scores = load_thresholds(self.project).set()
+        except GroundlabelError as exc:
+            self.class_min_scores = {}
+            self.error.emit(f"The project's per-class thresholds are ignored: {exc}")
+        self.canvas.set_class_min_scores(self.class_min_scores)
+
+    def min_score_for(self, class_id: int) -> float:
+        """The class's own threshold when per-class thresholds are on, else the slider."""
+        record = next((c for c in self.classes.classes() if c.id == class_id), None)
+        return self.class_min_scores.get(record.name, self.min_score) if record else self.min_score
+
     def accept_all_above(self) -> None:
-        """Accept pending boxes at or above the score slider and reject those below: one undo step."""
+        """Accept pending boxes at or above the score slider (or their class's threshold) and reject
+        those below: one undo step."""
         pending = [b for b in self.boxes if b.status == BoxStatus.PENDING]
-        above = [b.id for b in pending if b.score is None or b.score >= self.min_score]
-        below = [b.id for b in pending if b.score is not None and b.score < self.min_score]
+        above = [b.id for b in pending if b.score is None or b.score >= self.min_score_for(b.class_id)]
+        below = [b.id for b in pending if b.score is not None and b.score < self.min_score_for(b.class_id)]
         commands = []
         if above:
             commands.append(SetBoxStatus(above, BoxStatus.ACCEPTED))
@@ -175,7 +194,8 @@ class ReviewController(QObject):
             commands.append(SetBoxStatus(below, BoxStatus.REJECTED))
         if commands:
             self.execute(MacroCommand(commands, f"accept {len(above)}, reject {len(below)} below the slider"))
-        self.message.emit(f"Accepted {len(above)} box(es), rejected {len(below)} below {self.min_score:.2f}")
+        cut = f"{self.min_score:.2f}" + (" or their class threshold" if self.class_min_scores else "")
+        self.message.emit(f"Accepted {len(above)} box(es), rejected {len(below)} below {cut}")
 
     def reject_all(self) -> None:
         pending = [b.id for b in self.boxes if b.status == BoxStatus.PENDING]
@@ -327,7 +347,18 @@ class ReviewController(QObject):
         for box in self.boxes:
             record = colours.get(box.class_id)
             name, colour = (record.name, record.colour) if record else (f"class {box.class_id}", "#ffffff")
-            views.append(BoxView(box.id, box.xyxy, name, colour, box.score, str(box.status), str(box.source)))
+            views.append(
+                BoxView(
+                    box.id,
+                    box.xyxy,
+                    name,
+                    colour,
+                    box.score,
+                    str(box.status),
+                    str(box.source),
+                    box.auto_accepted,
+                )
+            )
         views.sort(key=lambda v: (v.score is None, -(v.score or 0)))
         self.canvas.set_boxes(views)
 
@@ -341,6 +372,8 @@ class ReviewController(QObject):
     def _on_change(self, change: ProjectChange) -> None:
         if self.project is None:
             return
+        if "settings" in change.kinds:
+            self._load_class_thresholds()
         if "classes" in change.kinds:
             self._reload_classes()
         if change.kinds & {"images", "boxes"}:
@@ -373,6 +406,9 @@ class ReviewController(QObject):
         allowed = (
             {r.id for r in self.project.images(class_id=class_id)} if class_id and self.project else None
         )
+        if self.files.state_filter.currentData() == AUTO_ACCEPTED_FILTER and self.project is not None:
+            auto = {r.id for r in self.project.images(auto_accepted=True)}
+            allowed = auto if allowed is None else allowed & auto
         self.files.apply_filters(allowed)
 
     def _update_counts(self) -> None:

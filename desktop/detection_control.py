@@ -15,10 +15,13 @@ from groundlabel.desktop.detection_worker import DetectionJob, DetectionThread
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_loading import DEFAULT_MODEL
-from groundlabel.project import ImageState, ReviewProject, prediction_key
+from groundlabel.project import ImageState, ReviewProject
+from groundlabel.project.predicting import PredictionPlan, prediction_plan
+from groundlabel.project.thresholds import save_thresholds, set_auto_accept_precision
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class DetectionControl(QObject):
         self.busy = False
         self._job: DetectionJob | None = None
         self._job_project: ReviewProject | None = None
+        self._plan: PredictionPlan | None = None  # the job's per-class thresholds and auto-accept
         self._model = DEFAULT_MODEL
 
     # -- settings, remembered per project -------------------------------------------------
@@ -125,6 +129,14 @@ class DetectionControl(QObject):
         if changed:
             self.load_model()
 
+    def apply_class_thresholds(self, thresholds: ClassThresholds, auto_accept: float | None) -> None:
+        """From the settings dialog: the per-class thresholds (on/off, values) and auto-accept."""
+        if self.project is None:
+            return
+        with self.project.batch():
+            save_thresholds(self.project, thresholds)
+            set_auto_accept_precision(self.project, auto_accept)
+
     def load_model(self) -> None:
         model, device = self.model_choice()
         self._model = model
@@ -162,7 +174,7 @@ class DetectionControl(QObject):
 
     def _key(self) -> str | None:
         try:
-            return prediction_key(self._model, self.project.label_set(), self.settings())
+            return prediction_plan(self.project, self._model, self.project.label_set(), self.settings()).key
         except GroundlabelError:
             return None
 
@@ -184,7 +196,8 @@ class DetectionControl(QObject):
             self.error.emit(f"Add classes first: the detector's prompt is built from them.\n\n({exc})")
             return False
         items = tuple((image_id, str(self.project.image_file(image_id))) for image_id in image_ids)
-        self._job = DetectionJob(items, labels, self.settings())
+        self._plan = prediction_plan(self.project, self._model, labels, self.settings())
+        self._job = DetectionJob(items, labels, self._plan.run_settings)
         self._job_project = self.project  # results belong to this project, even if another opens
         self._set_busy(True)
         self.progress.bar.setRange(0, len(items))
@@ -214,9 +227,17 @@ class DetectionControl(QObject):
         if not result.ok:
             self.image_failed.emit(image_id, result.error or "unreadable")
             return
+        plan = self._plan
         try:
+            result = plan.thresholds.apply(result, plan.settings.box_threshold, plan.settings.max_detections)
             self.project.record_prediction(
-                image_id, result, self._model, self._job.labels, self._job.settings
+                image_id,
+                result,
+                self._model,
+                self._job.labels,
+                plan.settings,
+                plan.fingerprint,
+                plan.auto_accept,
             )
         except GroundlabelError as exc:
             self.image_failed.emit(image_id, str(exc))

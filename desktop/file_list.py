@@ -46,6 +46,7 @@ StateRole = Qt.ItemDataRole.UserRole + 2
 IN_REVIEW = "in review"
 UNREADABLE = "unreadable"
 DISPLAY_STATES = ["new", "predicted", IN_REVIEW, "reviewed", "reviewed-empty", UNREADABLE]
+AUTO_ACCEPTED_FILTER = "auto-accepted"  # images holding a box the auto-accept rule accepted
 STATE_COLOURS = {
     "new": "#9e9e9e",
     "predicted": "#2196f3",
@@ -250,6 +251,7 @@ class FileListPanel(QWidget):
         self.state_filter.addItem("All states", None)
         for state in DISPLAY_STATES:
             self.state_filter.addItem(state, state)
+        self.state_filter.addItem(AUTO_ACCEPTED_FILTER, AUTO_ACCEPTED_FILTER)
         self.class_filter = QComboBox()
         self.class_filter.addItem("All classes", None)
         self.show_thumbnails = QCheckBox("Thumbnails")
@@ -307,7 +309,10 @@ class FileListPanel(QWidget):
         self.class_filter.blockSignals(False)
 
     def apply_filters(self, allowed_ids: set[int] | None) -> None:
-        self.proxy.set_filters(self.state_filter.currentData(), allowed_ids, self.search.text())
+        """``allowed_ids`` comes from the project (class and auto-accepted filters)."""
+        state = self.state_filter.currentData()
+        state = None if state == AUTO_ACCEPTED_FILTER else state
+        self.proxy.set_filters(state, allowed_ids, self.search.text())
 
     def set_counts(self, reviewed: int, total: int) -> None:
         self.count_label.setText(f"{reviewed:,} / {total:,} reviewed")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from groundlabel.desktop.app_settings import AppSettings
 from groundlabel.desktop.canvas import ImageCanvas
+from groundlabel.desktop.class_thresholds_editor import ClassThresholdsEditor
 from groundlabel.desktop.classes_panel import ClassesPanel
 from groundlabel.desktop.controller import ReviewController
 from groundlabel.desktop.detection_control import DetectionControl, DetectionProgress
@@ -33,6 +34,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from groundlabel.project.thresholds import auto_accept_precision, load_thresholds
 
 
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
@@ -189,6 +192,8 @@ class MainWindow(QMainWindow):
         review_menu = menu.addMenu("&Review")
         for name in ("mark_reviewed", "mark_empty", "next_unreviewed", "next_image", "prev_image"):
             review_menu.addAction(a[name])
+        review_menu.addSeparator()
+        self.report_action = review_menu.addAction("Re&port…", self.show_report)
         view_menu = menu.addMenu("&View")
         for name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", "toggle_rejected", "help"):
             view_menu.addAction(a[name])
@@ -337,9 +342,15 @@ class MainWindow(QMainWindow):
             return
         model, device = self.detection.model_choice()
         current = self.detection.settings()
-        dialog = SettingsDialog(model, device, current.box_threshold, current.text_threshold, self)
+        project = self.controller.project
+        editor = ClassThresholdsEditor(
+            [c.name for c in project.classes()], load_thresholds(project), auto_accept_precision(project),
+            current.box_threshold,
+        )  # fmt: skip
+        dialog = SettingsDialog(model, device, current.box_threshold, current.text_threshold, self, editor)
         if dialog.exec():
             self.detection.apply_settings(*dialog.values())
+            self.detection.apply_class_thresholds(editor.thresholds(), editor.auto_accept_value())
             self._model_in_use = self.detection.model_choice()
 
     def choose_model_folder(self) -> None:
@@ -364,6 +375,15 @@ class MainWindow(QMainWindow):
             self.report_error("Open a folder first: classes are kept per project.")
             return
         self.classes.request_import()
+
+    def show_report(self) -> None:
+        """Review → Report: the plots of ``groundlabel report``, drawn off the GUI thread."""
+        from groundlabel.desktop.report_dialog import run_report_dialog
+
+        if self.controller.project is None:
+            self.report_error("Open a folder first.")
+            return
+        self.dialog = run_report_dialog(self, self.controller.project, self.report_error)
 
     def export_dataset(self) -> None:
         from groundlabel.desktop.dataset_dialogs import run_export_dialog

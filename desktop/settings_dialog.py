@@ -21,6 +21,7 @@ class SettingsDialog(QDialog):
         box_threshold: float,
         text_threshold: float,
         parent: QWidget | None = None,
+        class_thresholds: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detection settings (this project)")
@@ -37,6 +38,9 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Box threshold", self.box_threshold)
         form.addRow("Text threshold", self.text_threshold)
+        self.class_thresholds = class_thresholds  # a ClassThresholdsEditor, when a project is open
+        if class_thresholds is not None:
+            form.addRow(class_thresholds)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -26,6 +26,8 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.detect",
     "groundlabel.cli.export",
     "groundlabel.cli.import_",
+    "groundlabel.cli.calibrate",
+    "groundlabel.cli.report",
 ]
 PLUGIN_GROUP = "groundlabel.commands"
 

@@ -14,8 +14,8 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
     """Predict every image of one folder not yet predicted with this model, prompt and thresholds."""
     from groundlabel.detector import DetectionSettings, Detector
     from groundlabel.progress import progress_bar
-    from groundlabel.project.predicting import images_to_predict, predict_into_project
-    from groundlabel.project.store import ReviewProject, prediction_key
+    from groundlabel.project.predicting import images_to_predict, predict_into_project, prediction_plan
+    from groundlabel.project.store import ReviewProject
 
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
         raise GroundlabelError(
@@ -30,7 +30,14 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
         if not images:
             raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        todo = images_to_predict(project, prediction_key(detector.model_name, labels, settings), images)
+        plan = prediction_plan(project, detector.model_name, labels, settings)
+        if plan.thresholds.active:
+            print(
+                f"per-class thresholds apply ({len(plan.thresholds.set())} class(es), set by groundlabel "
+                f"calibrate){'; auto-accept is on' if plan.auto_accept else ''}",
+                file=sys.stderr,
+            )
+        todo = images_to_predict(project, plan.key, images)
         with progress_bar(len(todo), "detect") as bar:
             report = predict_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,
@@ -39,7 +46,8 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
     report.skipped = len(images) - len(todo)
     print(
         f"{report.predicted} image(s) predicted, {report.boxes} box(es), {report.skipped} already predicted "
-        f"with the same model, prompt and thresholds, {len(report.failures)} failed -> {folder}",
+        f"with the same model, prompt and thresholds, {len(report.failures)} failed"
+        f"{f', {report.auto_accepted} box(es) auto-accepted' if report.auto_accepted else ''} -> {folder}",
         file=sys.stderr,
     )
     for path, reason in report.failures:

@@ -77,6 +77,7 @@ class BoxRecord:
     model: str | None = None  # model that proposed it (source model/import with a model)
     box_threshold: float | None = None
     text_threshold: float | None = None
+    auto_accepted: bool = False  # arrived accepted by the calibrated auto-accept rule
 
     @property
     def exported(self) -> bool:

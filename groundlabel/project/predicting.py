@@ -4,16 +4,23 @@ Shared by ``groundlabel detect --into-project`` and usable from a desktop worker
 it only calls thread-safe project methods. Images already predicted with the same model,
 prompt and thresholds are skipped, so an interrupted run resumes where it stopped (each
 image is committed as soon as it is done).
+
+Once calibrated (``groundlabel calibrate``), the project's per-class thresholds apply: the
+detector runs at the lowest threshold any class needs and each box is cut at its class's
+own; the thresholds and the auto-accept rule are part of the prediction key, so changing
+them re-predicts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.project.models import ImageRecord
 from groundlabel.project.store import ReviewProject, prediction_key
+from groundlabel.project.thresholds import auto_accept_scores, load_thresholds, thresholds_fingerprint
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionSettings, Detector
@@ -26,6 +33,35 @@ class PredictReport:
     skipped: int = 0  # already predicted with the same model, prompt and thresholds
     boxes: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image path, reason)
+    auto_accepted: int = 0
+
+
+@dataclass(frozen=True)
+class PredictionPlan:
+    """How a project's images are predicted now: key, detector settings, per-class cut."""
+
+    key: str
+    settings: DetectionSettings  # as the user set them; recorded with each box
+    run_settings: DetectionSettings  # what the detector runs with (lowest threshold, no cap)
+    thresholds: ClassThresholds
+    auto_accept: dict[str, float]
+    fingerprint: str
+
+
+def prediction_plan(
+    project: ReviewProject, model: str, labels: LabelSet, settings: DetectionSettings
+) -> PredictionPlan:
+    """The project's thresholds and auto-accept rule applied to ``settings``."""
+    thresholds = load_thresholds(project)
+    auto_accept = auto_accept_scores(project, thresholds)
+    fingerprint = thresholds_fingerprint(thresholds, auto_accept)
+    run_settings = settings
+    if thresholds.active:
+        run_settings = replace(
+            settings, box_threshold=thresholds.detection_floor(settings.box_threshold), max_detections=None
+        )
+    key = prediction_key(model, labels, settings, fingerprint)
+    return PredictionPlan(key, settings, run_settings, thresholds, auto_accept, fingerprint)
 
 
 def images_to_predict(
@@ -46,26 +82,32 @@ def predict_into_project(
     force: bool = False,
     on_image: Callable[[ImageRecord], None] | None = None,
 ) -> PredictReport:
-    """Detect on the project's images (or ``images``) and record each result as it comes."""
-    key = prediction_key(detector.model_name, labels, settings)
+    """Detect on the project's images (or ``images``) and record each result as it comes,
+    cut at the project's per-class thresholds."""
+    plan = prediction_plan(project, detector.model_name, labels, settings)
     candidates = project.images() if images is None else list(images)
-    todo = images_to_predict(project, key, candidates, force)
+    todo = images_to_predict(project, plan.key, candidates, force)
     report = PredictReport(skipped=len(candidates) - len(todo))
     project.model = detector.model_name
+    run = plan.run_settings
     results = detector.detect(
         [project.image_file(image) for image in todo],
         labels,
-        box_threshold=settings.box_threshold,
-        text_threshold=settings.text_threshold,
-        nms_iou=settings.nms_iou,
-        max_detections=settings.max_detections,
+        box_threshold=run.box_threshold,
+        text_threshold=run.text_threshold,
+        nms_iou=run.nms_iou,
+        max_detections=run.max_detections,
         batch_size=batch_size,
     )
     for image, result in zip(todo, results, strict=True):
         if result.ok:
-            project.record_prediction(image.id, result, detector.model_name, labels, settings)
+            result = plan.thresholds.apply(result, settings.box_threshold, settings.max_detections)
+            boxes = project.record_prediction(
+                image.id, result, detector.model_name, labels, settings, plan.fingerprint, plan.auto_accept
+            )
             report.predicted += 1
             report.boxes += len(result.boxes)
+            report.auto_accepted += sum(1 for box in boxes if box.auto_accepted)
         else:
             report.failures.append((image.path, result.error or "unknown error"))
         if on_image is not None:

@@ -12,8 +12,10 @@ from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRec
 
 IMAGE_COLUMNS = "id, path, state, width, height, content_hash, prediction_key, missing, changed"
 BOX_COLUMNS = (
-    "id, image_id, class_id, x0, y0, x1, y1, score, source, status, model, box_threshold, text_threshold"
+    "id, image_id, class_id, x0, y0, x1, y1, score, source, status, model, box_threshold, text_threshold, "
+    "auto_accepted"
 )
+BOX_PLACEHOLDERS = ",".join("?" * len(BOX_COLUMNS.split(",")))
 
 
 def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0)) -> ImageRecord:
@@ -45,6 +47,7 @@ def box_row(row: Sequence[Any]) -> BoxRecord:
         model=row[10],
         box_threshold=row[11],
         text_threshold=row[12],
+        auto_accepted=bool(row[13]),
     )
 
 

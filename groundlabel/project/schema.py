@@ -55,8 +55,14 @@ CREATE TABLE settings (
 );
 """
 
+# Version 2: a proposal that arrived accepted because its class's calibrated threshold and
+# measured precision allowed it (auto-accept) is flagged, so it can be listed and undone.
+_V2 = """
+ALTER TABLE boxes ADD COLUMN auto_accepted INTEGER NOT NULL DEFAULT 0
+"""
+
 # MIGRATIONS[n] takes the database from version n to n + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from groundlabel.project.database import ProjectDatabase, ProjectError, StaleEdi
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
 from groundlabel.project.rows import (
     BOX_COLUMNS,
+    BOX_PLACEHOLDERS,
     IMAGE_COLUMNS,
     box_row,
     check_colour,
@@ -42,9 +43,14 @@ PALETTE = (
 )  # fmt: skip
 
 
-def prediction_key(model: str, labels: LabelSet, settings: DetectionSettings) -> str:
-    """What makes two predictions the same: model, prompt and thresholds."""
-    return f"{model}\n{labels.fingerprint()}\n{settings.fingerprint()}"
+def prediction_key(
+    model: str, labels: LabelSet, settings: DetectionSettings, class_thresholds: str = ""
+) -> str:
+    """What makes two predictions the same: model, prompt and thresholds (per-class ones and the
+    auto-accept rule as ``project.thresholds.thresholds_fingerprint`` gives them; empty when none
+    apply, so keys made before any calibration stay valid)."""
+    key = f"{model}\n{labels.fingerprint()}\n{settings.fingerprint()}"
+    return f"{key}\n{class_thresholds}" if class_thresholds else key
 
 
 class ReviewProject(ProjectDatabase):
@@ -109,9 +115,11 @@ class ReviewProject(ProjectDatabase):
         state: ImageState | Iterable[ImageState] | None = None,
         class_id: int | None = None,
         include_missing: bool = False,
+        auto_accepted: bool = False,
     ) -> list[ImageRecord]:
-        """Images in path order with their box counts; optionally only some states, or
-        only images holding a (non-rejected) box of ``class_id``."""
+        """Images in path order with their box counts; optionally only some states, only
+        images holding a (non-rejected) box of ``class_id``, or (``auto_accepted``) only those
+        holding a box still accepted by the auto-accept rule."""
         where, params = ["1 = 1"], []
         if not include_missing:
             where.append("i.missing = 0")
@@ -125,6 +133,11 @@ class ReviewProject(ProjectDatabase):
                 "AND f.class_id = ? AND f.status != 'rejected')"
             )
             params.append(class_id)
+        if auto_accepted:
+            where.append(
+                "EXISTS (SELECT 1 FROM boxes a WHERE a.image_id = i.id "
+                "AND a.auto_accepted = 1 AND a.status = 'accepted')"
+            )
         rows = self._read(
             f"""SELECT {", ".join("i." + c.strip() for c in IMAGE_COLUMNS.split(","))},
                    c.pending, c.accepted, c.rejected
@@ -363,6 +376,7 @@ class ReviewProject(ProjectDatabase):
         box_threshold: float | None = None,
         text_threshold: float | None = None,
         box_id: int | None = None,
+        auto_accepted: bool = False,
     ) -> BoxRecord:
         """Low level (not undoable; user edits go through ``commands.AddBox``)."""
         self.image(image_id)
@@ -370,12 +384,12 @@ class ReviewProject(ProjectDatabase):
         coords = check_xyxy(xyxy)
         with self._write("boxes", [image_id]) as connection:
             cursor = connection.execute(
-                f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({BOX_PLACEHOLDERS})",
                 (
                     box_id, image_id, class_id, *coords,
                     None if score is None else float(score),
                     str(BoxSource(source)), str(BoxStatus(status)),
-                    model, box_threshold, text_threshold,
+                    model, box_threshold, text_threshold, int(auto_accepted),
                 ),
             )  # fmt: skip
             new_id = cursor.lastrowid if box_id is None else box_id
@@ -394,6 +408,7 @@ class ReviewProject(ProjectDatabase):
             box_threshold=box.box_threshold,
             text_threshold=box.text_threshold,
             box_id=box.id,
+            auto_accepted=box.auto_accepted,
         )
 
     def update_box(self, box_id: int, **fields: Any) -> BoxRecord:
@@ -440,32 +455,41 @@ class ReviewProject(ProjectDatabase):
         model: str,
         labels: LabelSet,
         settings: DetectionSettings,
+        class_thresholds: str = "",
+        auto_accept: Mapping[str, float] | None = None,
     ) -> list[BoxRecord]:
         """Store one image's detector output in one transaction. Safe from a worker thread.
 
-        Replaces the image's earlier *pending model* boxes (accepted, rejected, hand-drawn and
-        imported boxes stay), adds classes the project lacks, records the size as shown and
-        the prediction key, and moves a ``new`` image to ``predicted`` (reviewed images keep
-        their state). Not undoable: an undo of an edit to a replaced box raises ``StaleEditError``.
+        Replaces the image's earlier *pending model* boxes and auto-accepted ones still accepted
+        (accepted, rejected, hand-drawn and imported boxes stay), adds classes the project lacks,
+        records the size as shown and the prediction key (``class_thresholds``: see
+        ``prediction_key``), and moves a ``new`` image to ``predicted`` (reviewed images keep
+        their state). A box whose class is in ``auto_accept`` with a score at or above its value
+        arrives accepted and flagged ``auto_accepted``. Not undoable: an undo of an edit to a
+        replaced box raises ``StaleEditError``.
         """
         if not result.ok:
             raise ProjectError(f"{result.source}: cannot record a failed detection ({result.error})")
-        key = prediction_key(model, labels, settings)
+        key = prediction_key(model, labels, settings, class_thresholds)
+        auto_accept = auto_accept or {}
         width, height = result.image_size
         with self._write("boxes", [image_id]) as connection:
             self._pending_change[0].add("images")
             self.image(image_id)
             class_ids = self.ensure_classes(labels.names)
             connection.execute(
-                "DELETE FROM boxes WHERE image_id = ? AND source = 'model' AND status = 'pending'",
+                "DELETE FROM boxes WHERE image_id = ? AND source = 'model' "
+                "AND (status = 'pending' OR (auto_accepted = 1 AND status = 'accepted'))",
                 (image_id,),
             )
             for xyxy, score, name in zip(result.boxes, result.scores, result.labels, strict=True):
+                auto = name in auto_accept and score >= auto_accept[name]
                 connection.execute(
-                    f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                    f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({BOX_PLACEHOLDERS})",
                     (
                         None, image_id, class_ids[name], *check_xyxy(xyxy), float(score),
-                        "model", "pending", model, settings.box_threshold, settings.text_threshold,
+                        "model", "accepted" if auto else "pending", model,
+                        settings.box_threshold, settings.text_threshold, int(auto),
                     ),
                 )  # fmt: skip
             connection.execute(
