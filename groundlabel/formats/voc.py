@@ -1,4 +1,9 @@
-"""Pascal VOC: one XML per image under ``Annotations/``, plus ``ImageSets/Main/default.txt``.
+"""Pascal VOC: ``JPEGImages/``, ``Annotations/``, ``ImageSets/Main/<split>.txt``, ``labelmap.txt``.
+
+VOC readers (torchvision's ``VOCDetection``, Datumaro) look for ``JPEGImages/<id>.jpg``, so
+images that are not JPEG are converted to JPEG at quality 95 (``images_out.JPEG_QUALITY``);
+JPEGs keep their bytes. ``labelmap.txt`` (Datumaro's ``name:r,g,b::`` lines, ``background``
+first) declares the classes, custom ones included.
 
 Rounding (VOC stores 1-based, inclusive integer pixel indices): an edge at pixel
 coordinate ``v`` (0-based, continuous) is written as ``xmin = round(x0) + 1``,
@@ -18,12 +23,12 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 
-from groundlabel.atomic import write_text_atomic
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
-from groundlabel.formats.stale import remove_stale_outputs
+from groundlabel.formats.images_out import ImagePlacer
+from groundlabel.formats.staging import write_text
 
-ANNOTATIONS = "Annotations"
-IMAGE_SET = Path("ImageSets") / "Main" / "default.txt"
+ANNOTATIONS, JPEG_IMAGES, LABELMAP = "Annotations", "JPEGImages", "labelmap.txt"
+IMAGE_SETS = Path("ImageSets") / "Main"
 
 
 def _round_half_up(value: float) -> int:
@@ -55,10 +60,12 @@ def _sub(parent: ET.Element, tag: str, text: str | int) -> ET.Element:
     return element
 
 
-def image_xml(image: DatasetImage) -> str:
-    path = PurePosixPath(image.file_name)
+def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
+    """``<path>`` is the image's path in the project folder (import matches on it);
+    ``<filename>`` the name of the file in ``JPEGImages/`` (``stored_name``, after conversion)."""
+    path = PurePosixPath(stored_name or image.file_name)
     root = ET.Element("annotation")
-    _sub(root, "folder", path.parent.as_posix() if str(path.parent) != "." else "")
+    _sub(root, "folder", JPEG_IMAGES)
     _sub(root, "filename", path.name)
     _sub(root, "path", image.file_name)
     source = ET.SubElement(root, "source")
@@ -82,20 +89,43 @@ def image_xml(image: DatasetImage) -> str:
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_voc(dataset: Dataset, out: Path, progress: Progress | None = None) -> list[Path]:
+def _colour(hex_colour: str | None, index: int) -> str:
+    if hex_colour and len(hex_colour) == 7 and hex_colour.startswith("#"):
+        return ",".join(str(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5))
+    return f"{(index * 67) % 256},{(index * 131) % 256},{(index * 193) % 256}"
+
+
+def labelmap(class_names: list[str], colours: dict[str, str]) -> str:
+    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+    for i, name in enumerate(class_names, start=1):
+        if ":" in name or "\n" in name:
+            raise FormatError(LABELMAP, name, "a VOC class name cannot hold ':'; rename the class")
+        lines.append(f"{name}:{_colour(colours.get(name), i)}::")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def write_voc(
+    dataset: Dataset, out: Path, progress: Progress | None = None, placer: ImagePlacer | None = None
+) -> list[Path]:
     written = []
-    ids = []
+    ids: dict[str, list[str]] = {split: [] for split in dataset.splits}
     for image in dataset.images:
         stem = PurePosixPath(image.file_name).with_suffix("").as_posix()
+        stored = image.file_name
+        if placer is not None:
+            stored = placer.target_name(image.file_name, jpeg=True)
+            placer.place(image.file_name, out / JPEG_IMAGES / stored, jpeg=True)
         target = out / ANNOTATIONS / f"{stem}.xml"
-        write_text_atomic(target, image_xml(image))
+        write_text(target, image_xml(image, stored))
         written.append(target)
-        ids.append(stem)
+        ids[image.split].append(stem)
         tick(progress)
-    image_set = out / IMAGE_SET
-    write_text_atomic(image_set, "".join(f"{i}\n" for i in ids))
-    written.append(image_set)
-    remove_stale_outputs(out, out / ANNOTATIONS, ".xml", written)
+    for split, stems in ids.items():
+        image_set = out / IMAGE_SETS / f"{split}.txt"
+        write_text(image_set, "".join(f"{i}\n" for i in stems))
+        written.append(image_set)
+    write_text(out / LABELMAP, labelmap(dataset.class_names, dataset.colours))
+    written.append(out / LABELMAP)
     return written
 
 
@@ -161,11 +191,41 @@ def read_voc(path: Path, progress: Progress | None = None) -> Dataset:
             raise FormatError(str(path), "", "no VOC .xml files found (looked in Annotations/)")
     else:
         raise FormatError(str(path), "", "no such file or folder")
+    root = path if path.is_dir() else path.parent
+    names = _labelmap_names(root / LABELMAP)
+    splits = _image_sets(root / IMAGE_SETS)
     images = []
-    names: list[str] = []
     for file in files:
         image = read_voc_file(file, base)
+        image.split = splits.get(file.relative_to(base).with_suffix("").as_posix(), "train")
         images.append(image)
         names.extend(b.class_name for b in image.boxes if b.class_name not in names)
         tick(progress)
-    return Dataset(class_names=names, images=images, source=str(path))
+    split_names = list(dict.fromkeys(splits.values())) or ["train"]
+    return Dataset(class_names=names, images=images, source=str(path), splits=split_names)
+
+
+def _labelmap_names(path: Path) -> list[str]:
+    """Class names in ``labelmap.txt`` order, without ``background``; none when it is absent."""
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name = line.split(":", 1)[0].strip()
+        if name and not line.startswith("#") and name != "background":
+            names.append(name)
+    return names
+
+
+def _image_sets(folder: Path) -> dict[str, str]:
+    """Image id -> split, from ``ImageSets/Main/<split>.txt`` (class-specific lists skipped)."""
+    splits: dict[str, str] = {}
+    if not folder.is_dir():
+        return splits
+    for file in sorted(folder.glob("*.txt")):
+        lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if any(line.rsplit(None, 1)[-1] in ("-1", "0", "1") and " " in line for line in lines):
+            continue  # a <class>_<split>.txt list of the original VOC ("id  1")
+        for line in lines:
+            splits.setdefault(line, file.stem)
+    return splits
