@@ -20,6 +20,7 @@ from groundlabel.formats.registry import get_format
 from groundlabel.formats.split_summary import split_table, split_warnings
 from groundlabel.formats.splits import Split, parse_splits, split_of
 from groundlabel.formats.staging import staged_folder
+from groundlabel.formats.yolo import flat_name
 
 SINGLE_FILE_FORMATS = ("coco", "labelstudio")
 # Formats that name a file by the image's path without its extension.
@@ -55,7 +56,8 @@ def drop_name_clashes(dataset: Dataset, format_name: str) -> list[tuple[str, str
     first: dict[str, str] = {}
     kept, skipped = [], []
     for image in dataset.images:
-        stem = PurePosixPath(image.file_name).with_suffix("").as_posix()
+        name = flat_name(image.file_name) if format_name == "yolo" else image.file_name
+        stem = PurePosixPath(name).with_suffix("").as_posix()
         if stem in first:
             skipped.append(
                 (

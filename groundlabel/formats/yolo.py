@@ -1,10 +1,12 @@
-"""YOLO detection labels: ``labels/<image path without extension>.txt`` and ``data.yaml``.
+"""YOLO as Ultralytics reads it: ``images/<split>/``, ``labels/<split>/*.txt``, ``data.yaml``.
 
 Each line is ``class cx cy w h``, coordinates normalised by the image size as shown and
 written with 6 decimals, so a round trip moves an edge by at most 1e-6 of the image size
 (0.002 px on a 2000 px image). Class ids are the project's class order, 0-based; they are
 stable as long as the class order is. A reviewed-empty image gets an empty label file
-(a negative). Images are not copied: the label tree mirrors the image folder.
+(a negative). ``data.yaml`` names ``path``, one entry per split and ``names``; Ultralytics
+requires ``val``, so without a split of that name ``val`` points at the training images.
+Reading also accepts the older layout, where ``labels/`` mirrors the image folder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from groundlabel.formats.images_out import ImagePlacer
 from groundlabel.formats.staging import write_text
 
 LABELS, IMAGES = "labels", "images"
+# Images below a subfolder are flattened into images/<split>/ with this between the parts
+# (sub/deep/a.png -> sub__deep__a.png): Datumaro's YOLO reader looks only directly in
+# images/<split>/ and labels/<split>/. Import turns the separator back into "/".
+FLAT_SEPARATOR = "__"
+
+
+def flat_name(file_name: str) -> str:
+    return file_name.replace("/", FLAT_SEPARATOR)
 DATA_YAML = "data.yaml"
 
 
@@ -60,7 +70,7 @@ def write_yolo(
     placer: ImagePlacer | None = None,
     final_out: Path | None = None,
 ) -> list[Path]:
-    """``images/<split>/<path>``, ``labels/<split>/<path without extension>.txt``, ``data.yaml``.
+    """``images/<split>/<flat path>``, ``labels/<split>/<flat path without extension>.txt``, ``data.yaml``.
 
     ``final_out`` is where the folder will live once the staged export is renamed into place.
     """
@@ -69,11 +79,11 @@ def write_yolo(
     for image in dataset.images:
         width, height = int(image.width or 0), int(image.height or 0)
         lines = [yolo_line(index[b.class_name], b.xyxy, width, height) for b in image.boxes]
-        stem = PurePosixPath(image.file_name).with_suffix("").as_posix()
-        target = out / LABELS / image.split / f"{stem}.txt"
+        flat = flat_name(image.file_name)
+        target = out / LABELS / image.split / f"{PurePosixPath(flat).with_suffix('')}.txt"
         write_text(target, "".join(f"{line}\n" for line in lines))
         if placer is not None:
-            placer.place(image.file_name, out / IMAGES / image.split / image.file_name)
+            placer.place(image.file_name, out / IMAGES / image.split / flat)
         written.append(target)
         tick(progress)
     yaml_path = out / DATA_YAML

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.formats.yolo import FLAT_SEPARATOR
 from groundlabel.project.models import BoxSource, BoxStatus, ImageRecord, ImageState
 from groundlabel.project.store import ReviewProject
 
@@ -111,6 +112,8 @@ class _ImageIndex:
             return same_name[0]
         if len(same_name) > 1:
             raise LookupError(f"{file_name!r} matches several images: {', '.join(r.path for r in same_name)}")
+        if FLAT_SEPARATOR in name:  # a YOLO export's flattened subfolder path
+            return self.find(name.replace(FLAT_SEPARATOR, "/"))
         raise LookupError(f"missing image: no {file_name!r}")
 
 
