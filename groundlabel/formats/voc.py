@@ -62,11 +62,11 @@ def _sub(parent: ET.Element, tag: str, text: str | int) -> ET.Element:
 
 def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
     """``<path>`` is the image's path in the project folder (import matches on it);
-    ``<filename>`` the name of the file in ``JPEGImages/`` (``stored_name``, after conversion)."""
-    path = PurePosixPath(stored_name or image.file_name)
+    ``<filename>`` the file's path below ``JPEGImages/`` (``stored_name``, after conversion),
+    which is where Datumaro looks for the image."""
     root = ET.Element("annotation")
     _sub(root, "folder", JPEG_IMAGES)
-    _sub(root, "filename", path.name)
+    _sub(root, "filename", stored_name or image.file_name)
     _sub(root, "path", image.file_name)
     source = ET.SubElement(root, "source")
     _sub(source, "database", "groundlabel")

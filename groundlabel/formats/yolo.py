@@ -30,6 +30,8 @@ FLAT_SEPARATOR = "__"
 
 def flat_name(file_name: str) -> str:
     return file_name.replace("/", FLAT_SEPARATOR)
+
+
 DATA_YAML = "data.yaml"
 
 
