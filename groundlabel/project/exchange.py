@@ -47,6 +47,20 @@ def project_dataset(
     )
     report = ExportReport(dataset)
     selected = project.images(state=None if images == "all" else REVIEWED_STATES, include_missing=True)
+    # One transaction for the sizes read on the way (one commit each made 10,000 images take minutes).
+    with project.batch():
+        _add_images(project, selected, names, report, progress)
+    return report
+
+
+def _add_images(
+    project: ReviewProject,
+    selected: list[ImageRecord],
+    names: dict[int, str],
+    report: ExportReport,
+    progress: Progress | None,
+) -> None:
+    dataset = report.dataset
     for record in selected:
         if record.missing:
             report.failures.append(
@@ -65,7 +79,6 @@ def project_dataset(
                 DatasetBox(b.xyxy, names[b.class_id], b.score) for b in project.boxes(record.id) if b.exported
             ]
         dataset.images.append(DatasetImage(record.path, info.width, info.height, boxes))
-    return report
 
 
 @dataclass
