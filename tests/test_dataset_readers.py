@@ -20,7 +20,7 @@ from dataset_folder import make_dataset_folder
 from readers_venv import readers_python
 
 from groundlabel.cli import main
-from groundlabel.formats.splits import parse_splits, split_of
+from groundlabel.formats.splits import assign_splits, parse_splits
 from groundlabel.formats.voc import to_voc_bndbox
 from groundlabel.images import load_image
 
@@ -35,7 +35,7 @@ class Export:
         self.folder = root / "images"
         self.boxes = make_dataset_folder(self.folder)
         plan = parse_splits(SPLIT)
-        self.split = {name: split_of(name, plan, SEED) for name in self.boxes}
+        self.split = assign_splits(self.boxes, plan, SEED)  # a first export: no earlier assignment
         self.out: dict[tuple[str, str], Path] = {}
         for name in FORMATS:
             for mode in ("hardlink", "copy"):

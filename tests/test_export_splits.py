@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -53,17 +53,36 @@ def test_parse_splits() -> None:
             parse_splits(bad)
 
 
-def test_split_depends_only_on_path_and_seed() -> None:
-    plan = parse_splits("train=0.8,val=0.2")
-    paths = [f"dir{i % 7}/img_{i}.jpg" for i in range(10_000)]
+def within_one_image(assignment: dict[str, str], plan: list[Split]) -> bool:
+    counts = Counter(assignment.values())
+    return all(abs(counts[s.name] - s.ratio * len(assignment)) <= 1 for s in plan)
+
+
+@pytest.mark.parametrize("text", ["train=0.8,val=0.2", "train=0.7,val=0.2,test=0.1", "a=1,b=1,c=1,d=1"])
+def test_split_sizes_match_the_ratios_within_one_image(text: str) -> None:
+    plan = parse_splits(text)
+    for n in [*range(1, 40), 101, 1_000, 10_000]:
+        for seed in (0, 1, 7):
+            assert within_one_image(assign_splits([f"d/{i}.jpg" for i in range(n)], plan, seed), plan)
+
+
+def test_splits_are_a_function_of_paths_and_seed_and_survive_additions() -> None:
+    plan = parse_splits("train=0.7,val=0.2,test=0.1")
+    paths = [f"dir{i % 7}/img_{i}.jpg" for i in range(5_000)]
     first = assign_splits(paths, plan, seed=0)
-    more = assign_splits(paths + [f"new/{i}.png" for i in range(3_000)], plan, seed=0)
-    assert all(more[p] == first[p] for p in paths)  # adding images moves none
-    assert assign_splits(reversed(paths), plan, seed=0) == first  # order plays no part
+    assert assign_splits(list(reversed(paths)), plan, seed=0) == first  # the hash orders, not the input
     assert assign_splits(paths, plan, seed=1) != first
-    # Sizes are binomial: within 4 standard deviations of the ratio (a 1-in-15,000 miss).
-    val = sum(1 for s in first.values() if s == "val")
-    assert abs(val - 2_000) < 4 * math.sqrt(10_000 * 0.2 * 0.8)
+    grown = dict(first)
+    for batch in range(5):  # images arrive in batches; every export keeps the earlier assignment
+        added = [f"new{batch}/{i}.png" for i in range(37 * (batch + 1))]
+        again = assign_splits([*grown, *added], plan, seed=0, previous=grown)
+        assert {p: again[p] for p in grown} == grown
+        assert within_one_image(again, plan)
+        grown = again
+    # A plan or seed that changed ignores the old assignment at the caller (export_job); here a
+    # split name the plan no longer has is simply reassigned.
+    renamed = assign_splits(paths, parse_splits("train=0.5,holdout=0.5"), 0, previous=first)
+    assert set(renamed.values()) == {"train", "holdout"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -94,6 +113,12 @@ def test_adding_images_keeps_earlier_split_assignments(folder, tmp_path: Path) -
     after = {i.file_name: i.split for i in read_coco(out).images}
     assert len(after) == len(before) + 15
     assert {name: after[name] for name in before} == before
+    assert within_one_image(after, parse_splits("train=0.6,val=0.2,test=0.2"))
+    assert within_one_image(before, parse_splits("train=0.6,val=0.2,test=0.2"))
+    # Another seed starts over (and still meets the ratios).
+    assert export(images, "coco", out, "--split", "train=0.6,val=0.2,test=0.2", "--seed", "4") == 0
+    reseeded = {i.file_name: i.split for i in read_coco(out).images}
+    assert reseeded != after and within_one_image(reseeded, parse_splits("train=0.6,val=0.2,test=0.2"))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -1,6 +1,7 @@
 """One export, the same from the CLI and the desktop: splits, images, layout, summary.
 
-Assigns every image its split (``splits``), leaves out images whose name would clash in a
+Assigns every image its split (``splits``; an earlier export in OUT with the same plan and
+seed keeps its assignment, read from the folder's marker), leaves out images whose name would clash in a
 layout that names files by stem, writes the format into a staged folder that replaces OUT
 only when complete (``staging``), and puts the images beside the annotations
 (``images_out``). ``-o x.json`` with COCO or Label Studio keeps the older single-file form:
@@ -18,8 +19,8 @@ from groundlabel.formats.dataset import Dataset, Progress
 from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, ImagePlacer
 from groundlabel.formats.registry import get_format
 from groundlabel.formats.split_summary import split_table, split_warnings
-from groundlabel.formats.splits import Split, parse_splits, split_of
-from groundlabel.formats.staging import staged_folder
+from groundlabel.formats.splits import Split, assign_splits, describe, parse_splits
+from groundlabel.formats.staging import read_manifest, staged_folder
 from groundlabel.formats.yolo import flat_name
 
 SINGLE_FILE_FORMATS = ("coco", "labelstudio")
@@ -42,10 +43,20 @@ def is_single_file(format_name: str, out: Path) -> bool:
     return format_name in SINGLE_FILE_FORMATS and out.suffix.lower() == ".json"
 
 
-def assign(dataset: Dataset, splits: list[Split], seed: int) -> None:
+def previous_assignment(out: Path, splits: list[Split], seed: int) -> dict[str, str] | None:
+    """The split of each image in the earlier export at ``out``, if it used the same plan and seed."""
+    manifest = read_manifest(out)
+    if not manifest or manifest.get("plan") != describe(splits) or manifest.get("seed") != seed:
+        return None
+    images = manifest.get("images")
+    return images if isinstance(images, dict) else None
+
+
+def assign(dataset: Dataset, splits: list[Split], seed: int, previous: dict[str, str] | None = None) -> None:
     dataset.splits = [s.name for s in splits]
+    assignment = assign_splits((i.file_name for i in dataset.images), splits, seed, previous)
     for image in dataset.images:
-        image.split = split_of(image.file_name, splits, seed)
+        image.split = assignment[image.file_name]
 
 
 def drop_name_clashes(dataset: Dataset, format_name: str) -> list[tuple[str, str]]:
@@ -88,9 +99,10 @@ def export_dataset(
     splits = splits or parse_splits(None)
     options = dict(options or {})
     dataset_format = get_format(format_name)
-    assign(dataset, splits, seed)
     skipped = drop_name_clashes(dataset, format_name)
-    if is_single_file(format_name, out):
+    single = is_single_file(format_name, out)
+    assign(dataset, splits, seed, None if single else previous_assignment(out, splits, seed))
+    if single:
         if len(splits) > 1:
             raise GroundlabelError(f"--split needs a folder for -o, not the file {out}")
         written = dataset_format.write(dataset, out, progress, None, **options)
@@ -98,7 +110,13 @@ def export_dataset(
     placer = ImagePlacer(source_root, image_mode)
     if format_name == "yolo":
         options["final_out"] = out.absolute()
-    with staged_folder(out) as staging:
+    manifest = {
+        "format": format_name,
+        "plan": describe(splits),
+        "seed": seed,
+        "images": {image.file_name: image.split for image in dataset.images},
+    }
+    with staged_folder(out, manifest) as staging:
         written = dataset_format.write(dataset, staging, progress, placer, **options)
     written = [out.absolute() / path.relative_to(staging) for path in written]
     outcome = ExportOutcome(written, split_table(dataset), split_warnings(dataset), skipped)

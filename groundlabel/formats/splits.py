@@ -1,21 +1,26 @@
-"""Train/val/test splits that depend only on an image's path and the seed.
+"""Train/val/test splits: deterministic, exact to one image, and stable when images are added.
 
-Each image gets a number ``u`` in [0, 1) from SHA-256 of ``"<seed>:<path>"`` and falls in
-the split whose slice of [0, 1) holds it (slices in the order given, sized by the ratios).
-So an export is a pure function of the folder and the seed: exporting twice gives the same
-splits, and adding images never moves one that was already exported.
+Each image gets a number in [0, 1) from SHA-256 of ``"<seed>:<path>"`` (a hash, not a
+shuffle). A first export walks the images in that order and gives each to the split furthest
+below its quota (quotas by largest remainder of ``ratio · n``), so every split holds its
+ratio within one image and the same folder and seed always give the same splits.
 
-The price of that stability is that split sizes are binomial, not exact: with ``n`` images
-and ratio ``p`` a split holds ``n·p ± sqrt(n·p·(1-p))`` images (one standard deviation). No
-rule that looks at one image at a time can promise exact sizes for every set of paths;
-``benchmarks/split_sizes.py`` measures how often sizes land within one image of the ratio.
+Adding images must not move the ones already exported, and no rule that looks at one image
+at a time can also keep the sizes exact (a pure hash threshold misses the ratio by about
+``sqrt(n·p·(1-p))`` images; ``python -m benchmarks.split_sizes`` measures it). So an export
+remembers its assignment in the export folder's marker (``staging.MARKER``), and exporting
+again into that folder with the same plan and seed keeps every image where it was and gives
+the new ones to the splits furthest below their quota: still within one image while images
+are only added. A different plan or seed, or a new folder, starts over.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from groundlabel.errors import GroundlabelError
@@ -65,15 +70,43 @@ def split_key(path: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def split_of(path: str, splits: list[Split], seed: int) -> str:
-    """The split of one image; depends on nothing but ``path``, the plan and ``seed``."""
+def quotas(splits: list[Split], count: int) -> dict[str, int]:
+    """Images per split: ``ratio · count`` rounded by largest remainder (ties: plan order)."""
+    exact = [split.ratio * count for split in splits]
+    floors = [math.floor(e) for e in exact]
+    order = sorted(range(len(splits)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[: count - sum(floors)]:
+        floors[i] += 1
+    return {split.name: floor for split, floor in zip(splits, floors, strict=True)}
+
+
+def assign_splits(
+    paths: Iterable[str], splits: list[Split], seed: int, previous: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Path -> split. ``previous`` (an earlier export's assignment) is kept for the paths it has."""
+    paths = list(paths)
+    names = [split.name for split in splits]
+    result = {p: previous[p] for p in paths if previous and previous.get(p) in names}
+    target = quotas(splits, len(paths))
+    counts = Counter(result.values())
+    for path in sorted((p for p in paths if p not in result), key=lambda p: (split_key(p, seed), p)):
+        name = max(names, key=lambda n: (target[n] - counts[n], -names.index(n)))
+        result[path] = name
+        counts[name] += 1
+    return {path: result[path] for path in paths}
+
+
+def describe(splits: list[Split]) -> str:
+    """The plan as text, to tell whether an earlier export used the same one."""
+    return ",".join(f"{split.name}={split.ratio:.12g}" for split in splits)
+
+
+def threshold_split(path: str, splits: list[Split], seed: int) -> str:
+    """The memoryless rule (the split whose slice of [0, 1) holds the hash), kept as the
+    reference ``benchmarks/split_sizes.py`` compares the sizes of ``assign_splits`` with."""
     key, edge = split_key(path, seed), 0.0
     for split in splits:
         edge += split.ratio
         if key < edge:
             return split.name
-    return splits[-1].name  # float rounding of the last edge
-
-
-def assign_splits(paths: Iterable[str], splits: list[Split], seed: int) -> dict[str, str]:
-    return {path: split_of(path, splits, seed) for path in paths}
+    return splits[-1].name

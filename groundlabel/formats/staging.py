@@ -10,16 +10,27 @@ so pointing ``-o`` at the wrong folder never deletes anyone's files.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from groundlabel.errors import GroundlabelError
 
 MARKER = ".groundlabel-export"
-MARKER_TEXT = "Written by groundlabel export; exporting again replaces this whole folder.\n"
+MARKER_NOTE = "Written by groundlabel export; exporting again replaces this whole folder."
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """What the export in ``out`` recorded (its split assignment), or None."""
+    try:
+        document = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _replaceable(out: Path) -> bool:
@@ -40,8 +51,9 @@ def check_output_folder(out: Path) -> None:
 
 
 @contextmanager
-def staged_folder(out: Path) -> Iterator[Path]:
-    """Yield an empty folder to write into; on success it becomes ``out``, on error it goes."""
+def staged_folder(out: Path, manifest: dict[str, Any] | None = None) -> Iterator[Path]:
+    """Yield an empty folder to write into; on success it gets the marker (``manifest`` as
+    JSON) and becomes ``out``; on error it goes."""
     out = out.absolute()
     check_output_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +63,7 @@ def staged_folder(out: Path) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
-        (staging / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        write_json(staging / MARKER, {"note": MARKER_NOTE, **(manifest or {})})
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)
@@ -72,6 +84,4 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, document: object) -> None:
     """Indented JSON with a trailing newline, like ``groundlabel.atomic.write_json_atomic``."""
-    import json
-
     write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
