@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from groundlabel.errors import ImageLoadError
+from groundlabel.formats.staging import make_parent
 from groundlabel.images import load_image
 
 IMAGE_MODES = ("hardlink", "copy", "symlink", "none")
@@ -86,7 +87,7 @@ class ImagePlacer:
         if not self.writes:
             return
         source = self.source(file_name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(target)
         to_jpeg = jpeg and source.format != "JPEG"
         if not source.portable or to_jpeg:
             self._write_as_shown(source, target, "JPEG" if to_jpeg else source.format)

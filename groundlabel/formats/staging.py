@@ -76,10 +76,19 @@ def staged_folder(out: Path, manifest: dict[str, Any] | None = None) -> Iterator
         raise
 
 
+def make_parent(path: Path, _made: set[Path] = set()) -> None:  # noqa: B006 - a cache on purpose
+    """``mkdir -p`` of the file's folder, once per folder (10,000 files share a few folders)."""
+    parent = path.parent
+    if parent not in _made or not parent.is_dir():
+        parent.mkdir(parents=True, exist_ok=True)
+        _made.add(parent)
+
+
 def write_text(path: Path, text: str) -> None:
     """A plain write: inside the staging folder atomicity comes from the final rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    make_parent(path)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def write_json(path: Path, document: object) -> None:

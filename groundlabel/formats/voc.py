@@ -14,7 +14,7 @@ becomes the one pixel holding its centre, so its edges move by at most 1 px.
 
 Each XML sits at ``Annotations/<image path without extension>.xml``; ``<filename>`` is the
 image's name, ``<folder>`` its folder, ``<path>`` its path relative to the image folder
-(what import matches on). XML is written with ElementTree, so any class name survives.
+(what import matches on). Text is XML-escaped, so any class name survives.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
+from xml.sax.saxutils import escape
 
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.images_out import ImagePlacer
@@ -54,39 +55,47 @@ def from_voc_bndbox(xmin: int, ymin: int, xmax: int, ymax: int) -> tuple[float, 
     return float(xmin - 1), float(ymin - 1), float(xmax), float(ymax)
 
 
-def _sub(parent: ET.Element, tag: str, text: str | int) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    element.text = str(text)
-    return element
-
-
 def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
     """``<path>`` is the image's path in the project folder (import matches on it);
     ``<filename>`` the file's path below ``JPEGImages/`` (``stored_name``, after conversion),
-    which is where Datumaro looks for the image."""
-    root = ET.Element("annotation")
-    _sub(root, "folder", JPEG_IMAGES)
-    _sub(root, "filename", stored_name or image.file_name)
-    _sub(root, "path", image.file_name)
-    source = ET.SubElement(root, "source")
-    _sub(source, "database", "groundlabel")
-    size = ET.SubElement(root, "size")
-    _sub(size, "width", int(image.width or 0))
-    _sub(size, "height", int(image.height or 0))
-    _sub(size, "depth", 3)  # groundlabel reads every image as 8-bit RGB
-    _sub(root, "segmented", 0)
+    which is where Datumaro looks for the image.
+
+    Written from a template (ElementTree took 1 ms an image, a third of a large export);
+    text is escaped as ElementTree escapes it, so any class name survives."""
+    width, height = int(image.width or 0), int(image.height or 0)
+    lines = [
+        "<annotation>",
+        f"  <folder>{JPEG_IMAGES}</folder>",
+        f"  <filename>{escape(stored_name or image.file_name)}</filename>",
+        f"  <path>{escape(image.file_name)}</path>",
+        "  <source>",
+        "    <database>groundlabel</database>",
+        "  </source>",
+        "  <size>",
+        f"    <width>{width}</width>",
+        f"    <height>{height}</height>",
+        "    <depth>3</depth>",  # groundlabel reads every image as 8-bit RGB
+        "  </size>",
+        "  <segmented>0</segmented>",
+    ]
     for box in image.boxes:
-        obj = ET.SubElement(root, "object")
-        _sub(obj, "name", box.class_name)
-        _sub(obj, "pose", "Unspecified")
-        _sub(obj, "truncated", 0)
-        _sub(obj, "difficult", 0)
-        bndbox = ET.SubElement(obj, "bndbox")
-        values = to_voc_bndbox(box.xyxy, int(image.width or 0), int(image.height or 0))
-        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), values, strict=True):
-            _sub(bndbox, tag, value)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode") + "\n"
+        xmin, ymin, xmax, ymax = to_voc_bndbox(box.xyxy, width, height)
+        lines += [
+            "  <object>",
+            f"    <name>{escape(box.class_name)}</name>",
+            "    <pose>Unspecified</pose>",
+            "    <truncated>0</truncated>",
+            "    <difficult>0</difficult>",
+            "    <bndbox>",
+            f"      <xmin>{xmin}</xmin>",
+            f"      <ymin>{ymin}</ymin>",
+            f"      <xmax>{xmax}</xmax>",
+            f"      <ymax>{ymax}</ymax>",
+            "    </bndbox>",
+            "  </object>",
+        ]
+    lines.append("</annotation>")
+    return "\n".join(lines) + "\n"
 
 
 def _colour(hex_colour: str | None, index: int) -> str:
