@@ -223,3 +223,17 @@ def test_bad_options_are_one_line(folder, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "not a groundlabel export" in err and "Traceback" not in err
     assert get_format("hf").name == "hf"
+
+
+def test_symlink_and_none_image_modes(folder, tmp_path: Path) -> None:
+    images, expected = folder
+    linked = tmp_path / "linked"
+    assert export(images, "coco", linked, "--images", "symlink") == 0
+    astronaut = linked / "images" / "train" / "astronaut.png"
+    assert astronaut.is_symlink() and astronaut.resolve() == (images / "astronaut.png").resolve()
+    rotated = linked / "images" / "train" / "rotated.jpg"  # written as shown: a file, not a link
+    assert not rotated.is_symlink() and Image.open(rotated).size == (20, 40)
+    bare = tmp_path / "bare"
+    assert export(images, "voc", bare, "--images", "none") == 0
+    assert not (bare / "JPEGImages").exists()
+    assert len(list((bare / "Annotations").rglob("*.xml"))) == len(expected)
