@@ -75,19 +75,27 @@ def read_hf(path: Path, progress: Progress | None = None) -> Dataset:
     if not files:
         raise FormatError(str(path), "", f"no {METADATA} in it or in its split folders")
     dataset = Dataset(class_names=[], source=str(path), splits=[])
+    order: dict[str, int] = {}  # class name -> its "category" index
     for file in files:
         split = file.parent.name if file.parent != path else "train"
         dataset.splits.append(split)
         for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
             if line.strip():
                 dataset.images.append(
-                    _read_row(line, str(file), f"line {number}", split, dataset.class_names)
+                    _read_row(line, str(file), f"line {number}", split, dataset.class_names, order)
                 )
                 tick(progress)
+    # Class order: each name at its rows' "category" index; names without one keep first-seen order.
+    seen = list(enumerate(dataset.class_names))
+    dataset.class_names = [
+        name for _, name in sorted(seen, key=lambda p: (order.get(p[1], len(order)), p[0]))
+    ]
     return dataset
 
 
-def _read_row(line: str, file: str, where: str, split: str, names: list[str]) -> DatasetImage:
+def _read_row(
+    line: str, file: str, where: str, split: str, names: list[str], order: dict[str, int]
+) -> DatasetImage:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -105,6 +113,11 @@ def _read_row(line: str, file: str, where: str, split: str, names: list[str]) ->
     if not isinstance(bboxes, list):
         raise FormatError(file, where, '"objects" must hold a "bbox" list')
     classes = objects.get("category_name") or objects.get("category") or []
+    indexes = objects.get("category") if objects.get("category_name") else None
+    if isinstance(indexes, list) and len(indexes) == len(classes):
+        for index, name in zip(indexes, classes, strict=True):
+            if isinstance(index, int):
+                order.setdefault(str(name), index)
     if len(classes) != len(bboxes):
         raise FormatError(file, where, "objects.bbox and objects.category_name differ in length")
     for n, (bbox, name) in enumerate(zip(bboxes, classes, strict=True)):
