@@ -22,10 +22,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
+from groundlabel.errors import GroundlabelError
+from groundlabel.formats.export_job import is_single_file
+from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, IMAGE_MODES
 from groundlabel.formats.registry import FORMAT_NAMES
+from groundlabel.formats.splits import Split, parse_splits
+from groundlabel.formats.staging import check_output_folder
 from groundlabel.project import BoxStatus, ImageState, ReviewProject
 
 if TYPE_CHECKING:
@@ -34,12 +40,14 @@ if TYPE_CHECKING:
     from groundlabel.desktop.main_window import MainWindow
     from groundlabel.desktop.session import ProjectSession
 
+    from groundlabel.formats.export_job import ExportOutcome
     from groundlabel.project.exchange import ExportReport, ImportReport
 
 FORMAT_LABELS = {
     "coco": "COCO (JSON)",
     "voc": "Pascal VOC (XML)",
-    "yolo": "YOLO (txt)",
+    "yolo": "YOLO (Ultralytics)",
+    "hf": "Hugging Face datasets (imagefolder)",
     "labelstudio": "Label Studio (JSON)",
 }
 
@@ -71,8 +79,16 @@ def _format_combo(chosen: str) -> QComboBox:
     return combo
 
 
+IMAGE_MODE_LABELS = {
+    "hardlink": "Hard links (no extra space; copies where the disk cannot link)",
+    "copy": "Copies (portable, uses space)",
+    "symlink": "Symbolic links (no space; break if the folder moves)",
+    "none": "No images (annotations only)",
+}
+
+
 class ExportDialog(QDialog):
-    """Format, output and which images; Enter exports. ``finished_export`` carries the summary."""
+    """Format, output, split, images and which images; Enter exports. ``finished_export`` carries the summary."""
 
     finished_export = Signal(str)
     failed = Signal(str)
@@ -87,6 +103,17 @@ class ExportDialog(QDialog):
         self.images = QComboBox()
         self.images.addItem("Reviewed images only", "reviewed")
         self.images.addItem("Every image", "all")
+        self.split = QLineEdit(project.get_setting("export_split", ""))
+        self.split.setPlaceholderText("train=0.8,val=0.2  (empty: one split, train)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(int(project.get_setting("export_seed", 0)))
+        self.image_mode = QComboBox()
+        for mode in IMAGE_MODES:
+            self.image_mode.addItem(IMAGE_MODE_LABELS[mode], mode)
+        self.image_mode.setCurrentIndex(
+            max(self.image_mode.findData(project.get_setting("export_image_mode", DEFAULT_IMAGE_MODE)), 0)
+        )
         self.ls_predictions = QCheckBox("Label Studio: put the boxes in as predictions")
         counts = project.state_counts()
         reviewed = counts[ImageState.REVIEWED] + counts[ImageState.REVIEWED_EMPTY]
@@ -95,7 +122,10 @@ class ExportDialog(QDialog):
                            "hand-drawn boxes are exported; pending and rejected ones never."))  # fmt: skip
         form.addRow("Format", self.format)
         form.addRow("Output", _path_row(self.output, self._browse))
-        form.addRow("Images", self.images)
+        form.addRow("Include", self.images)
+        form.addRow("Split", self.split)
+        form.addRow("Seed", self.seed)
+        form.addRow("Image files", self.image_mode)
         form.addRow(self.ls_predictions)
         form.addRow(_ok_cancel(self, "Export"))
         self.task = None
@@ -110,37 +140,78 @@ class ExportDialog(QDialog):
         if not self.output.text().strip():
             self.failed.emit("Choose an output folder")
             return
+        try:
+            splits = parse_splits(self.split.text())
+            if not is_single_file(self.format.currentData(), out):
+                check_output_folder(out)
+        except GroundlabelError as exc:
+            self.failed.emit(str(exc))  # the dialog stays open to fix the entry
+            return
         super().accept()
-        self.start(self.format.currentData(), out, self.images.currentData(), self.ls_predictions.isChecked())
+        self.start(
+            self.format.currentData(),
+            out,
+            self.images.currentData(),
+            self.ls_predictions.isChecked(),
+            splits=splits,
+            seed=self.seed.value(),
+            image_mode=self.image_mode.currentData(),
+        )
 
-    def start(self, format_name: str, out: Path, images: str, ls_predictions: bool = False) -> None:
+    def start(
+        self,
+        format_name: str,
+        out: Path,
+        images: str,
+        ls_predictions: bool = False,
+        *,
+        splits: list[Split] | None = None,
+        seed: int = 0,
+        image_mode: str = DEFAULT_IMAGE_MODE,
+    ) -> None:
+        from groundlabel.formats.export_job import export_dataset
         from groundlabel.formats.labelstudio import DEFAULT_URL_PREFIX
-        from groundlabel.formats.registry import get_format
         from groundlabel.project.exchange import project_dataset
 
         project = self.project
         project.set_setting("export_format", format_name)
         project.set_setting("export_output", str(out))
+        project.set_setting("export_split", self.split.text().strip())
+        project.set_setting("export_seed", seed)
+        project.set_setting("export_image_mode", image_mode)
         total = len(project.images(state=None if images == "all" else ("reviewed", "reviewed-empty")))
         options = {}
         if format_name == "labelstudio":
             options = {"as_predictions": ls_predictions, "url_prefix": DEFAULT_URL_PREFIX}
 
-        def job(tick: Callable[[], None]) -> tuple[ExportReport, list[Path]]:
+        def job(tick: Callable[[], None]) -> tuple[ExportReport, ExportOutcome]:
             report = project_dataset(project, images, progress=tick)
-            written = get_format(format_name).write(report.dataset, out, None, **options)
-            return report, written
+            outcome = export_dataset(
+                report.dataset,
+                out,
+                format_name,
+                project.root,
+                splits=splits,
+                seed=seed,
+                image_mode=image_mode,
+                options=options,
+            )
+            return report, outcome
 
-        def done(result: tuple[ExportReport, list[Path]]) -> None:
-            report, written = result
+        def done(result: tuple[ExportReport, ExportOutcome]) -> None:
+            report, outcome = result
             dataset = report.dataset
             boxes = sum(len(i.boxes) for i in dataset.images)
+            per_split = ", ".join(f"{s}: {len(dataset.split_images(s))}" for s in dataset.splits)
             text = (
-                f"Exported {len(dataset.images)} image(s), {boxes} box(es) as {format_name} to {out} "
-                f"({len(written)} file(s))"
+                f"Exported {len(dataset.images)} image(s) ({per_split}), {boxes} box(es) as {format_name} "
+                f"to {out}"
             )
-            if report.failures:
-                text += "; skipped unreadable: " + ", ".join(p for p, _ in report.failures)
+            skipped = report.failures + outcome.skipped
+            if skipped:
+                text += "; skipped: " + ", ".join(p for p, _ in skipped)
+            if outcome.warnings:
+                text += "; " + "; ".join(outcome.warnings)
             self.finished_export.emit(text)
 
         self.task = run_with_progress(self.parentWidget(), "Exporting", total, job, done, self.failed.emit)

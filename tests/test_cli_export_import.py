@@ -52,10 +52,10 @@ def test_detect_into_project_then_review_then_export(photo_dir, tiny_model_dir, 
     for name in ("coco", "voc", "yolo", "labelstudio"):
         out = tmp_path / f"out-{name}"
         assert main(["export", str(photo_dir), "--format", name, "-o", str(out)]) == 0
-    document = json.loads((tmp_path / "out-coco" / "annotations.json").read_text())
+    document = json.loads((tmp_path / "out-coco" / "annotations" / "instances_train.json").read_text())
     assert [i["file_name"] for i in document["images"]] == ["astronaut.png"]
     assert len(document["annotations"]) == 2
-    assert len((tmp_path / "out-yolo" / "labels" / "astronaut.txt").read_text().splitlines()) == 2
+    assert len((tmp_path / "out-yolo" / "labels" / "train" / "astronaut.txt").read_text().splitlines()) == 2
     assert (tmp_path / "out-voc" / "Annotations" / "astronaut.xml").is_file()
     tasks = json.loads((tmp_path / "out-labelstudio" / "tasks.json").read_text())
     assert len(tasks[0]["annotations"][0]["result"]) == 2
@@ -95,7 +95,7 @@ def test_export_options_images_all_and_labelstudio_predictions(tmp_path: Path) -
         "labelstudio",
         "-o",
         str(out),
-        "--images",
+        "--include",
         "all",
         "--ls-as",
         "predictions",

@@ -122,7 +122,7 @@ def test_detect_accept_reject_undo_review_and_reopen(make_window, qtbot, photo_d
     assert again.shown_errors == []
 
 
-def _export_by_keyboard(qtbot, window, out, format_name: str) -> None:
+def _export_by_keyboard(qtbot, window, out, format_name: str, split: str = "", image_mode: str = "") -> None:
     key(qtbot, window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     dialog = window.dialog
     assert dialog is not None and dialog.isVisible()
@@ -133,6 +133,12 @@ def _export_by_keyboard(qtbot, window, out, format_name: str) -> None:
     dialog.output.setFocus()
     dialog.output.selectAll()
     qtbot.keyClicks(dialog.output, str(out))
+    if split:
+        dialog.split.setFocus()
+        dialog.split.selectAll()
+        qtbot.keyClicks(dialog.split, split)
+    while image_mode and dialog.image_mode.currentData() != image_mode:
+        qtbot.keyClick(dialog.image_mode, Qt.Key.Key_Down)
     count = len(window.done_messages)
     qtbot.keyClick(dialog.output, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(window.done_messages) > count, timeout=30_000)
@@ -163,7 +169,11 @@ def test_keyboard_only_from_folder_to_coco_and_voc(make_window, qtbot, photo_dir
 
     coco_out = tmp_path / "coco"
     _export_by_keyboard(qtbot, window, coco_out, "coco")
-    document = json.loads((coco_out / "annotations.json").read_text())
+    document = json.loads((coco_out / "annotations" / "instances_train.json").read_text())
+    assert sorted(p.name for p in (coco_out / "images" / "train").iterdir()) == [
+        "astronaut.png",
+        "chelsea.png",
+    ]
     names = {image["id"]: image["file_name"] for image in document["images"]}
     assert sorted(names.values()) == ["astronaut.png", "chelsea.png"]
     per_image: dict[str, int] = {}
@@ -174,7 +184,11 @@ def test_keyboard_only_from_folder_to_coco_and_voc(make_window, qtbot, photo_dir
     assert {(i["width"], i["height"]) for i in document["images"]} == {(512, 512), (451, 300)}
 
     voc_out = tmp_path / "voc"
-    _export_by_keyboard(qtbot, window, voc_out, "voc")
+    _export_by_keyboard(qtbot, window, voc_out, "voc", split="train=0.5,val=0.5", image_mode="copy")
+    assert "(train: " in window.done_messages[-1] and "val: " in window.done_messages[-1]
+    image_sets = sorted(p.name for p in (voc_out / "ImageSets" / "Main").glob("*.txt"))
+    assert image_sets == ["train.txt", "val.txt"]
+    assert sorted(p.name for p in (voc_out / "JPEGImages").iterdir()) == ["astronaut.jpg", "chelsea.jpg"]
     xml_files = sorted((voc_out / "Annotations").glob("*.xml"))
     assert [p.name for p in xml_files] == ["astronaut.xml", "chelsea.xml"]
     assert all(len(ET.parse(p).getroot().findall("object")) == 1 for p in xml_files)
@@ -188,7 +202,7 @@ def test_keyboard_only_from_folder_to_coco_and_voc(make_window, qtbot, photo_dir
     assert window.open_folder(copy)
     key(qtbot, window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
     dialog = window.dialog
-    dialog.source.setText(str(coco_out / "annotations.json"))
+    dialog.source.setText(str(coco_out))
     dialog.status.setFocus()
     qtbot.keyClick(dialog.status, Qt.Key.Key_Down)
     qtbot.keyClick(dialog.status, Qt.Key.Key_Down)

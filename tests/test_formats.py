@@ -11,11 +11,13 @@ import pytest
 import yaml
 from test_project_helpers import CLASSES, SIZES, copy_images_only, make_review_folder
 
+from groundlabel.errors import GroundlabelError
+from groundlabel.formats.export_job import export_dataset
 from groundlabel.formats.registry import get_format
 from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
 from groundlabel.project.exchange import import_dataset, project_dataset
 
-FORMATS = ["coco", "voc", "yolo", "labelstudio"]
+FORMATS = ["coco", "voc", "yolo", "hf", "labelstudio"]
 
 
 @pytest.fixture
@@ -25,11 +27,13 @@ def review_folder(tmp_path: Path):
     return folder, expected
 
 
-def export(folder: Path, name: str, out: Path, images: str = "reviewed", **options) -> list[Path]:
+def export(
+    folder: Path, name: str, out: Path, images: str = "reviewed", mode: str = "hardlink", **options
+) -> list[Path]:
     with ReviewProject.open(folder) as project:
         report = project_dataset(project, images)
     assert not report.failures
-    return get_format(name).write(report.dataset, out, None, **options)
+    return export_dataset(report.dataset, out, name, folder, image_mode=mode, options=options).written
 
 
 def test_coco_export_loads_in_pycocotools_and_scores_ap_1_against_itself(
@@ -78,11 +82,13 @@ def test_voc_export_reads_back_with_elementtree(review_folder, tmp_path: Path) -
     folder, expected = review_folder
     out = tmp_path / "voc"
     export(folder, "voc", out)
-    ids = (out / "ImageSets" / "Main" / "default.txt").read_text().split()
+    ids = (out / "ImageSets" / "Main" / "train.txt").read_text().split()
     assert sorted(ids) == sorted(Path(n).with_suffix("").as_posix() for n in expected)
     for name, boxes in expected.items():
         root = ET.parse(out / "Annotations" / f"{Path(name).stem}.xml").getroot()
-        assert root.findtext("filename") == name
+        assert root.findtext("path") == name
+        assert root.findtext("filename") == f"{Path(name).stem}.jpg"  # PNGs are converted for JPEGImages/
+        assert (out / "JPEGImages" / f"{Path(name).stem}.jpg").is_file()
         width, height = SIZES[name]
         assert (int(root.findtext("size/width")), int(root.findtext("size/height"))) == (width, height)
         assert root.findtext("size/depth") == "3"
@@ -102,7 +108,7 @@ def test_yolo_export_reads_back_with_an_independent_parser(review_folder, tmp_pa
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["nc"] == len(CLASSES) and data["names"] == dict(enumerate(CLASSES))
     for name, boxes in expected.items():
-        lines = (out / "labels" / f"{Path(name).stem}.txt").read_text().splitlines()
+        lines = (out / "labels" / "train" / f"{Path(name).stem}.txt").read_text().splitlines()
         assert len(lines) == len(boxes)  # the negative has an empty file
         width, height = SIZES[name]
         for line, (cls, (x0, y0, x1, y1)) in zip(lines, boxes, strict=True):
@@ -168,7 +174,7 @@ def test_export_then_import_round_trips_up_to_the_documented_rounding(review_fol
         assert again.boxes == 0 and again.duplicates == report.boxes  # importing twice adds nothing
     assert states["empty.png"] is ImageState.REVIEWED_EMPTY and states["astronaut.png"] is ImageState.REVIEWED
     assert states["sub/new.png"] is ImageState.NEW
-    tolerance = {"coco": 1e-9, "labelstudio": 1e-9, "voc": 0.5, "yolo": 1e-6 * 512}[name]
+    tolerance = {"coco": 1e-9, "hf": 1e-9, "labelstudio": 1e-9, "voc": 0.5, "yolo": 1e-6 * 512}[name]
     imported = _project_boxes(fresh)
     for path, boxes in expected.items():
         got = sorted(imported[path])
@@ -209,22 +215,25 @@ def test_re_export_removes_label_files_of_images_no_longer_exported(review_folde
     folder, _ = review_folder
     out = tmp_path / "yolo"
     export(folder, "yolo", out)
-    assert (out / "labels" / "chelsea.txt").exists()
+    assert (out / "labels" / "train" / "chelsea.txt").exists()
+    assert (out / "images" / "train" / "chelsea.png").exists()
     with ReviewProject.open(folder) as project:
         project.set_image_state(project.image_by_path("chelsea.png").id, ImageState.PREDICTED)
     export(folder, "yolo", out)
-    assert not (out / "labels" / "chelsea.txt").exists()
-    assert (out / "labels" / "astronaut.txt").exists()
+    assert not (out / "labels" / "train" / "chelsea.txt").exists()
+    assert not (out / "images" / "train" / "chelsea.png").exists()
+    assert (out / "labels" / "train" / "astronaut.txt").exists()
 
 
-def test_a_foreign_folder_is_never_cleaned(review_folder, tmp_path: Path) -> None:
+def test_a_foreign_folder_is_never_replaced(review_folder, tmp_path: Path) -> None:
     folder, _ = review_folder
     out = tmp_path / "mine"
     (out / "labels").mkdir(parents=True)
     (out / "labels" / "precious.txt").write_text("keep me")
-    export(folder, "yolo", out)
-    export(folder, "yolo", out)
+    with pytest.raises(GroundlabelError, match="not a groundlabel export"):
+        export(folder, "yolo", out)
     assert (out / "labels" / "precious.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "mine"]  # no partial folder left
 
 
 def test_a_reviewed_image_deleted_from_the_folder_is_reported_not_silently_dropped(review_folder) -> None:

@@ -111,3 +111,30 @@ def test_export_imports_into_label_studio_as_is(label_studio: LabelStudio, tmp_p
             sources = {(b.source, b.status) for i in project.images() for b in project.boxes(i.id)}
         assert states["empty.png"] is ImageState.REVIEWED_EMPTY and states["sub/new.png"] is ImageState.NEW
         assert sources == {(BoxSource.IMPORT, BoxStatus.ACCEPTED)}
+
+
+def test_the_export_folder_serves_its_own_images_through_a_local_storage(
+    label_studio: LabelStudio, tmp_path: Path
+) -> None:
+    """The export holds the images: a Local Files storage on OUT serves every task's image."""
+    folder = tmp_path / "photos"
+    expected = make_review_folder(folder)
+    out = label_studio.files_root / "ls-export"  # OUT below Label Studio's document root
+    prefix = f"/data/local-files/?d={out.name}/"
+    assert main(["export", str(folder), "-f", "labelstudio", "-o", str(out), "--ls-url-prefix", prefix]) == 0
+    project_id = label_studio.create_project("export-folder", (out / "labeling-config.xml").read_text())
+    answer = label_studio.api(
+        "POST", f"/api/projects/{project_id}/import", json=json.loads((out / "tasks.json").read_text())
+    )
+    assert answer["task_count"] == len(expected)
+    label_studio.api(
+        "POST",
+        "/api/storages/localfiles/",
+        json={"project": project_id, "path": str(out), "regex_filter": ".*", "use_blob_urls": True},
+    )
+    for task in label_studio.tasks(project_id):
+        response = label_studio._http.get(
+            label_studio.url + task["data"]["image"], headers=label_studio.access_header()
+        )
+        assert response.status_code == 200
+        assert response.content == (out / task["data"]["file_name"]).read_bytes()

@@ -1,4 +1,4 @@
-"""``groundlabel export``: a review project's accepted boxes as COCO, VOC, YOLO or Label Studio."""
+"""``groundlabel export``: a review project as a COCO, VOC, YOLO, HF or Label Studio dataset folder."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ import sys
 from pathlib import Path
 
 from groundlabel.errors import GroundlabelError
+from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, IMAGE_MODES
 from groundlabel.formats.registry import FORMAT_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a review project as a COCO, VOC, YOLO or Label Studio dataset",
+        help="export a review project as a COCO, VOC, YOLO, HF datasets or Label Studio dataset",
         description=(
             "Write the accepted and hand-drawn boxes of reviewed images (reviewed-empty images as "
-            "negatives); pending and rejected boxes are never exported. Writes are atomic and "
-            "exporting twice gives identical files."
+            "negatives), with the images, split into train/val/test, in the layout each format's "
+            "readers expect; pending and rejected boxes are never exported. The folder appears "
+            "only when complete, and the same seed gives identical files."
         ),
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="the image folder holding the project")
@@ -28,10 +30,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         required=True,
         metavar="OUT",
-        help="output folder (coco and labelstudio also accept a .json file name)",
+        help="output folder, replaced as a whole (coco and labelstudio also accept a .json file name: "
+        "one annotation file, no images)",
     )
     parser.add_argument(
+        "--split",
+        default=None,
+        metavar="NAME=RATIO,...",
+        help="e.g. train=0.8,val=0.2 or train=0.7,val=0.2,test=0.1 (default: one split, train); "
+        "an image's split depends only on its path and --seed",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split assignment (default 0)")
+    parser.add_argument(
         "--images",
+        choices=IMAGE_MODES,
+        default=DEFAULT_IMAGE_MODE,
+        help="how images go into OUT: hardlink (default; no extra space, a copy where the filesystem "
+        "cannot link), copy (portable), symlink (no space; breaks if the folder moves) or none",
+    )
+    parser.add_argument(
+        "--include",
         choices=["reviewed", "all"],
         default="reviewed",
         help="reviewed images only (default) or every image",
@@ -65,18 +83,22 @@ def project_database_must_exist(folder: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from groundlabel.formats.export_job import export_dataset, is_single_file
     from groundlabel.formats.labelstudio import DEFAULT_URL_PREFIX
-    from groundlabel.formats.registry import get_format
+    from groundlabel.formats.splits import parse_splits
+    from groundlabel.formats.staging import check_output_folder
     from groundlabel.progress import progress_bar
     from groundlabel.project.exchange import project_dataset
     from groundlabel.project.store import ReviewProject
 
     project_database_must_exist(args.folder)
-    dataset_format = get_format(args.format)
+    splits = parse_splits(args.split)
+    if not is_single_file(args.format, args.output):
+        check_output_folder(args.output)  # before reading the project, not after
     with ReviewProject.open(args.folder) as project:
-        count = len(project.images(state=None if args.images == "all" else ("reviewed", "reviewed-empty")))
+        count = len(project.images(state=None if args.include == "all" else ("reviewed", "reviewed-empty")))
         with progress_bar(count, "read project") as bar:
-            report = project_dataset(project, args.images, progress=lambda: bar.update(1))
+            report = project_dataset(project, args.include, progress=lambda: bar.update(1))
     dataset = report.dataset
     options = {}
     if args.format == "labelstudio":
@@ -86,7 +108,17 @@ def run(args: argparse.Namespace) -> int:
         }
     try:
         with progress_bar(len(dataset.images), f"write {args.format}") as bar:
-            written = dataset_format.write(dataset, args.output, lambda: bar.update(1), **options)
+            outcome = export_dataset(
+                dataset,
+                args.output,
+                args.format,
+                args.folder,
+                splits=splits,
+                seed=args.seed,
+                image_mode=args.images,
+                progress=lambda: bar.update(1),
+                options=options,
+            )
     except OSError as exc:
         where = exc.filename or args.output
         raise GroundlabelError(
@@ -96,11 +128,16 @@ def run(args: argparse.Namespace) -> int:
     boxes = sum(len(image.boxes) for image in dataset.images)
     print(
         f"{len(dataset.images)} image(s) ({negatives} without boxes), {boxes} box(es), "
-        f"{len(dataset.class_names)} class(es) -> {args.output} ({len(written)} file(s))",
+        f"{len(dataset.class_names)} class(es) -> {args.output} ({len(outcome.written)} annotation file(s); "
+        f"images: {outcome.linked} linked, {outcome.copied} copied, {outcome.rewritten} written as shown)",
         file=sys.stderr,
     )
-    if not dataset.images and args.images == "reviewed":
-        print("  no image is marked reviewed yet; pass --images all to export every image", file=sys.stderr)
-    for path, reason in report.failures:
+    print(outcome.table, file=sys.stderr)
+    for warning in outcome.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    if not dataset.images and args.include == "reviewed":
+        print("  no image is marked reviewed yet; pass --include all to export every image", file=sys.stderr)
+    failures = report.failures + outcome.skipped
+    for path, reason in failures:
         print(f"  skipped: {path}: {reason}", file=sys.stderr)
-    return 1 if report.failures else 0
+    return 1 if failures else 0

@@ -12,7 +12,7 @@ from groundlabel.formats.registry import FORMAT_NAMES
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "import",
-        help="import COCO, VOC, YOLO or Label Studio boxes into a folder's review project",
+        help="import COCO, VOC, YOLO, HF imagefolder or Label Studio boxes into a folder's review project",
         description=(
             "Add boxes from a dataset (e.g. `groundlabel detect` output made on another machine, or "
             "ground truth) to the review project of FOLDER. The whole file is checked first: one "
@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "source",
         type=Path,
         metavar="FILE_OR_DIR",
-        help="COCO/Label Studio JSON, a VOC folder or XML, or a YOLO folder with data.yaml",
+        help="COCO/Label Studio JSON, a VOC folder or XML, a YOLO folder with data.yaml, or any "
+        "folder `groundlabel export` wrote (COCO annotations/, HF <split>/metadata.jsonl)",
     )
     parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="dataset format")
     parser.add_argument(

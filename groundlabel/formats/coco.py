@@ -23,6 +23,8 @@ from groundlabel.formats.dataset import (
     read_json_file,
     tick,
 )
+from groundlabel.formats.images_out import ImagePlacer
+from groundlabel.formats.staging import write_json
 
 
 @dataclass
@@ -69,6 +71,7 @@ def build_coco(
 
 
 COCO_FILE = "annotations.json"
+IMAGES, ANNOTATIONS = "images", "annotations"
 
 
 def coco_output_path(out: Path) -> Path:
@@ -76,19 +79,44 @@ def coco_output_path(out: Path) -> Path:
     return out if out.suffix.lower() == ".json" else out / COCO_FILE
 
 
-def write_coco_dataset(dataset: Dataset, out: Path, progress: Progress | None = None) -> list[Path]:
-    """Write a dataset as COCO; no timestamps, so the same project exports byte-identical files."""
+def split_annotation_path(out: Path, split: str) -> Path:
+    return out / ANNOTATIONS / f"instances_{split}.json"
+
+
+def _coco_document(dataset: Dataset, images: list[DatasetImage], progress: Progress | None) -> dict[str, Any]:
     index = {name: i for i, name in enumerate(dataset.class_names)}
     entries = []
-    for image in dataset.images:
+    for image in images:
         # Exports are reviewed ground truth: no "score", which would make them read as predictions.
         boxes = [CocoBox(box.xyxy, index[box.class_name]) for box in image.boxes]
         entries.append(CocoImageEntry(image.file_name, int(image.width or 0), int(image.height or 0), boxes))
         tick(progress)
-    info: dict[str, Any] = {"description": "groundlabel export"}
-    path = coco_output_path(out)
-    write_json_atomic(path, build_coco(entries, dataset.class_names, info))
-    return [path]
+    return build_coco(entries, dataset.class_names, {"description": "groundlabel export"})
+
+
+def write_coco_dataset(
+    dataset: Dataset, out: Path, progress: Progress | None = None, placer: ImagePlacer | None = None
+) -> list[Path]:
+    """Write a dataset as COCO; no timestamps, so the same project exports byte-identical files.
+
+    With a ``placer`` (a dataset folder) the layout is Datumaro's and CVAT's:
+    ``images/<split>/<path>`` and ``annotations/instances_<split>.json`` whose ``file_name``
+    is relative to ``images/<split>/`` (torchvision's ``CocoDetection(root, annFile)``).
+    Without one, all images go into the single file ``coco_output_path(out)``.
+    """
+    if placer is None:
+        path = coco_output_path(out)
+        write_json_atomic(path, _coco_document(dataset, dataset.images, progress))
+        return [path]
+    written = []
+    for split in dataset.splits:
+        images = dataset.split_images(split)
+        for image in images:
+            placer.place(image.file_name, out / IMAGES / split / image.file_name)
+        path = split_annotation_path(out, split)
+        write_json(path, _coco_document(dataset, images, progress))
+        written.append(path)
+    return written
 
 
 def _number(value: Any) -> bool:
@@ -96,9 +124,38 @@ def _number(value: Any) -> bool:
 
 
 def read_coco(path: Path, progress: Progress | None = None) -> Dataset:
-    """Read COCO detection JSON (ground truth, or ``groundlabel detect`` output with scores)."""
+    """Read COCO detection JSON, or a dataset folder of ``annotations/instances_<split>.json``."""
+    if path.is_dir() and (path / ANNOTATIONS).is_dir():
+        return _read_coco_folder(path, progress)
     if path.is_dir():
         path = path / COCO_FILE
+    return read_coco_file(path, progress)
+
+
+def _read_coco_folder(path: Path, progress: Progress | None) -> Dataset:
+    files = sorted((path / ANNOTATIONS).glob("instances_*.json"))
+    if not files:
+        raise FormatError(str(path / ANNOTATIONS), "", "no instances_<split>.json files")
+    merged: Dataset | None = None
+    for file in files:
+        part = read_coco_file(file, progress)
+        split = file.stem.removeprefix("instances_")
+        for image in part.images:
+            image.file, image.split = part.source, split
+        if merged is None:
+            merged = part
+            merged.source, merged.splits = str(path), [split]
+            continue
+        if part.class_names != merged.class_names:
+            raise FormatError(part.source, "categories", f"differ from those of {files[0]}")
+        merged.images.extend(part.images)
+        merged.splits.append(split)
+    assert merged is not None
+    return merged
+
+
+def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
+    """Read one COCO detection JSON (ground truth, or ``groundlabel detect`` output with scores)."""
     file = str(path)
     document = read_json_file(path)
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):

@@ -63,6 +63,7 @@ class DatasetImage:
     # importer scales them by the project image's size. (YOLO file names also lack the
     # extension; the importer matches a name with or without one.)
     normalised: bool = False
+    split: str = "train"  # the split an export puts it in (see ``groundlabel.formats.splits``)
 
 
 @dataclass
@@ -75,6 +76,11 @@ class Dataset:
     text_threshold: float | None = None
     # Label colours by class name, used by formats that carry them (Label Studio).
     colours: dict[str, str] = field(default_factory=dict)
+    # Split names in the order an export writes them; every image's ``split`` is one of them.
+    splits: list[str] = field(default_factory=lambda: ["train"])
+
+    def split_images(self, split: str) -> list[DatasetImage]:
+        return [image for image in self.images if image.split == split]
 
 
 def tick(progress: Progress | None) -> None:

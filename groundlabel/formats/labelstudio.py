@@ -33,6 +33,7 @@ from groundlabel.formats.dataset import (
     read_json_file,
     tick,
 )
+from groundlabel.formats.images_out import ImagePlacer
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "labeling-config.xml"
@@ -118,14 +119,24 @@ def write_labelstudio(
     dataset: Dataset,
     out: Path,
     progress: Progress | None = None,
+    placer: ImagePlacer | None = None,
     *,
     as_predictions: bool = False,
     url_prefix: str = DEFAULT_URL_PREFIX,
 ) -> list[Path]:
+    """Tasks and config; with a ``placer`` the images too, at ``OUT/<path>``, so the default
+    URLs resolve for a Label Studio whose local-files document root (and storage) is OUT."""
     tasks_path, config_path = output_paths(out)
     model_version = dataset.model or "groundlabel"
-    write_json_atomic(tasks_path, build_tasks(dataset, as_predictions, url_prefix, model_version, progress))
+    tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress)
+    if len(dataset.splits) > 1:
+        for task, image in zip(tasks, dataset.images, strict=True):
+            task["data"]["split"] = image.split
+    write_json_atomic(tasks_path, tasks)
     write_text_atomic(config_path, labeling_config(dataset.class_names, dataset.colours))
+    if placer is not None:
+        for image in dataset.images:
+            placer.place(image.file_name, out / image.file_name)
     return [tasks_path, config_path]
 
 

@@ -12,19 +12,21 @@ from groundlabel.formats.dataset import Dataset, Progress
 @dataclass(frozen=True)
 class DatasetFormat:
     name: str
-    # write(dataset, out, progress, **format options) -> the files written
+    # write(dataset, out, progress, placer, **format options) -> the files written; a placer
+    # (``images_out.ImagePlacer``) puts the images beside them, None writes annotations only
     write: Callable[..., list[Path]]
     # read(path, progress) -> dataset
     read: Callable[[Path, Progress | None], Dataset]
 
 
 def get_format(name: str) -> DatasetFormat:
-    from groundlabel.formats import coco, labelstudio, voc, yolo
+    from groundlabel.formats import coco, hf, labelstudio, voc, yolo
 
     formats = {
         "coco": DatasetFormat("coco", coco.write_coco_dataset, coco.read_coco),
         "voc": DatasetFormat("voc", voc.write_voc, voc.read_voc),
         "yolo": DatasetFormat("yolo", yolo.write_yolo, yolo.read_yolo),
+        "hf": DatasetFormat("hf", hf.write_hf, hf.read_hf),
         "labelstudio": DatasetFormat(
             "labelstudio", labelstudio.write_labelstudio, labelstudio.read_labelstudio
         ),
@@ -32,4 +34,4 @@ def get_format(name: str) -> DatasetFormat:
     return formats[name]
 
 
-FORMAT_NAMES = ("coco", "voc", "yolo", "labelstudio")
+FORMAT_NAMES = ("coco", "voc", "yolo", "hf", "labelstudio")

@@ -1,10 +1,12 @@
-"""YOLO detection labels: ``labels/<image path without extension>.txt`` and ``data.yaml``.
+"""YOLO as Ultralytics reads it: ``images/<split>/``, ``labels/<split>/*.txt``, ``data.yaml``.
 
 Each line is ``class cx cy w h``, coordinates normalised by the image size as shown and
 written with 6 decimals, so a round trip moves an edge by at most 1e-6 of the image size
 (0.002 px on a 2000 px image). Class ids are the project's class order, 0-based; they are
 stable as long as the class order is. A reviewed-empty image gets an empty label file
-(a negative). Images are not copied: the label tree mirrors the image folder.
+(a negative). ``data.yaml`` names ``path``, one entry per split and ``names``; Ultralytics
+requires ``val``, so without a split of that name ``val`` points at the training images.
+Reading also accepts the older layout, where ``labels/`` mirrors the image folder.
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ from typing import Any
 
 import yaml
 
-from groundlabel.atomic import write_text_atomic
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
-from groundlabel.formats.stale import remove_stale_outputs
+from groundlabel.formats.images_out import ImagePlacer
+from groundlabel.formats.staging import write_text
 
-LABELS = "labels"
+LABELS, IMAGES = "labels", "images"
+# Images below a subfolder are flattened into images/<split>/ with this between the parts
+# (sub/deep/a.png -> sub__deep__a.png): Datumaro's YOLO reader looks only directly in
+# images/<split>/ and labels/<split>/. Import turns the separator back into "/".
+FLAT_SEPARATOR = "__"
+
+
+def flat_name(file_name: str) -> str:
+    return file_name.replace("/", FLAT_SEPARATOR)
+
+
 DATA_YAML = "data.yaml"
 
 
@@ -30,40 +42,88 @@ def yolo_line(class_index: int, xyxy: tuple[float, float, float, float], width: 
     return f"{class_index} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
 
 
-def data_yaml(class_names: list[str]) -> str:
+def _val_split(splits: list[str]) -> str:
+    """Ultralytics requires ``val``: the split named so, else the first that is not train."""
+    if "val" in splits:
+        return "val"
+    return next((s for s in splits if s != "train"), splits[0])
+
+
+def data_yaml(class_names: list[str], out: Path, splits: list[str]) -> str:
     header = (
-        "# Written by groundlabel export. labels/ mirrors the image folder: the labels of\n"
-        "# <folder>/a/b.jpg are in labels/a/b.txt (class cx cy w h, normalised).\n"
+        "# Written by groundlabel export, the layout Ultralytics reads: images/<split>/... and\n"
+        "# labels/<split>/... (class cx cy w h, normalised). `path` is where this folder was\n"
+        "# written; after moving it, change `path` (or train with data=<this file>'s new path).\n"
     )
-    body = {"nc": len(class_names), "names": dict(enumerate(class_names))}
+    body: dict[str, Any] = {"path": str(out)}
+    for split in splits:
+        body[split] = f"{IMAGES}/{split}"
+    if "val" not in splits:
+        body["val"] = f"{IMAGES}/{_val_split(splits)}"
+    body["nc"] = len(class_names)
+    body["names"] = dict(enumerate(class_names))
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def write_yolo(dataset: Dataset, out: Path, progress: Progress | None = None) -> list[Path]:
+def write_yolo(
+    dataset: Dataset,
+    out: Path,
+    progress: Progress | None = None,
+    placer: ImagePlacer | None = None,
+    final_out: Path | None = None,
+) -> list[Path]:
+    """``images/<split>/<flat path>``, ``labels/<split>/<flat path without extension>.txt``, ``data.yaml``.
+
+    ``final_out`` is where the folder will live once the staged export is renamed into place.
+    """
     index = {name: i for i, name in enumerate(dataset.class_names)}
     written = []
     for image in dataset.images:
         width, height = int(image.width or 0), int(image.height or 0)
         lines = [yolo_line(index[b.class_name], b.xyxy, width, height) for b in image.boxes]
-        target = out / LABELS / f"{PurePosixPath(image.file_name).with_suffix('').as_posix()}.txt"
-        write_text_atomic(target, "".join(f"{line}\n" for line in lines))
+        flat = flat_name(image.file_name)
+        target = out / LABELS / image.split / f"{PurePosixPath(flat).with_suffix('')}.txt"
+        write_text(target, "".join(f"{line}\n" for line in lines))
+        if placer is not None:
+            placer.place(image.file_name, out / IMAGES / image.split / flat)
         written.append(target)
         tick(progress)
     yaml_path = out / DATA_YAML
-    write_text_atomic(yaml_path, data_yaml(dataset.class_names))
+    write_text(yaml_path, data_yaml(dataset.class_names, (final_out or out).absolute(), dataset.splits))
     written.append(yaml_path)
-    remove_stale_outputs(out, out / LABELS, ".txt", written)
     return written
 
 
-def _class_names(root: Path) -> list[str]:
+def _read_data_yaml(root: Path) -> dict[str, Any]:
+    yaml_path = root / DATA_YAML
+    if not yaml_path.is_file():
+        return {}
+    try:
+        document: Any = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FormatError(str(yaml_path), "", f"not readable YAML ({exc})") from None
+    return document if isinstance(document, dict) else {"names": None}
+
+
+def _split_label_folders(root: Path, document: dict[str, Any]) -> dict[str, Path]:
+    """Split name -> its labels folder, from data.yaml's ``images/<split>`` entries."""
+    folders: dict[str, Path] = {}
+    for key, value in document.items():
+        if key in ("path", "nc", "names", "download") or not isinstance(value, str):
+            continue
+        parts = PurePosixPath(value).parts
+        if IMAGES not in parts:
+            continue
+        labels = root.joinpath(*[LABELS if p == IMAGES else p for p in parts])
+        if labels.is_dir() and labels not in folders.values():
+            folders[key] = labels
+    return folders
+
+
+def _class_names(root: Path, document: dict[str, Any]) -> list[str]:
     """Names from ``data.yaml`` (list or {id: name}), else ``classes.txt`` (one per line)."""
     yaml_path, classes_txt = root / DATA_YAML, root / "classes.txt"
-    if yaml_path.is_file():
-        try:
-            document: Any = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise FormatError(str(yaml_path), "", f"not readable YAML ({exc})") from None
+    if document:
         names = document.get("names") if isinstance(document, dict) else None
         if isinstance(names, dict) and all(isinstance(k, int) for k in names):
             if sorted(names) != list(range(len(names))):
@@ -112,13 +172,19 @@ def read_yolo(path: Path, progress: Progress | None = None) -> Dataset:
     """Read a YOLO folder holding ``data.yaml`` (or ``classes.txt``) and ``labels/``."""
     if not path.is_dir():
         raise FormatError(str(path), "", "expected the folder holding data.yaml and labels/")
-    class_names = _class_names(path)
-    labels = path / LABELS if (path / LABELS).is_dir() else path
+    document = _read_data_yaml(path)
+    class_names = _class_names(path, document)
+    folders = _split_label_folders(path, document)
+    if not folders:  # an older export, or labels beside the images: labels/ mirrors the folder
+        folders = {"train": path / LABELS if (path / LABELS).is_dir() else path}
     images = []
-    for file in sorted(labels.rglob("*.txt")):
-        if file.name == "classes.txt" and file.parent == path:
-            continue
-        file_name = file.relative_to(labels).with_suffix("").as_posix()
-        images.append(read_yolo_file(file, file_name, class_names))
-        tick(progress)
-    return Dataset(class_names=class_names, images=images, source=str(path))
+    for split, labels in folders.items():
+        for file in sorted(labels.rglob("*.txt")):
+            if file.name == "classes.txt" and file.parent == path:
+                continue
+            file_name = file.relative_to(labels).with_suffix("").as_posix()
+            image = read_yolo_file(file, file_name, class_names)
+            image.split = split
+            images.append(image)
+            tick(progress)
+    return Dataset(class_names=class_names, images=images, source=str(path), splits=list(folders))

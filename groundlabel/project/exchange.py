@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.formats.yolo import FLAT_SEPARATOR
 from groundlabel.project.models import BoxSource, BoxStatus, ImageRecord, ImageState
 from groundlabel.project.store import ReviewProject
 
@@ -46,6 +47,20 @@ def project_dataset(
     )
     report = ExportReport(dataset)
     selected = project.images(state=None if images == "all" else REVIEWED_STATES, include_missing=True)
+    # One transaction for the sizes read on the way (one commit each made 10,000 images take minutes).
+    with project.batch():
+        _add_images(project, selected, names, report, progress)
+    return report
+
+
+def _add_images(
+    project: ReviewProject,
+    selected: list[ImageRecord],
+    names: dict[int, str],
+    report: ExportReport,
+    progress: Progress | None,
+) -> None:
+    dataset = report.dataset
     for record in selected:
         if record.missing:
             report.failures.append(
@@ -64,7 +79,6 @@ def project_dataset(
                 DatasetBox(b.xyxy, names[b.class_id], b.score) for b in project.boxes(record.id) if b.exported
             ]
         dataset.images.append(DatasetImage(record.path, info.width, info.height, boxes))
-    return report
 
 
 @dataclass
@@ -111,6 +125,8 @@ class _ImageIndex:
             return same_name[0]
         if len(same_name) > 1:
             raise LookupError(f"{file_name!r} matches several images: {', '.join(r.path for r in same_name)}")
+        if FLAT_SEPARATOR in name:  # a YOLO export's flattened subfolder path
+            return self.find(name.replace(FLAT_SEPARATOR, "/"))
         raise LookupError(f"missing image: no {file_name!r}")
 
 
