@@ -105,10 +105,19 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+# Marks a folder ``groundlabel export`` wrote. Its images are copies or links of a folder's own
+# images (the desktop exports into FOLDER/export by default), so scans skip it: reopening a
+# project or detecting on the folder must not pick the exported copies up as new images.
+EXPORT_MARKER = ".groundlabel-export"
+
+
 def iter_image_files(root: str | os.PathLike[str]) -> Iterator[Path]:
-    """Image files below ``root`` in a stable (sorted) order, skipping hidden folders."""
+    """Image files below ``root`` in a stable (sorted) order, skipping hidden and export folders."""
     root = Path(root)
     for dirpath, dirnames, filenames in os.walk(root):
+        if EXPORT_MARKER in filenames and Path(dirpath) != root:
+            dirnames[:] = []
+            continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for filename in sorted(filenames):
             candidate = Path(dirpath, filename)

@@ -191,7 +191,7 @@ def test_real_window_from_folder_to_coco_by_keyboard(xsession, tiny_model_dir, t
         export = x.wait_window(app.pid, "^Export dataset$")
         wait_for(lambda: x.focused() == export, 30, "the export dialog to take the focus")
         x.key("Return")
-        out = folder / "export" / "annotations.json"
+        out = folder / "export" / "annotations" / "instances_train.json"
         wait_for(out.exists, STEP_TIMEOUT, f"{out} written")
 
         # Quit with Ctrl+Q.

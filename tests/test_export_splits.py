@@ -237,3 +237,15 @@ def test_symlink_and_none_image_modes(folder, tmp_path: Path) -> None:
     assert export(images, "voc", bare, "--images", "none") == 0
     assert not (bare / "JPEGImages").exists()
     assert len(list((bare / "Annotations").rglob("*.xml"))) == len(expected)
+
+
+def test_an_export_inside_the_folder_is_not_scanned_as_new_images(folder, tmp_path: Path) -> None:
+    """The desktop exports into FOLDER/export by default: its image copies are not the folder's images."""
+    images, _ = folder
+    with ReviewProject.open(images) as project:
+        before = sorted(i.path for i in project.images())
+    assert export(images, "coco", images / "export", "--images", "copy", "--split", "train=0.5,val=0.5") == 0
+    assert any((images / "export" / "images").rglob("*.png"))
+    with ReviewProject.open(images) as project:
+        assert project.rescan() == (0, 0)
+        assert sorted(i.path for i in project.images()) == before

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from groundlabel.errors import GroundlabelError
+from groundlabel.images import EXPORT_MARKER
 
-MARKER = ".groundlabel-export"
+MARKER = EXPORT_MARKER
 MARKER_NOTE = "Written by groundlabel export; exporting again replaces this whole folder."
 
 
