@@ -26,7 +26,14 @@ from PIL import Image
 from groundlabel.batching import bucket_by_shape, concat_pixels, pixel_shape, window_size, windows
 from groundlabel.boxes import center_to_corners, clamp_to_image, class_wise_nms
 from groundlabel.errors import ImageLoadError
-from groundlabel.images import DEFAULT_MAX_PIXELS, ImageInput, describe_source, expand_inputs, load_image
+from groundlabel.images import (
+    DEFAULT_MAX_PIXELS,
+    EncodedImage,
+    ImageInput,
+    describe_source,
+    expand_inputs,
+    load_image,
+)
 from groundlabel.inference.prefetch import prefetch
 from groundlabel.label_assignment import assign_classes, token_owners
 from groundlabel.labels import LabelSet, PromptChunk, build_prompts
@@ -158,7 +165,7 @@ class Detector:
         Folders are expanded recursively. A failing image never stops the batch.
         """
         settings = DetectionSettings(box_threshold, text_threshold, nms_iou, max_detections)
-        if isinstance(images, (str, Image.Image)) or hasattr(images, "__fspath__"):
+        if isinstance(images, (str, Image.Image, EncodedImage)) or hasattr(images, "__fspath__"):
             images = [images]
         prompts = self.prompts(labels)
         work = self._batches(expand_inputs(images), max_pixels, max(1, batch_size))

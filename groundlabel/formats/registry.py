@@ -19,7 +19,7 @@ class DatasetFormat:
 
 
 def get_format(name: str) -> DatasetFormat:
-    from groundlabel.formats import coco, labelstudio, voc, yolo
+    from groundlabel.formats import coco, labelstudio, shards, voc, yolo
 
     formats = {
         "coco": DatasetFormat("coco", coco.write_coco_dataset, coco.read_coco),
@@ -28,8 +28,9 @@ def get_format(name: str) -> DatasetFormat:
         "labelstudio": DatasetFormat(
             "labelstudio", labelstudio.write_labelstudio, labelstudio.read_labelstudio
         ),
+        "shards": DatasetFormat("shards", shards.write_shards, shards.read_shards),
     }
     return formats[name]
 
 
-FORMAT_NAMES = ("coco", "voc", "yolo", "labelstudio")
+FORMAT_NAMES = ("coco", "voc", "yolo", "labelstudio", "shards")
