@@ -47,3 +47,13 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with -o DIR/: skip images already in DIR and add the rest",
     )
+
+
+def wants_bulk(args: argparse.Namespace) -> bool:
+    """Whether ``detect`` goes through ``detect_bulk`` (which also rejects Ray options without --ray)."""
+    from groundlabel.formats.shards import is_sharded_output
+
+    ray_options = (args.address, args.workers, args.gpus_per_worker)
+    return (
+        args.ray or args.resume or any(o is not None for o in ray_options) or is_sharded_output(args.output)
+    )

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from groundlabel.cli.bulk_options import add_bulk_options
+from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int, require_labels
 from groundlabel.errors import GroundlabelError
 
@@ -71,9 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return run_into_project(args, labels)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
-    from groundlabel.formats.shards import is_sharded_output
-
-    if args.ray or args.resume or is_sharded_output(args.output):
+    if wants_bulk(args):
         from groundlabel.cli.detect_bulk import run_bulk
 
         return run_bulk(args, labels)

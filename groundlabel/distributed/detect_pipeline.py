@@ -19,6 +19,8 @@ import numpy as np
 from groundlabel.batching import window_size
 from groundlabel.detector import DetectionResult
 
+MAX_READ_BLOCKS = 1000
+
 
 @dataclass(frozen=True)
 class DetectJob:
@@ -90,7 +92,14 @@ def detect_on_ray(
         return
     # Reading bytes takes no CPU slot: the actors hold them all, and a read task waiting
     # for a free CPU would stall the pipeline.
-    dataset = ray.data.read_binary_files(list(files), include_paths=True, num_cpus=0, concurrency=2)
+    dataset = ray.data.read_binary_files(
+        list(files),
+        include_paths=True,
+        num_cpus=0,
+        concurrency=2,
+        # enough blocks that every actor gets work from the start, even for a few files
+        override_num_blocks=min(len(files), MAX_READ_BLOCKS),
+    )
     options: dict[str, Any] = {"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {}
     with warnings.catch_warnings():
         # Ray 2.60 calls max_restarts "deprecated" but has no other way to set it (the

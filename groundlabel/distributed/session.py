@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,11 +23,29 @@ def quiet_ray_logs() -> None:
     """Ray Data's plan, progress and "execution finished" lines stay out of the user's terminal."""
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Ray Data's tuning advice ("at most 1 task(s)...") and deprecation notes are Python
+    # warnings, which a terminal would show.
+    warnings.filterwarnings("ignore", module=r"ray(\.|$)")
     import ray.data
 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+
+
+def start_local(num_cpus: int | None = None, **options: object) -> None:
+    """Ray on this machine, listening on a loopback address only, without the dashboard."""
+    import ray
+
+    ray.init(
+        address="local",
+        _node_ip_address=os.environ.get("GROUNDLABEL_RAY_NODE_IP", DEFAULT_NODE_IP),
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        **options,
+    )
 
 
 @contextmanager
@@ -43,18 +62,11 @@ def ray_session(address: str | None, *, num_cpus: int | None = None) -> Iterator
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
-    common = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
     try:
         if address:
-            ray.init(address=address, **common)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
-            ray.init(
-                address="local",
-                _node_ip_address=os.environ.get("GROUNDLABEL_RAY_NODE_IP", DEFAULT_NODE_IP),
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                **common,
-            )
+            start_local(num_cpus)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise GroundlabelError(
