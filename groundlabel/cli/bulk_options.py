@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from groundlabel.cli.options import positive_int
+from groundlabel.errors import GroundlabelError
 
 
 def positive_float(text: str) -> float:
@@ -21,6 +22,16 @@ def positive_float(text: str) -> float:
 
 
 def add_bulk_options(parser: argparse.ArgumentParser) -> None:
+    group = add_ray_options(parser)
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="with -o DIR/: skip images already in DIR and add the rest",
+    )
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """--ray and how the actor pool is placed (shared by detect and ls-prelabel)."""
     group = parser.add_argument_group("large datasets")
     group.add_argument(
         "--ray", action="store_true", help="run on Ray (pip install 'groundlabel[ray]'): here or on a cluster"
@@ -42,11 +53,7 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="GPUs per actor, e.g. 1 or 0.5 (default: none)",
     )
-    group.add_argument(
-        "--resume",
-        action="store_true",
-        help="with -o DIR/: skip images already in DIR and add the rest",
-    )
+    return group
 
 
 def wants_bulk(args: argparse.Namespace) -> bool:
@@ -57,3 +64,11 @@ def wants_bulk(args: argparse.Namespace) -> bool:
     return (
         args.ray or args.resume or any(o is not None for o in ray_options) or is_sharded_output(args.output)
     )
+
+
+def check_ray_options(args: argparse.Namespace) -> None:
+    """Placement options mean nothing without --ray: say so rather than ignore them."""
+    given = [name for name in ("address", "workers", "gpus_per_worker") if getattr(args, name) is not None]
+    if given and not args.ray:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise GroundlabelError(f"{flags} only work with --ray: add --ray, or leave them out")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from groundlabel.cli.bulk_options import check_ray_options
 from groundlabel.errors import GroundlabelError, ImageLoadError
 from groundlabel.images import expand_inputs, load_image
 from groundlabel.labels import LabelSet
@@ -26,10 +27,7 @@ def _is_remote(path: str) -> bool:
 
 
 def _check_options(args: argparse.Namespace, sharded: bool) -> None:
-    ray_only = [name for name in ("address", "workers", "gpus_per_worker") if getattr(args, name) is not None]
-    if ray_only and not args.ray:
-        flags = ", ".join("--" + name.replace("_", "-") for name in ray_only)
-        raise GroundlabelError(f"{flags} only work with --ray: add --ray, or leave them out")
+    check_ray_options(args)
     if args.resume and not sharded:
         raise GroundlabelError("--resume needs a shard folder: write with -o DIR/ (a trailing slash) instead")
     if any(_is_remote(p) for p in args.paths) and not args.ray:
@@ -127,7 +125,7 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
             from groundlabel.detector import DetectionResult
 
             yield DetectionResult(source, (0, 0), error=exc.reason)
-    _check_model(args.model)
+    check_model(args.model)
     job = DetectJob(
         model=args.model,
         device=args.device,
@@ -218,7 +216,7 @@ def _model_name(model: str) -> str:
     return model
 
 
-def _check_model(model: str) -> None:
+def check_model(model: str) -> None:
     """A bad model is one line here, before Ray starts, not a failed actor's traceback."""
     from transformers import AutoConfig
 
