@@ -266,7 +266,8 @@ def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruptio
     command += ["--model", str(tiny_model_dir), "--device", "cpu", *THRESHOLDS, "--ray", "--workers", "2"]
 
     def versions() -> list[str]:
-        return [p["model_version"] for t in label_studio.tasks(project_id) for p in t.get("predictions", [])]
+        tasks = label_studio.tasks(project_id)
+        return [p["model_version"] for t in tasks for p in label_studio.predictions(t["id"])]
 
     try:
         # Interrupted as soon as the first prediction is posted.
