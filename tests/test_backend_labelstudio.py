@@ -243,7 +243,7 @@ def test_ls_prelabel_explains_a_bad_key_in_one_line(label_studio, tiny_model_dir
 
 
 def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruption(
-    label_studio, tiny_model_dir, tmp_path
+    label_studio, tiny_model_dir, tmp_path_factory
 ):
     """``ls-prelabel --ray``: Ray started by the command (loopback), two 1-thread actors."""
     pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
@@ -251,8 +251,10 @@ def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruptio
 
     label_studio.set_legacy_tokens(False)
     project_id = make_project(label_studio, "ray")
-    ray_dir = tmp_path / "ray"
-    ray_dir.mkdir()
+    import tempfile
+
+    # short: Ray's socket paths below it must stay under the 107-byte Unix limit
+    ray_dir = Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp()))
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

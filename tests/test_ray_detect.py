@@ -125,8 +125,11 @@ def test_sharded_output_resumes_and_imports(
     assert f"4 image(s), {len(coco['annotations'])} box(es) imported" in capsys.readouterr().err
 
 
-def test_two_node_loopback_cluster_gives_the_plain_output(tiny_model_dir, image_tree, plain_output, tmp_path):
-    cluster = TwoNodeCluster(Path(tempfile.mkdtemp(prefix="glrc-", dir=tmp_path)))
+def test_two_node_loopback_cluster_gives_the_plain_output(
+    tiny_model_dir, image_tree, plain_output, tmp_path, tmp_path_factory
+):
+    # short: Ray's socket paths below it must stay under the 107-byte Unix limit
+    cluster = TwoNodeCluster(Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp())))
     try:
         cluster.start()
         out = tmp_path / "cluster.json"

@@ -67,7 +67,7 @@ def ray_session(address: str | None, *, num_cpus: int | None = None) -> Iterator
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
             start_local(num_cpus)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise GroundlabelError(
             f"cannot start or join {where} ({exc}); check --address / RAY_ADDRESS and that "
