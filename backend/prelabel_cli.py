@@ -11,6 +11,7 @@ import sys
 
 from groundlabel.backend.serve_cli import require_backend_extra
 
+from groundlabel.cli.bulk_options import add_ray_options, check_ray_options
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int
 from groundlabel.errors import GroundlabelError
 
@@ -29,11 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--project", type=positive_int, required=True, help="Label Studio project id")
     add_model_options(parser)
     add_threshold_options(parser, label_studio=True)
+    add_ray_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     require_backend_extra("groundlabel ls-prelabel")
+    check_ray_options(args)
+    if args.ray:
+        from groundlabel.distributed import require_ray
+
+        require_ray("groundlabel ls-prelabel")
     from groundlabel.backend.ls_client import LabelStudioClient
     from groundlabel.backend.prelabel import count_tasks, prelabel_project
     from groundlabel.backend.server import ModelOptions, build_predictor
@@ -52,17 +59,23 @@ def run(args: argparse.Namespace) -> int:
     with LabelStudioClient(settings.label_studio_url, settings.api_key) as client:
         total = count_tasks(client, args.project)  # checks URL, key and project before the model loads
         options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
-        predictor = build_predictor(options, settings)
-        try:
-            with progress_bar(total, f"project {args.project}", unit="task") as bar:
-                report = prelabel_project(
-                    client, predictor, args.project, on_task_done=lambda _task, _outcome: bar.update(1)
-                )
-        finally:
-            predictor.fetcher.close()
+        if args.ray:
+            from groundlabel.backend.prelabel_ray_cli import prelabel_with_ray
+
+            report, version = prelabel_with_ray(args, client, options, settings, total)
+        else:
+            predictor = build_predictor(options, settings)
+            version = predictor.model_version
+            try:
+                with progress_bar(total, f"project {args.project}", unit="task") as bar:
+                    report = prelabel_project(
+                        client, predictor, args.project, on_task_done=lambda _task, _outcome: bar.update(1)
+                    )
+            finally:
+                predictor.fetcher.close()
     print(
         f"project {args.project}: {report.predicted} task(s) pre-labelled, {report.skipped} already had "
-        f"{predictor.model_version}, {len(report.failed)} failed",
+        f"{version}, {len(report.failed)} failed",
         file=sys.stderr,
     )
     for task_id, reason in report.failed:

@@ -293,8 +293,12 @@ def memory_run(args, workdir: Path) -> None:
 
 
 def _reference_gpu_pass(processor, model, images, text: str, dtype: torch.dtype, batch: int) -> None:
-    for i in range(0, len(images), batch):
-        chunk = images[i : i + batch]
+    # The detector's batching rule (groundlabel.batching): only images of one size share a
+    # batch, so no padding changes the reference's results either.
+    from groundlabel.batching import bucket_by_shape
+
+    for indices in bucket_by_shape([image.size for image in images], batch):
+        chunk = [images[i] for i in indices]
         inputs = processor(images=chunk, text=[text] * len(chunk), return_tensors="pt").to("cuda")
         inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
         with torch.inference_mode():

@@ -23,9 +23,17 @@ from typing import Any
 import torch
 from PIL import Image
 
+from groundlabel.batching import bucket_by_shape, concat_pixels, pixel_shape, window_size, windows
 from groundlabel.boxes import center_to_corners, clamp_to_image, class_wise_nms
 from groundlabel.errors import ImageLoadError
-from groundlabel.images import DEFAULT_MAX_PIXELS, ImageInput, describe_source, expand_inputs, load_image
+from groundlabel.images import (
+    DEFAULT_MAX_PIXELS,
+    EncodedImage,
+    ImageInput,
+    describe_source,
+    expand_inputs,
+    load_image,
+)
 from groundlabel.inference.prefetch import prefetch
 from groundlabel.label_assignment import assign_classes, token_owners
 from groundlabel.labels import LabelSet, PromptChunk, build_prompts
@@ -76,11 +84,11 @@ class _Prepared:
 
 
 @dataclass
-class _Batch:
-    """Decoded images of one batch and their preprocessed pixels (pixel_values, pixel_mask)."""
+class _Window:
+    """Consecutive images (unreadable ones included) and their batches of equal resized shape."""
 
     items: list[_Prepared]
-    pixels: dict[str, torch.Tensor]
+    batches: list[tuple[list[int], dict[str, torch.Tensor]]]
 
 
 @dataclass(frozen=True)
@@ -157,15 +165,20 @@ class Detector:
         Folders are expanded recursively. A failing image never stops the batch.
         """
         settings = DetectionSettings(box_threshold, text_threshold, nms_iou, max_detections)
-        if isinstance(images, (str, Image.Image)) or hasattr(images, "__fspath__"):
+        if isinstance(images, (str, Image.Image, EncodedImage)) or hasattr(images, "__fspath__"):
             images = [images]
         prompts = self.prompts(labels)
         work = self._batches(expand_inputs(images), max_pixels, max(1, batch_size))
         for unit in prefetch(work) if self.fast else work:
-            if isinstance(unit, _Prepared):
-                yield DetectionResult(unit.source, (0, 0), error=unit.error)
-            else:
-                yield from self._run_batch(unit.items, labels, prompts, settings, unit.pixels)
+            results: list[DetectionResult | None] = [None] * len(unit.items)
+            for indices, pixels in unit.batches:
+                batch = [unit.items[i] for i in indices]
+                for i, result in zip(
+                    indices, self._run_batch(batch, labels, prompts, settings, pixels), strict=True
+                ):
+                    results[i] = result
+            for item, result in zip(unit.items, results, strict=True):
+                yield result or DetectionResult(item.source, (0, 0), error=item.error)
 
     def detect_image(
         self, image: Image.Image, labels: LabelSet, settings: DetectionSettings
@@ -174,28 +187,18 @@ class Detector:
         prepared = _Prepared(describe_source(image), image)
         return next(iter(self._run_batch([prepared], labels, self.prompts(labels), settings)))
 
-    def _batches(
-        self, sources: Sequence[ImageInput], max_pixels: int, batch_size: int
-    ) -> Iterator[_Batch | _Prepared]:
-        """Decoded, preprocessed batches in input order; an unreadable image comes out on its own.
+    def _batches(self, sources: Sequence[ImageInput], max_pixels: int, batch_size: int) -> Iterator[_Window]:
+        """Decoded, preprocessed windows in input order, batched by resized shape (``batching``).
 
-        This is the work ``prefetch`` moves off the model's thread: decoding and the
-        processor's resize and normalisation.
+        Each image is preprocessed on its own and only images of the same shape share a
+        batch, so no padding changes a result. This is the work ``prefetch`` moves off the
+        model's thread: decoding and the processor's resize and normalisation.
         """
-        pending: list[_Prepared] = []
-        for prepared in self._prepare_all(sources, max_pixels):
-            if prepared.error is not None:
-                if pending:
-                    yield _Batch(pending, self._pixels([p.image for p in pending]))
-                    pending = []
-                yield prepared
-                continue
-            pending.append(prepared)
-            if len(pending) >= batch_size:
-                yield _Batch(pending, self._pixels([p.image for p in pending]))
-                pending = []
-        if pending:
-            yield _Batch(pending, self._pixels([p.image for p in pending]))
+        for window in windows(self._prepare_all(sources, max_pixels), window_size(batch_size)):
+            pixels = [None if p.image is None else self._pixels([p.image]) for p in window]
+            shapes = [None if px is None else pixel_shape(px) for px in pixels]
+            groups = bucket_by_shape(shapes, batch_size)
+            yield _Window(window, [(g, concat_pixels([pixels[i] for i in g])) for g in groups])
 
     def _prepare_all(self, sources: Sequence[ImageInput], max_pixels: int) -> Iterator[_Prepared]:
         for source in sources:

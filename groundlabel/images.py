@@ -8,9 +8,11 @@ naming the file and the reason.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,20 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", "
 # Pillow's own bomb limit is about 179 Mpx; ours is explicit so the message can say so.
 DEFAULT_MAX_PIXELS = 178_956_970
 
-ImageInput = str | os.PathLike[str] | Image.Image
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """A file's bytes read elsewhere (a Ray Data worker, object storage) and its name for reports.
+
+    Decoded by ``load_image`` exactly like the file itself, so a bulk run reports broken
+    files with the same reasons and sees the same pixels as the plain path.
+    """
+
+    name: str
+    data: bytes
+
+
+ImageInput = str | os.PathLike[str] | Image.Image | EncodedImage
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -44,6 +59,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def describe_source(source: ImageInput) -> str:
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or "<PIL image>"
+    if isinstance(source, EncodedImage):
+        return source.name
     return str(source)
 
 
@@ -55,6 +72,10 @@ def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
             return _to_rgb(ImageOps.exif_transpose(source))
         except (OSError, ValueError) as exc:
             raise ImageLoadError(name, f"cannot convert this image: {exc}") from None
+    if isinstance(source, EncodedImage):
+        if not source.data:
+            raise ImageLoadError(name, "the file is empty")
+        return _decode(io.BytesIO(source.data), name, max_pixels)
     path = Path(source)
     if not path.exists():
         raise ImageLoadError(name, "no such file")
@@ -62,10 +83,15 @@ def load_image(source: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
         raise ImageLoadError(name, "is a folder, not an image")
     if path.stat().st_size == 0:
         raise ImageLoadError(name, "the file is empty")
+    return _decode(path, name, max_pixels)
+
+
+def _decode(file: Path | io.BytesIO, name: str, max_pixels: int) -> Image.Image:
+    """Pillow's decode of a file or its bytes, every failure an ``ImageLoadError`` naming ``name``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(file) as opened:
                 width, height = opened.size
                 if width * height > max_pixels:
                     raise ImageLoadError(
@@ -132,7 +158,7 @@ def expand_inputs(inputs: Iterable[ImageInput]) -> list[ImageInput]:
     """
     expanded: list[ImageInput] = []
     for item in inputs:
-        if not isinstance(item, Image.Image) and Path(item).is_dir():
+        if not isinstance(item, Image.Image | EncodedImage) and Path(item).is_dir():
             expanded.extend(iter_image_files(item))
         else:
             expanded.append(item)

@@ -240,3 +240,56 @@ def test_ls_prelabel_explains_a_bad_key_in_one_line(label_studio, tiny_model_dir
     assert result.returncode == 2
     assert "legacy tokens turned off" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruption(
+    label_studio, tiny_model_dir, tmp_path_factory
+):
+    """``ls-prelabel --ray``: Ray started by the command (loopback), two 1-thread actors."""
+    pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
+    from ray_cluster import sweep  # also gives Ray a token in the environment (nothing in ~/.ray)
+
+    label_studio.set_legacy_tokens(False)
+    project_id = make_project(label_studio, "ray")
+    import tempfile
+
+    # short: Ray's socket paths below it must stay under the 107-byte Unix limit
+    ray_dir = Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp()))
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "LABEL_STUDIO_URL": label_studio.url,
+        "LABEL_STUDIO_API_KEY": label_studio.pat,
+        "LOCAL_FILES_DOCUMENT_ROOT": str(label_studio.files_root),
+        "RAY_TMPDIR": str(ray_dir),
+        "RAY_ADDRESS": "",
+    }
+    command = [sys.executable, "-m", "groundlabel", "ls-prelabel", "--project", str(project_id)]
+    command += ["--model", str(tiny_model_dir), "--device", "cpu", *THRESHOLDS, "--ray", "--workers", "2"]
+
+    def versions() -> list[str]:
+        tasks = label_studio.tasks(project_id)
+        return [p["model_version"] for t in tasks for p in label_studio.predictions(t["id"])]
+
+    try:
+        # Interrupted as soon as the first prediction is posted.
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: versions() or first.poll() is not None, 300, "a first prediction")
+        first.send_signal(2)
+        _, first_err = first.communicate(timeout=120)
+        assert first.returncode in (0, 130), first_err
+        assert "Traceback" not in first_err
+        (version,) = set(versions())
+        # One more task loses its prediction, so the rerun must redo at least one.
+        task_id = label_studio.tasks(project_id)[0]["id"]
+        for p in label_studio.predictions(task_id):
+            label_studio.api("DELETE", f"/api/predictions/{p['id']}/", expect=204)
+        kept = len(versions())
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert f"{4 - kept} task(s) pre-labelled, {kept} already had {version}, 0 failed" in again.stderr
+        assert "INFO" not in again.stderr and "Traceback" not in again.stderr
+        assert_every_task_predicted(label_studio, project_id, version)  # exactly one each
+    finally:
+        left = sweep(str(ray_dir))
+    assert left == [], "the command left Ray processes running"

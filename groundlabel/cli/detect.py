@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int, require_labels
 from groundlabel.errors import GroundlabelError
 
@@ -25,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"',
     )
-    parser.add_argument("-o", "--output", type=Path, help="COCO JSON to write")
+    parser.add_argument(
+        "-o", "--output", help="COCO JSON to write, or DIR/ for sharded JSON Lines (large datasets)"
+    )
     parser.add_argument(
         "--into-project",
         action="store_true",
@@ -37,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     add_threshold_options(parser)
+    add_bulk_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -67,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         return run_into_project(args, labels)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
+    if wants_bulk(args):
+        from groundlabel.cli.detect_bulk import run_bulk
+
+        return run_bulk(args, labels)
     sources = expand_inputs(args.paths)
     if not sources:
         raise GroundlabelError(

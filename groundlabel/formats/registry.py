@@ -20,7 +20,7 @@ class DatasetFormat:
 
 
 def get_format(name: str) -> DatasetFormat:
-    from groundlabel.formats import coco, hf, labelstudio, voc, yolo
+    from groundlabel.formats import coco, hf, labelstudio, shards, voc, yolo
 
     formats = {
         "coco": DatasetFormat("coco", coco.write_coco_dataset, coco.read_coco),
@@ -30,8 +30,9 @@ def get_format(name: str) -> DatasetFormat:
         "labelstudio": DatasetFormat(
             "labelstudio", labelstudio.write_labelstudio, labelstudio.read_labelstudio
         ),
+        "shards": DatasetFormat("shards", shards.write_shards, shards.read_shards),
     }
     return formats[name]
 
 
-FORMAT_NAMES = ("coco", "voc", "yolo", "hf", "labelstudio")
+FORMAT_NAMES = ("coco", "voc", "yolo", "hf", "labelstudio", "shards")

@@ -1,0 +1,46 @@
+"""The ``--ray`` branch of ``groundlabel ls-prelabel``: checks, version, progress, then ``prelabel_ray``."""
+
+from __future__ import annotations
+
+import argparse
+
+from groundlabel.backend.ls_client import LabelStudioClient
+from groundlabel.backend.model_version import model_version
+from groundlabel.backend.prelabel import PrelabelReport
+from groundlabel.backend.prelabel_ray import PrelabelJob, run_prelabel_on_ray
+from groundlabel.backend.server import ModelOptions
+from groundlabel.backend.settings import BackendSettings
+
+from groundlabel.detector import DetectionSettings
+from groundlabel.progress import progress_bar
+
+
+def prelabel_with_ray(
+    args: argparse.Namespace,
+    client: LabelStudioClient,
+    options: ModelOptions,
+    settings: BackendSettings,
+    total: int | None,
+) -> tuple[PrelabelReport, str]:
+    """The report and the model version, the same one ``serve`` and the plain path would use."""
+    from groundlabel.backend.label_config import parse_box_targets
+
+    from groundlabel.cli.detect_bulk import check_model
+
+    check_model(options.model)  # one line before Ray starts, not an actor's traceback
+    project = client.get_project(args.project)
+    parse_box_targets(project.get("label_config", ""))  # a config without boxes fails here, once
+    version = model_version(options.model, DetectionSettings(options.box_threshold, options.text_threshold))
+    job = PrelabelJob(options, settings, project.get("label_config", ""), args.threads_per_worker)
+    with progress_bar(total, f"project {args.project} on ray", unit="task") as bar:
+        report = run_prelabel_on_ray(
+            client,
+            args.project,
+            job,
+            version,
+            args.address,
+            args.workers,
+            args.gpus_per_worker or 0.0,
+            lambda: bar.update(1),
+        )
+    return report, version
