@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS workers (owner TEXT PRIMARY KEY, heartbeat REAL NOT N
 """
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 class QueueFullError(GroundlabelError):
     """The queue holds its maximum number of tasks; the caller should refuse (HTTP 429)."""
 
@@ -140,13 +150,28 @@ class TaskQueue:
             [("INSERT OR REPLACE INTO workers (owner, heartbeat) VALUES (?, ?)", (self.owner, time.time()))]
         )
 
+    def _gone_here(self) -> list[tuple[str]]:
+        """Workers of this host whose process has exited (a restart after ``kill -9``)."""
+        host = socket.gethostname()
+        gone = []
+        for (owner,) in self._db.execute("SELECT owner FROM workers WHERE owner != ?", (self.owner,)):
+            parts = owner.rsplit(":", 2)  # host:pid:random
+            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+                gone.append((owner,))
+        return gone
+
     def claim(self, limit: int = 20) -> tuple[int, list[int]] | None:
-        """Claim up to ``limit`` of the oldest free tasks of one project; None when none is free."""
+        """Claim up to ``limit`` of the oldest free tasks of one project; None when none is free.
+
+        Tasks of a worker that stopped beating (``STALE_AFTER_S``), or whose process on
+        this host has exited, are free again.
+        """
         stale = time.time() - STALE_AFTER_S
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM workers WHERE heartbeat < ?", (stale,))
+                self._db.executemany("DELETE FROM workers WHERE owner = ?", self._gone_here())
                 free = "model_version = ? AND (owner IS NULL OR owner NOT IN (SELECT owner FROM workers))"
                 first = self._db.execute(
                     f"SELECT project_id FROM queue WHERE {free} ORDER BY enqueued LIMIT 1",
