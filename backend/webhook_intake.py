@@ -22,10 +22,15 @@ from groundlabel.backend.webhook_worker import PrelabelWorker, tasks_created_ids
 log = logging.getLogger(__name__)
 
 
-def _compact(obj: dict[str, Any]) -> dict[str, Any]:
-    """``json`` object hook: a task (id and data) shrinks to its id the moment it is parsed."""
-    if "data" in obj and isinstance(obj.get("id"), int):
-        return {"id": obj["id"]}
+def _compact(obj: dict[str, Any]) -> Any:
+    """``json`` object hook: any object with an integer id (a task, the project) becomes that id.
+
+    Called as each object is parsed, so a million tasks cost a million small ints, not a
+    million dicts with their data; only the body itself (it has ``action``) stays a dict.
+    """
+    value = obj.get("id")
+    if "action" not in obj and isinstance(value, int) and not isinstance(value, bool):
+        return value
     return obj
 
 

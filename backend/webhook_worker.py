@@ -40,7 +40,8 @@ def tasks_created_ids(body: Any) -> tuple[int, list[int]] | None:
     tasks = body.get("tasks")
     if not isinstance(project_id, int) or isinstance(project_id, bool) or not isinstance(tasks, list):
         return None
-    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    # A task is a dict, or already its id (``webhook_intake`` compacts tasks while parsing).
+    ids = [t.get("id") if isinstance(t, dict) else t for t in tasks]
     ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
     return (project_id, ids) if ids else None
 
