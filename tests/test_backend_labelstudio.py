@@ -410,7 +410,9 @@ def test_webhook_flood_keeps_memory_bounded_and_health_responsive(label_studio, 
         if s.name.endswith("_total")
     }
     assert refused == {"too_large": 1, "queue_full": codes.count(429)}
-    print(f"flood: RSS grew {grown:.0f} MB, /health worst {max(latencies) * 1000:.0f} ms over {len(latencies)}")
+    print(
+        f"flood: RSS grew {grown:.0f} MB, /health worst {max(latencies) * 1000:.0f} ms over {len(latencies)}"
+    )
     assert grown < 300, f"RSS grew {grown:.0f} MB"
     assert max(latencies) < 1.0, f"/health took {max(latencies):.2f} s at worst (Label Studio gives it 1 s)"
     log = backend.log.read_text()
