@@ -11,6 +11,7 @@ in the queue on disk, and the process exits within a few seconds, not after the 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -105,9 +106,14 @@ def serve(
         if worker is not None:
             worker.request_stop()
 
+    # uvicorn raises the signal again once it has shut down, into the handlers it found:
+    # these ignore it, so the queue is saved below and the process exits with 0.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         _stopping_server(config, begin_stop).run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if worker is not None:
             worker.stop()
         predictor.close()
