@@ -292,8 +292,8 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
     try:
         version = first.version()
         label_studio.connect_backend(project_id, first.url)
-        new = import_copies(label_studio, project_id, 60)
-        assert len(new) == 60
+        new = import_copies(label_studio, project_id, 30)
+        assert len(new) == 30
         wait_until(
             lambda: predicted_count(label_studio, project_id, new, version) >= 1,
             120,
@@ -304,7 +304,7 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
     finally:
         first.close()
     at_kill = predicted_count(label_studio, project_id, new, version)
-    assert at_kill < 60 and queued_rows(state, version) > 0, "the test needs tasks still queued at the kill"
+    assert at_kill < 30 and queued_rows(state, version) > 0, "the test needs tasks still queued at the kill"
 
     # Started again, on another port: nobody calls it, it goes on from the queue by itself.
     second = start_backend(tiny_model_dir, tmp_path / "second.log", env, *THRESHOLDS)
@@ -324,14 +324,14 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
     assert second.process.returncode == 0 and stop_seconds < 10, (stop_seconds, log[-2000:])
     assert "stopped; the queue is saved" in log and "Traceback" not in log
     left = queued_rows(state, version)
-    assert 0 < left <= 60 - predicted_count(label_studio, project_id, new, version), (
+    assert 0 < left <= 30 - predicted_count(label_studio, project_id, new, version), (
         "SIGTERM kept the rest queued"
     )
 
     third = start_backend(tiny_model_dir, tmp_path / "third.log", env, *THRESHOLDS)
     try:
         wait_until(
-            lambda: predicted_count(label_studio, project_id, new, version) == 60, 180, "every task predicted"
+            lambda: predicted_count(label_studio, project_id, new, version) == 30, 180, "every task predicted"
         )
         wait_until(lambda: queued_rows(state, version) == 0, 30, "an empty queue")
     finally:
