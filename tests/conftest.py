@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="groundlabel-tests-"))
 os.environ["HF_HOME"] = str(_RUN_DIR / "huggingface")
 os.environ["TORCH_EXTENSIONS_DIR"] = str(_RUN_DIR / "torch_extensions")
+os.environ["GROUNDLABEL_STATE_DIR"] = str(_RUN_DIR / "backend-state")  # the backend's queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"
