@@ -16,6 +16,7 @@ once per version, and only one replica predicts it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "queue.db"
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 20.0  # four missed heartbeats: the worker is gone
-_CHUNK = 5000
+_CHUNK = 20_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -107,34 +108,31 @@ class TaskQueue:
             return cursors
 
     def add(self, project_id: int, task_ids: Sequence[int]) -> int:
-        """Queue tasks (duplicates ignored); returns how many are new. Raises ``QueueFullError``."""
+        """Queue tasks (duplicates ignored); returns how many are new. Raises ``QueueFullError``.
+
+        Stored in transactions of ``_CHUNK`` rows, so a million ids never hold the database
+        (and other replicas' heartbeats) for more than a moment.
+        """
+        length = self.length()
+        if length + len(task_ids) > self.max_tasks:
+            raise QueueFullError(
+                f"the background queue holds {length} task(s) and {len(task_ids)} more would pass "
+                f"its limit of {self.max_tasks} (GROUNDLABEL_QUEUE_MAX)"
+            )
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (length,) = self._db.execute(
-                    "SELECT count(*) FROM queue WHERE model_version = ?", (self.model_version,)
-                ).fetchone()
-                if length + len(task_ids) > self.max_tasks:
-                    raise QueueFullError(
-                        f"the background queue holds {length} task(s) and {len(task_ids)} more would pass "
-                        f"its limit of {self.max_tasks} (GROUNDLABEL_QUEUE_MAX)"
-                    )
-                before = self._db.total_changes
-                for start in range(0, len(task_ids), _CHUNK):
-                    self._db.executemany(
+        added = 0
+        for start in range(0, len(task_ids), _CHUNK):
+            chunk = json.dumps([int(t) for t in task_ids[start : start + _CHUNK]])
+            (cursor,) = self._write(
+                [
+                    (
                         "INSERT OR IGNORE INTO queue (model_version, task_id, project_id, enqueued) "
-                        "VALUES (?, ?, ?, ?)",
-                        [
-                            (self.model_version, int(t), project_id, now)
-                            for t in task_ids[start : start + _CHUNK]
-                        ],
+                        "SELECT ?, value, ?, ? FROM json_each(?)",
+                        (self.model_version, project_id, now, chunk),
                     )
-                added = self._db.total_changes - before
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                ]
+            )
+            added += cursor.rowcount
         return added
 
     def length(self) -> int:
