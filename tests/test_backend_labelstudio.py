@@ -288,55 +288,65 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
         "LABEL_STUDIO_API_KEY": LEGACY_TOKEN,
         "GROUNDLABEL_STATE_DIR": str(state),
     }
+
+    def started(task_ids: set[int]) -> bool:  # tasks go oldest first: one cheap call
+        return any(p["model_version"] == version for p in label_studio.predictions(min(task_ids)))
+
     first = start_backend(tiny_model_dir, tmp_path / "first.log", env, *THRESHOLDS)
     try:
         version = first.version()
         label_studio.connect_backend(project_id, first.url)
-        new = import_copies(label_studio, project_id, 30)
-        assert len(new) == 30
-        wait_until(
-            lambda: predicted_count(label_studio, project_id, new, version) >= 1,
-            120,
-            "the first background prediction",
-        )
+        killed = import_copies(label_studio, project_id, 30)  # one TASKS_CREATED webhook
+        wait_until(lambda: started(killed), 120, "the first background prediction")
         first.process.kill()  # kill -9: no chance to save anything
         first.process.wait(10)
     finally:
         first.close()
-    at_kill = predicted_count(label_studio, project_id, new, version)
-    assert at_kill < 30 and queued_rows(state, version) > 0, "the test needs tasks still queued at the kill"
+    assert predicted_count(label_studio, project_id, killed, version) < 30
+    assert queued_rows(state, version) > 0, "the test needs tasks still queued at the kill"
 
     # Started again, on another port: nobody calls it, it goes on from the queue by itself.
     second = start_backend(tiny_model_dir, tmp_path / "second.log", env, *THRESHOLDS)
     try:
         wait_until(
-            lambda: predicted_count(label_studio, project_id, new, version) > at_kill,
-            120,
-            "predictions after restart",
+            lambda: predicted_count(label_studio, project_id, killed, version) == 30,
+            180,
+            "every task queued before the kill predicted",
         )
-        started = time.monotonic()
+        # More tasks, their webhook sent to this backend (Label Studio knows only the first URL).
+        stopped = import_copies(label_studio, project_id, 40)
+        hook = {
+            "action": "TASKS_CREATED",
+            "project": {"id": project_id},
+            "tasks": [{"id": i} for i in stopped],
+        }
+        assert httpx.post(f"{second.url}/webhook", json=hook, timeout=30).json()["tasks"] == 40
+        wait_until(lambda: started(stopped), 120, "background predictions of the second import")
+        signalled = time.monotonic()
         second.process.send_signal(signal.SIGTERM)
         second.process.wait(30)
-        stop_seconds = time.monotonic() - started
+        stop_seconds = time.monotonic() - signalled
     finally:
         second.close()
     log = second.log.read_text()
     assert second.process.returncode == 0 and stop_seconds < 10, (stop_seconds, log[-2000:])
     assert "stopped; the queue is saved" in log and "Traceback" not in log
     left = queued_rows(state, version)
-    assert 0 < left <= 30 - predicted_count(label_studio, project_id, new, version), (
-        "SIGTERM kept the rest queued"
+    assert 0 < left <= 40 - predicted_count(label_studio, project_id, stopped, version), (
+        "the rest stays queued"
     )
 
     third = start_backend(tiny_model_dir, tmp_path / "third.log", env, *THRESHOLDS)
     try:
         wait_until(
-            lambda: predicted_count(label_studio, project_id, new, version) == 30, 180, "every task predicted"
+            lambda: predicted_count(label_studio, project_id, stopped, version) == 40,
+            180,
+            "every task predicted",
         )
         wait_until(lambda: queued_rows(state, version) == 0, 30, "an empty queue")
     finally:
         third.close()
-    for task_id in new:  # exactly once per model version, whatever was interrupted
+    for task_id in killed | stopped:  # exactly once per model version, whatever was interrupted
         mine = [p for p in label_studio.predictions(task_id) if p["model_version"] == version]
         assert len(mine) == 1, dump(label_studio.predictions(task_id))
 
