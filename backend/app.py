@@ -7,17 +7,21 @@ FastAPI runs in a worker thread, with inference serialised inside the ``Predicto
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from groundlabel.backend.interactive import interactive_context
+from groundlabel.backend.metrics import CONTENT_TYPE
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.settings import BackendSettings
-from groundlabel.backend.webhook_worker import PrelabelWorker, tasks_created_ids
+from groundlabel.backend.task_queue import QueueFullError
+from groundlabel.backend.webhook_intake import WebhookIntake
+from groundlabel.backend.webhook_worker import PrelabelWorker
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,11 @@ def create_app(
     version = predictor.model_version
     app.state.predictor = predictor
     app.state.worker = worker
+    metrics = predictor.metrics
+    if worker is not None:
+        metrics.count_queue(worker.queue.length)
+    intake = WebhookIntake(worker, metrics, settings.webhook_max_bytes)
+    webhook_turn = asyncio.Semaphore(1)  # one body read and parsed at a time: memory stays bounded
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -104,7 +113,11 @@ def create_app(
         if outcome.unfinished:
             project_id = _project_id(body, tasks)
             if worker is not None and project_id is not None:
-                worker.submit(project_id, outcome.unfinished)
+                try:
+                    worker.submit(project_id, outcome.unfinished)
+                except QueueFullError as exc:
+                    log.warning("/predict: %d task(s) left empty: %s", len(outcome.unfinished), exc)
+                    return {"results": results, "model_version": version}
                 log.warning(
                     "/predict: %d task(s) did not fit in %g s (GROUNDLABEL_PREDICT_BUDGET); "
                     "pre-labelling them in the background",
@@ -121,17 +134,27 @@ def create_app(
         return {"results": results, "model_version": version}
 
     @app.post("/webhook")
-    async def webhook(request: Request) -> dict[str, Any]:
-        """Answers at once; Label Studio sends no auth here, so only ids are taken from the body."""
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        job = tasks_created_ids(body)
-        if job is not None and worker is not None:
-            worker.submit(*job)
-            log.info("webhook TASKS_CREATED: project %d, %d task(s) queued", job[0], len(job[1]))
-            return {"status": "queued", "tasks": len(job[1])}
-        return {"status": "ok"}
+    async def webhook(request: Request) -> Response:
+        """Answers at once; Label Studio sends no auth here, so only ids are taken from the body.
+
+        The ids go to the queue on disk. Bodies over GROUNDLABEL_WEBHOOK_MAX_MB get 413 and
+        a full queue 429, each with a log line; parsing runs off the event loop, so /health
+        keeps answering during a flood.
+        """
+        refused = intake.check_declared_size(request.headers.get("content-length"))
+        if refused is not None:
+            return refused
+        async with webhook_turn:
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > settings.webhook_max_bytes:
+                    return intake.too_large(len(body))
+            return await asyncio.to_thread(intake.accept, bytes(body))
+
+    @app.get("/metrics", dependencies=[auth])
+    def prometheus_metrics() -> Response:
+        """Prometheus text format; behind basic auth when it is on (a plain function: counts the queue)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app

@@ -1,7 +1,8 @@
 """Label Studio tasks in, one prediction entry per task out.
 
-The detector runs one image at a time under a lock (inference is serialised: one model,
-one device); downloads happen outside it. A task that cannot be predicted (unreadable
+The detector runs one image at a time on one owner thread (``inference_owner``: one
+model, one device, one malloc arena); downloads happen on the callers' threads, with at
+most a few decoded images held at once. A task that cannot be predicted (unreadable
 config, missing image) gets an empty entry and a logged reason, never an exception that
 would make Label Studio store nothing for the whole batch.
 """
@@ -14,8 +15,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from groundlabel.backend.inference_owner import InferenceOwner
 from groundlabel.backend.interactive import InteractiveContext
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
+from groundlabel.backend.metrics import BackendMetrics
 from groundlabel.backend.model_version import model_version
 from groundlabel.backend.predictions import Box, prediction, region
 from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
@@ -55,14 +58,24 @@ class Predictor:
         settings: DetectionSettings,
         fetcher: TaskImageFetcher,
         class_thresholds: ClassThresholds | None = None,
+        metrics: BackendMetrics | None = None,
     ) -> None:
         self.detector = detector
         self.settings = settings
         self.fetcher = fetcher
         self.class_thresholds = class_thresholds or ClassThresholds()
         self.model_version = model_version(detector.model_name, settings, self.class_thresholds.fingerprint())
-        self._inference_lock = threading.Lock()
+        self.metrics = metrics or BackendMetrics()
+        self.inference = InferenceOwner(detector, on_inference=self.metrics.inference_seconds.observe)
         self.claims = TaskClaims()
+        # Set at shutdown: batches stop between tasks and hand the rest to the queue.
+        self.stopping = threading.Event()
+
+    def close(self) -> None:
+        """Finish the forward pass in progress, then release the owner thread and the fetcher."""
+        self.stopping.set()
+        self.inference.close()
+        self.fetcher.close()
 
     def predict_tasks(
         self,
@@ -96,10 +109,12 @@ class Predictor:
                     log.info("task %d: being pre-labelled in the background right now; left to it", task_id)
                     outcome.results.append(NO_PREDICTION)
                     continue
-                if deadline is not None and index > 0 and time.monotonic() > deadline:
+                out_of_time = deadline is not None and index > 0 and time.monotonic() > deadline
+                if context is None and (out_of_time or self.stopping.is_set()):
                     outcome.results.append(NO_PREDICTION)
                     if isinstance(task_id, int):
                         outcome.unfinished.append(task_id)
+                        self.metrics.predictions.labels("deferred").inc()
                     continue
                 try:
                     outcome.results.append(self.predict_task(task, targets, context))
@@ -119,7 +134,23 @@ class Predictor:
     def predict_task(
         self, task: dict[str, Any], targets: list[BoxTarget], context: InteractiveContext | None = None
     ) -> dict[str, Any]:
-        """Regions for every target of one task; raises ``GroundlabelError`` naming the problem."""
+        """Regions for every target of one task; raises ``GroundlabelError`` naming the problem.
+
+        The task's images are fetched and held within one of the owner's image slots, so
+        any number of concurrent requests keeps only a few decoded images in memory.
+        """
+        try:
+            with self.inference.image_slot():
+                result = self._predict_task(task, targets, context)
+        except Exception as exc:
+            self.metrics.failed(exc)
+            raise
+        self.metrics.predictions.labels("predicted").inc()
+        return result
+
+    def _predict_task(
+        self, task: dict[str, Any], targets: list[BoxTarget], context: InteractiveContext | None
+    ) -> dict[str, Any]:
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise TaskPredictionError("the task has no data")
         task_id = task.get("id")
@@ -151,8 +182,7 @@ class Predictor:
                 )
             else:
                 run = settings
-            with self._inference_lock:
-                result = self.detector.detect_image(image, labels, run)
+            result = self.inference.detect(image, labels, run)
             if cut.active:
                 result = cut.apply(result, settings.box_threshold, settings.max_detections)
             for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):

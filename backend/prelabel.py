@@ -73,6 +73,7 @@ def prelabel_project(
                 [task_id], "background"
             ):
                 report.skipped += 1  # done, or being done by a /predict right now
+                predictor.metrics.predictions.labels("skipped").inc()
                 outcome = "skipped"
             else:
                 try:

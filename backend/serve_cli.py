@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from groundlabel.cli.options import add_model_options, add_threshold_options, env_default, env_value
 from groundlabel.errors import GroundlabelError
@@ -37,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--port", type=_port, default=env_value("PORT", "9090", _port), help="port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=env_default("STATE_DIR", None),
+        help="folder for the background queue, kept across restarts; replicas may share it on one host "
+        "(default: ~/.local/share/groundlabel/backend, /data/state in Docker)",
     )
     add_model_options(parser)
     add_threshold_options(parser, label_studio=True)
@@ -75,5 +83,7 @@ def run(args: argparse.Namespace) -> int:
     options = ModelOptions(
         args.model, args.device, args.dtype, args.box_threshold, args.text_threshold, thresholds
     )
-    serve(options, args.host, args.port)
+    serve(
+        options, args.host, args.port, state_dir=Path(args.state_dir).expanduser() if args.state_dir else None
+    )
     return 0

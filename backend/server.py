@@ -2,19 +2,28 @@
 
 The model loads before the server listens, so Label Studio's /setup (3 s timeout) never
 waits for it, and a model that cannot load stops ``groundlabel serve`` with one message.
+
+On SIGTERM (``docker stop``) or Ctrl+C the backend stops taking work at once: running
+/predict batches and the background worker finish the image in progress, leave the rest
+in the queue on disk, and the process exits within a few seconds, not after the batch.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from groundlabel.backend.ls_auth import LabelStudioAuth
 from groundlabel.backend.ls_client import LabelStudioClient
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.settings import BackendSettings
 from groundlabel.backend.task_images import TaskImageFetcher
+from groundlabel.backend.task_queue import TaskQueue
 from groundlabel.backend.webhook_worker import PrelabelWorker
 
 from groundlabel.class_thresholds import ClassThresholds
@@ -45,17 +54,29 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
     return Predictor(detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds)
 
 
-def serve(options: ModelOptions, host: str, port: int, settings: BackendSettings | None = None) -> None:
+def serve(
+    options: ModelOptions,
+    host: str,
+    port: int,
+    settings: BackendSettings | None = None,
+    state_dir: Path | None = None,
+) -> None:
     import uvicorn
     from groundlabel.backend.app import create_app
 
     settings = settings or BackendSettings.from_env()
+    if state_dir is not None:
+        settings = replace(settings, state_dir=state_dir)
     predictor = build_predictor(options, settings)
     worker = None
     if settings.background_prelabel and settings.label_studio_url and settings.api_key:
         url, key = settings.label_studio_url, settings.api_key
-        worker = PrelabelWorker(lambda: LabelStudioClient(url, key), predictor)
+        queue = TaskQueue(settings.state_dir, predictor.model_version, settings.queue_max)
+        worker = PrelabelWorker(lambda: LabelStudioClient(url, key), predictor, queue)
         worker.start()
+        waiting = queue.length()
+        if waiting:
+            log.info("%d task(s) left in the queue %s: pre-labelling them", waiting, queue.path)
     elif not settings.label_studio_url:
         log.warning(
             "LABEL_STUDIO_URL is not set: images stored in Label Studio (/data/...) cannot be downloaded"
@@ -65,13 +86,57 @@ def serve(options: ModelOptions, host: str, port: int, settings: BackendSettings
     print(
         f"groundlabel backend: model {options.model} ({predictor.model_version}) on http://{host}:{port}"
         + (f", Label Studio at {settings.label_studio_url}" if settings.label_studio_url else "")
-        + (", pre-labelling imported tasks in the background" if worker else ""),
+        + (
+            f", pre-labelling imported tasks in the background (queue in {settings.state_dir})"
+            if worker
+            else ""
+        ),
         file=sys.stderr,
         flush=True,
     )
+    config = uvicorn.Config(
+        create_app(predictor, settings, worker),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+
+    def begin_stop() -> None:
+        log.info("stopping: finishing the image in progress, keeping the rest queued")
+        predictor.stopping.set()
+        if worker is not None:
+            worker.request_stop()
+
+    # uvicorn raises the signal again once it has shut down, into the handlers it found:
+    # these ignore it, so the queue is saved below and the process exits with 0.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.run(create_app(predictor, settings, worker), host=host, port=port, log_level="warning")
+        _stopping_server(config, begin_stop).run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if worker is not None:
             worker.stop()
-        predictor.fetcher.close()
+        predictor.close()
+        log.info("stopped; the queue is saved in %s", settings.state_dir)
+
+
+# Seconds uvicorn waits for open requests after SIGTERM; batches stop at the next image.
+SHUTDOWN_GRACE_S = 5
+
+
+def _stopping_server(config: Any, on_signal: Callable[[], None]) -> Any:
+    """uvicorn's server, calling ``on_signal`` the moment SIGTERM or SIGINT comes.
+
+    uvicorn would otherwise wait for in-flight /predict batches (up to the predict budget)
+    before anything else learns about the shutdown.
+    """
+    import uvicorn
+
+    class StoppingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            on_signal()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer(config)

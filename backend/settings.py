@@ -9,6 +9,12 @@ from pathlib import Path
 from groundlabel.errors import GroundlabelError
 
 
+def default_state_dir() -> Path:
+    """Where the background queue lives unless --state-dir says: the user's data directory."""
+    data_home = os.environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(data_home) if data_home else Path.home() / ".local" / "share") / "groundlabel" / "backend"
+
+
 def _float_env(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -41,6 +47,12 @@ class BackendSettings:
     # Pre-label in the background (needs URL and key): TASKS_CREATED webhooks' tasks, and
     # the tasks a /predict could not finish within its budget.
     background_prelabel: bool = True
+    # The persistent background queue (``task_queue.py``); shared by replicas of one model.
+    state_dir: Path = field(default_factory=default_state_dir)
+    # Tasks the queue may hold; a webhook that would pass it is refused with 429.
+    queue_max: int = 1_000_000
+    # A larger webhook body is refused with 413 (it is parsed in memory, one at a time).
+    webhook_max_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> BackendSettings:
@@ -72,6 +84,9 @@ class BackendSettings:
             max_image_bytes=int(_float_env("GROUNDLABEL_MAX_IMAGE_MB", 50) * 1024 * 1024),
             download_timeout_s=_float_env("GROUNDLABEL_DOWNLOAD_TIMEOUT", 30.0),
             predict_budget_s=_float_env("GROUNDLABEL_PREDICT_BUDGET", 80.0),
+            state_dir=Path(os.environ.get("GROUNDLABEL_STATE_DIR") or default_state_dir()).expanduser(),
+            queue_max=int(_float_env("GROUNDLABEL_QUEUE_MAX", 1_000_000)),
+            webhook_max_bytes=int(_float_env("GROUNDLABEL_WEBHOOK_MAX_MB", 32) * 1024 * 1024),
             background_prelabel=os.environ.get("GROUNDLABEL_BACKGROUND_PRELABEL", "true").strip().lower()
             not in ("0", "false", "no"),
         )

@@ -1,15 +1,18 @@
-"""Background pre-labelling of newly imported tasks.
+"""Background pre-labelling of newly imported tasks, from the persistent queue.
 
 Label Studio answers an import with a ``TASKS_CREATED`` webhook (1 s timeout) and never
-calls /predict for it. The webhook handler only queues the project and task ids; this
-worker fetches those tasks from Label Studio's API (the webhook body is unauthenticated
-and never trusted for data), predicts and posts them one by one.
+calls /predict for it. The webhook handler only stores the project and task ids in the
+``TaskQueue`` (on disk); this worker claims them in small batches, fetches those tasks
+from Label Studio's API (the webhook body is unauthenticated and never trusted for data),
+predicts and posts them one by one, and removes each from the queue once posted. After a
+restart, or a ``kill -9``, it finds the rows still there and goes on by itself; a task
+whose prediction was posted just before a crash is skipped, because Label Studio already
+holds this model version for it.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,10 +20,15 @@ from typing import Any
 from groundlabel.backend.ls_client import LabelStudioClient
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.prelabel import prelabel_project
+from groundlabel.backend.task_queue import HEARTBEAT_S, TaskQueue
 
 from groundlabel.errors import GroundlabelError
 
 log = logging.getLogger(__name__)
+
+BATCH = 20
+IDLE_POLL_S = 2.0  # other replicas' rows and stale claims are noticed this often
+RETRY_AFTER_S = 15.0  # Label Studio unreachable: try the batch again after this
 
 
 def tasks_created_ids(body: Any) -> tuple[int, list[int]] | None:
@@ -32,66 +40,115 @@ def tasks_created_ids(body: Any) -> tuple[int, list[int]] | None:
     tasks = body.get("tasks")
     if not isinstance(project_id, int) or isinstance(project_id, bool) or not isinstance(tasks, list):
         return None
-    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    # A task is a dict, or already its id (``webhook_intake`` compacts tasks while parsing).
+    ids = [t.get("id") if isinstance(t, dict) else t for t in tasks]
     ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
     return (project_id, ids) if ids else None
 
 
 class PrelabelWorker:
-    """One daemon thread draining a queue of (project, task ids) jobs, in arrival order."""
+    """One daemon thread draining the persistent queue, oldest first, one project batch at a time."""
 
-    def __init__(self, client_factory: Callable[[], LabelStudioClient], predictor: Predictor) -> None:
+    def __init__(
+        self, client_factory: Callable[[], LabelStudioClient], predictor: Predictor, queue: TaskQueue
+    ) -> None:
         self._client_factory = client_factory
         self._predictor = predictor
-        self._jobs: queue.Queue[tuple[int, list[int]] | None] = queue.Queue()
+        self.queue = queue
         self._stop = threading.Event()
-        self._pending = 0
-        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
         self._idle = threading.Event()
-        self._idle.set()
+        self._submitted = 0  # bumped by submit, so a claim that raced it never reports idle
         self._thread = threading.Thread(target=self._run, name="groundlabel-prelabel", daemon=True)
+        self._beat = threading.Thread(target=self._heartbeat, name="groundlabel-heartbeat", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._beat.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the worker to stop after the task in progress (from a signal handler: no waiting)."""
         self._stop.set()
-        self._jobs.put(None)
-        self._thread.join(timeout_s)
+        self._wake.set()
 
-    def submit(self, project_id: int, task_ids: list[int]) -> None:
-        with self._pending_lock:
-            self._pending += 1
-            self._idle.clear()
-        self._jobs.put((project_id, task_ids))
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Finish the task in progress, give the rest of the batch back to the queue, stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self._beat.join(timeout_s)
+        self.queue.release()
+
+    def submit(self, project_id: int, task_ids: list[int]) -> int:
+        """Queue tasks on disk; returns how many were new. Raises ``QueueFullError``."""
+        added = self.queue.add(project_id, task_ids)
+        self._submitted += 1
+        self._idle.clear()
+        self._wake.set()
+        return added
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:
-        """True once every submitted job has finished (for tests and orderly shutdown)."""
+        """True once the queue is empty and nothing is in progress (for tests)."""
+        self._wake.set()
         return self._idle.wait(timeout_s)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.queue.heartbeat()
+            except Exception:  # a locked or full disk must not kill the heartbeat for good
+                log.exception("task queue heartbeat failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            job = self._jobs.get()
-            if job is None:
-                break
-            project_id, task_ids = job
+            submitted = self._submitted
             try:
-                with self._client_factory() as client:
-                    report = prelabel_project(client, self._predictor, project_id, task_ids, stop=self._stop)
-                log.info(
-                    "project %d: %d task(s) pre-labelled, %d already had %s, %d failed",
-                    project_id,
-                    report.predicted,
-                    report.skipped,
-                    self._predictor.model_version,
-                    len(report.failed),
+                batch = self.queue.claim(BATCH)
+            except Exception:
+                log.exception("cannot read the task queue %s", self.queue.path)
+                batch = None
+            if batch is None:
+                if submitted == self._submitted:
+                    self._idle.set()
+                self._wake.wait(IDLE_POLL_S)
+                self._wake.clear()
+                continue
+            self._idle.clear()
+            if not self._work(*batch):
+                self._stop.wait(RETRY_AFTER_S)
+
+    def _work(self, project_id: int, task_ids: list[int]) -> bool:
+        """Pre-label one claimed batch; False when it must be retried later."""
+        finished: list[int] = []
+
+        def task_done(task_id: int, outcome: str) -> None:
+            self.queue.done([task_id])
+            finished.append(task_id)
+
+        try:
+            with self._client_factory() as client:
+                report = prelabel_project(
+                    client, self._predictor, project_id, task_ids, on_task_done=task_done, stop=self._stop
                 )
-            except GroundlabelError as exc:
-                log.warning("project %d: background pre-labelling stopped: %s", project_id, exc)
-            except Exception:  # a bug must not kill the worker thread for every later import
-                log.exception("project %d: background pre-labelling failed", project_id)
-            finally:
-                with self._pending_lock:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.set()
+        except GroundlabelError as exc:
+            log.warning("project %d: background pre-labelling paused, retried later: %s", project_id, exc)
+            self.queue.release(set(task_ids) - set(finished))
+            return False
+        except Exception:  # a bug must not kill the worker thread for every later import
+            log.exception("project %d: background pre-labelling failed", project_id)
+            self.queue.release(set(task_ids) - set(finished))
+            return False
+        rest = set(task_ids) - set(finished)
+        if self._stop.is_set():
+            self.queue.release(rest)
+        elif rest:  # not returned by Label Studio: deleted since they were queued
+            self.queue.done(rest)
+        log.info(
+            "project %d: %d task(s) pre-labelled, %d already had %s, %d failed",
+            project_id,
+            report.predicted,
+            report.skipped,
+            self._predictor.model_version,
+            len(report.failed),
+        )
+        return True

@@ -19,6 +19,7 @@ _RUN_DIR = Path(tempfile.mkdtemp(prefix="groundlabel-tests-"))
 os.environ["HF_HOME"] = str(_RUN_DIR / "huggingface")
 os.environ["TORCH_EXTENSIONS_DIR"] = str(_RUN_DIR / "torch_extensions")
 os.environ["MPLCONFIGDIR"] = str(_RUN_DIR / "matplotlib")  # its font cache
+os.environ["GROUNDLABEL_STATE_DIR"] = str(_RUN_DIR / "backend-state")  # the backend's queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"

@@ -240,7 +240,13 @@ class Backend:
 
 def start_backend(model_dir: Path, log: Path, env: dict[str, str], *extra_args: str) -> Backend:
     port = free_port()
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    # Each backend its own queue, unless the test shares one between restarts.
+    full_env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "GROUNDLABEL_STATE_DIR": str(log.parent / "state"),
+        **env,
+    }
     with log.open("wb") as log_handle:
         process = subprocess.Popen(
             [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -142,7 +143,8 @@ def test_interactive_text_naming_a_label_selects_it(client):
 
 def test_health_answers_while_inference_runs(client, predictor):
     """Label Studio marks a backend disconnected when /health takes over 1 s."""
-    predictor._inference_lock.acquire()  # a long prediction holds the model
+    gate = threading.Event()
+    predictor.inference._executor.submit(gate.wait, 30)  # a long prediction holds the model thread
     try:
         outcome = {}
         worker = threading.Thread(
@@ -156,7 +158,7 @@ def test_health_answers_while_inference_runs(client, predictor):
         assert client.post("/webhook", json={"action": "START_TRAINING"}).status_code == 200
         assert worker.is_alive(), "the prediction is still waiting for the model"
     finally:
-        predictor._inference_lock.release()
+        gate.set()
     worker.join(30)
     assert len(outcome["results"]) == 1
 
@@ -198,9 +200,11 @@ class RecordingWorker:
 
     def __init__(self) -> None:
         self.jobs: list[tuple[int, list[int]]] = []
+        self.queue = SimpleNamespace(length=lambda: sum(len(ids) for _, ids in self.jobs))
 
-    def submit(self, project_id: int, task_ids: list[int]) -> None:
+    def submit(self, project_id: int, task_ids: list[int]) -> int:
         self.jobs.append((project_id, task_ids))
+        return len(task_ids)
 
 
 def test_predict_answers_within_its_budget_and_hands_the_rest_to_the_background(predictor, photo_dir):

@@ -59,8 +59,11 @@ def test_images_serve_on_all_interfaces_with_the_model_cache_in_a_volume(name, m
     text = path.read_text()
     assert 'CMD ["groundlabel", "serve"]' in text
     assert 'VOLUME ["/models"]' in text
+    assert 'VOLUME ["/data/state"]' in text and "STOPSIGNAL SIGTERM" in text
     env = dockerfile_env(path)
     assert env["HF_HOME"] == "/models"
+    assert env["GROUNDLABEL_STATE_DIR"] == "/data/state"
+    assert "groundlabel-state:/data/state" in compose["services"]["groundlabel"]["volumes"]
     backend_env = {k: str(v) for k, v in compose["services"]["groundlabel"]["environment"].items()}
     for key, value in {**env, **backend_env}.items():
         if key.startswith("GROUNDLABEL_"):

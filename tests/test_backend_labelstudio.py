@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from labelstudio_server import (
     LEGACY_TOKEN,
@@ -26,6 +31,7 @@ from labelstudio_server import (
     start_label_studio,
 )
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.labelstudio
 
@@ -293,3 +299,184 @@ def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruptio
     finally:
         left = sweep(str(ray_dir))
     assert left == [], "the command left Ray processes running"
+
+
+# --- issue 11: the persistent queue across kill -9 and SIGTERM, and a webhook flood ---
+
+
+def queued_rows(state_dir: Path, version: str) -> int:
+    with sqlite3.connect(state_dir / "queue.db") as db:
+        return db.execute("SELECT count(*) FROM queue WHERE model_version = ?", (version,)).fetchone()[0]
+
+
+def predicted_count(label_studio: LabelStudio, project_id: int, task_ids: set[int], version: str) -> int:
+    """How many of ``task_ids`` hold a prediction of ``version`` (read per task from the API)."""
+    return sum(
+        any(p["model_version"] == version for p in label_studio.predictions(task_id)) for task_id in task_ids
+    )
+
+
+def import_copies(label_studio: LabelStudio, project_id: int, count: int) -> set[int]:
+    """``count`` new tasks pointing at the project's uploaded photos, in one import (one webhook)."""
+    before = {t["id"] for t in label_studio.tasks(project_id)}
+    uploads = sorted(
+        {t["data"]["image"] for t in label_studio.tasks(project_id) if "/upload/" in t["data"]["image"]}
+    )
+    label_studio.api(
+        "POST",
+        f"/api/projects/{project_id}/import",
+        json=[{"image": uploads[i % len(uploads)]} for i in range(count)],
+    )
+    return {t["id"] for t in label_studio.tasks(project_id)} - before
+
+
+def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
+    label_studio, tiny_model_dir, tmp_path
+):
+    label_studio.set_legacy_tokens(True)
+    project_id = make_project(label_studio, "restarts")
+    state = tmp_path / "state"
+    env = {
+        "LABEL_STUDIO_URL": label_studio.url,
+        "LABEL_STUDIO_API_KEY": LEGACY_TOKEN,
+        "GROUNDLABEL_STATE_DIR": str(state),
+    }
+
+    def started(task_ids: set[int]) -> bool:  # tasks go oldest first: one cheap call
+        return any(p["model_version"] == version for p in label_studio.predictions(min(task_ids)))
+
+    first = start_backend(tiny_model_dir, tmp_path / "first.log", env, *THRESHOLDS)
+    try:
+        version = first.version()
+        label_studio.connect_backend(project_id, first.url)
+        killed = import_copies(label_studio, project_id, 30)  # one TASKS_CREATED webhook
+        wait_until(lambda: started(killed), 120, "the first background prediction")
+        first.process.kill()  # kill -9: no chance to save anything
+        first.process.wait(10)
+    finally:
+        first.close()
+    assert predicted_count(label_studio, project_id, killed, version) < 30
+    assert queued_rows(state, version) > 0, "the test needs tasks still queued at the kill"
+
+    # Started again, on another port: nobody calls it, it goes on from the queue by itself.
+    second = start_backend(tiny_model_dir, tmp_path / "second.log", env, *THRESHOLDS)
+    try:
+        wait_until(
+            lambda: predicted_count(label_studio, project_id, killed, version) == 30,
+            180,
+            "every task queued before the kill predicted",
+        )
+        # More tasks, their webhook sent to this backend (Label Studio knows only the first URL).
+        stopped = import_copies(label_studio, project_id, 40)
+        hook = {
+            "action": "TASKS_CREATED",
+            "project": {"id": project_id},
+            "tasks": [{"id": i} for i in stopped],
+        }
+        assert httpx.post(f"{second.url}/webhook", json=hook, timeout=30).json()["tasks"] == 40
+        wait_until(lambda: started(stopped), 120, "background predictions of the second import")
+        signalled = time.monotonic()
+        second.process.send_signal(signal.SIGTERM)
+        second.process.wait(30)
+        stop_seconds = time.monotonic() - signalled
+    finally:
+        second.close()
+    log = second.log.read_text()
+    assert second.process.returncode == 0 and stop_seconds < 10, (stop_seconds, log[-2000:])
+    assert "stopped; the queue is saved" in log and "Traceback" not in log
+    left = queued_rows(state, version)
+    assert 0 < left <= 40 - predicted_count(label_studio, project_id, stopped, version), (
+        "the rest stays queued"
+    )
+
+    third = start_backend(tiny_model_dir, tmp_path / "third.log", env, *THRESHOLDS)
+    try:
+        wait_until(
+            lambda: predicted_count(label_studio, project_id, stopped, version) == 40,
+            180,
+            "every task predicted",
+        )
+        wait_until(lambda: queued_rows(state, version) == 0, 30, "an empty queue")
+    finally:
+        third.close()
+    for task_id in killed | stopped:  # exactly once per model version, whatever was interrupted
+        mine = [p for p in label_studio.predictions(task_id) if p["model_version"] == version]
+        assert len(mine) == 1, dump(label_studio.predictions(task_id))
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_webhook_flood_keeps_memory_bounded_and_health_responsive(label_studio, tiny_model_dir, tmp_path):
+    label_studio.set_legacy_tokens(True)
+    project_id = label_studio.create_project("flood", CONFIG)
+    env = {
+        "LABEL_STUDIO_URL": label_studio.url,
+        "LABEL_STUDIO_API_KEY": LEGACY_TOKEN,
+        "GROUNDLABEL_STATE_DIR": str(tmp_path / "state"),
+        "GROUNDLABEL_QUEUE_MAX": "1200000",
+    }
+    backend = start_backend(tiny_model_dir, tmp_path / "backend.log", env, *THRESHOLDS)
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client() as client:
+            while not stop.wait(0.05):
+                started = time.perf_counter()
+                assert client.get(f"{backend.url}/health", timeout=10).status_code == 200
+                latencies.append(time.perf_counter() - started)
+
+    def hook(first_id: int, count: int) -> bytes:
+        tasks = ",".join(
+            f'{{"id":{i},"data":{{"image":"/data/upload/1/x.png"}}}}'
+            for i in range(first_id, first_id + count)
+        )
+        return f'{{"action":"TASKS_CREATED","project":{{"id":{project_id}}},"tasks":[{tasks}]}}'.encode()
+
+    try:
+        baseline = rss_mb(backend.process.pid)
+        prober = threading.Thread(target=probe)
+        prober.start()
+        with httpx.Client(timeout=120) as client:
+            million = client.post(f"{backend.url}/webhook", content=hook(10_000_000, 1_000_000))
+            assert million.status_code == 413, "a million tasks with data pass the 32 MB body limit"
+            compact = b'{"action":"TASKS_CREATED","project":%d,"tasks":[%s]}' % (
+                project_id,
+                ",".join(f'{{"id":{i}}}' for i in range(10_000_000, 11_000_000)).encode(),
+            )
+            assert client.post(f"{backend.url}/webhook", content=compact).json()["tasks"] == 1_000_000
+
+            def flood(index: int) -> int:
+                return client.post(
+                    f"{backend.url}/webhook", content=hook(20_000_000 + index * 5000, 5000)
+                ).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(flood, range(80)))
+            metrics = client.get(f"{backend.url}/metrics").text
+        stop.set()
+        prober.join()
+        grown = rss_mb(backend.process.pid) - baseline
+    finally:
+        stop.set()
+        backend.close()
+    # 1,000,000 + 40 * 5,000 fill the queue; the worker drains a little meanwhile.
+    assert set(codes) == {200, 429} and 40 <= codes.count(200) <= 45, codes
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    assert 0 < families["groundlabel_queue_length"].samples[0].value <= 1_200_000
+    refused = {
+        s.labels["reason"]: s.value
+        for s in families["groundlabel_webhooks_refused"].samples
+        if s.name.endswith("_total")
+    }
+    assert refused == {"too_large": 1, "queue_full": codes.count(429)}
+    print(
+        f"flood: RSS grew {grown:.0f} MB, /health worst {max(latencies) * 1000:.0f} ms over {len(latencies)}"
+    )
+    assert grown < 300, f"RSS grew {grown:.0f} MB"
+    assert max(latencies) < 1.0, f"/health took {max(latencies):.2f} s at worst (Label Studio gives it 1 s)"
+    log = backend.log.read_text()
+    assert "refused (429)" in log and "refused (413)" in log and "Traceback" not in log

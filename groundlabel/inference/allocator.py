@@ -10,7 +10,10 @@ to ~10 thousand and the numbers computed do not change. The cost is that memory 
 used stays resident (RSS holds at its high-water mark, which also keeps it flat).
 
 This is process-wide (it is the C library's allocator), so it is applied once, by
-``accelerate`` on CPU, and can be refused with ``GROUNDLABEL_DEFAULT_MALLOC=1``.
+``accelerate`` on CPU, and can be refused with ``GROUNDLABEL_DEFAULT_MALLOC=1``. Since
+the thresholds apply to every malloc arena, and glibc makes an arena per thread (up to
+8 per core), the number of arenas is capped too (``MALLOC_ARENA_MAX`` wins when set):
+otherwise each thread that runs a pass keeps its own high-water mark and RSS multiplies.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 DISABLE_ENV = "GROUNDLABEL_DEFAULT_MALLOC"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+_ARENA_MAX = 2  # the main thread's arena and one more: enough for one inference thread
 _THRESHOLD = 1 << 30  # 1 GiB: larger single blocks still get their own mapping
 
 _lock = threading.Lock()
@@ -47,6 +52,8 @@ def tune_allocator() -> bool:
             return False  # not glibc (e.g. musl): nothing to tune
         mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         ok = bool(mallopt(_M_MMAP_THRESHOLD, _THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _THRESHOLD))
+        if ok and not os.environ.get("MALLOC_ARENA_MAX"):
+            mallopt(_M_ARENA_MAX, _ARENA_MAX)
         if ok:
             log.info("glibc malloc: mmap and trim thresholds raised to %d bytes", _THRESHOLD)
         _state["tuned"] = ok
