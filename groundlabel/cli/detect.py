@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
-from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int, require_labels
+from groundlabel.cli.options import (
+    add_model_options,
+    add_threshold_options,
+    detection_options,
+    positive_int,
+    require_labels,
+)
 from groundlabel.errors import GroundlabelError
 
 
@@ -87,15 +93,7 @@ def run(args: argparse.Namespace) -> int:
     failures: list[tuple[str, str]] = []
     box_count = 0
     with progress_bar(len(sources), "detect") as bar:
-        for result in detector.detect(
-            sources,
-            labels,
-            box_threshold=args.box_threshold,
-            text_threshold=args.text_threshold,
-            nms_iou=args.nms_iou,
-            max_detections=args.max_detections,
-            batch_size=args.batch_size,
-        ):
+        for result in detector.detect(sources, labels, **detection_options(args)):
             bar.update(1)
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groundlabel.cli.bulk_options import check_ray_options
+from groundlabel.cli.options import detection_options
 from groundlabel.errors import GroundlabelError, ImageLoadError
 from groundlabel.images import expand_inputs, load_image
 from groundlabel.labels import LabelSet
@@ -94,15 +95,7 @@ def _results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) -> Ite
         from groundlabel.detector import Detector
 
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        yield from detector.detect(
-            todo,
-            labels,
-            box_threshold=args.box_threshold,
-            text_threshold=args.text_threshold,
-            nms_iou=args.nms_iou,
-            max_detections=args.max_detections,
-            batch_size=args.batch_size,
-        )
+        yield from detector.detect(todo, labels, **detection_options(args))
         return
     yield from _ray_results(args, labels, todo)
 

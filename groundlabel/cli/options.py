@@ -123,3 +123,14 @@ def require_labels(text: str | None) -> str:
     if not text or not text.strip():
         raise GroundlabelError('no classes given: pass --labels "cat, dog, remote control=remote|tv remote"')
     return text
+
+
+def detection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Detector.detect``'s keyword options from ``detect``'s flags, the same for every path that runs it."""
+    return {
+        "box_threshold": args.box_threshold,
+        "text_threshold": args.text_threshold,
+        "nms_iou": args.nms_iou,
+        "max_detections": args.max_detections,
+        "batch_size": args.batch_size,
+    }
