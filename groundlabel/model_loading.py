@@ -1,4 +1,4 @@
-"""Loading Grounding DINO from the hub or a local directory, on the right device.
+"""Loading a detector (any family in ``groundlabel.families``) from the hub or a local directory, on the right device.
 
 Loading goes through transformers' own ``from_pretrained`` for hub ids and local
 directories alike (tests use the same path with a tiny random model), and every way
@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import torch
 
 from groundlabel.errors import ModelLoadError
+from groundlabel.families import FAMILIES
 
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -126,13 +127,16 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
             network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
     except OSError as exc:
         raise ModelLoadError(_not_available_message(model, str(exc))) from None
+    except ImportError as exc:
+        raise ModelLoadError(f"cannot load {model!r}: {str(exc).splitlines()[0]}") from None
     except (ValueError, KeyError) as exc:
         raise ModelLoadError(
-            f"{model!r} is not a Grounding DINO checkpoint groundlabel can use: {exc}"
+            f"{model!r} is not a detector checkpoint groundlabel can use ({', '.join(FAMILIES)}): {exc}"
         ) from None
-    if getattr(network.config, "model_type", "") != "grounding-dino":
+    model_type = getattr(network.config, "model_type", "")
+    if model_type not in FAMILIES:
         raise ModelLoadError(
-            f"{model!r} is a {network.config.model_type!r} model; groundlabel needs a Grounding DINO checkpoint"
+            f"{model!r} is a {model_type!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
     network.to(resolved_device).eval()
     return LoadedModel(network, processor, resolved_device, torch_dtype, model)

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "description": "groundlabel detect predictions",
         "model": detector.model_name,
+        "family": detector.family,
         "box_threshold": args.box_threshold,
         "text_threshold": args.text_threshold,
     }
