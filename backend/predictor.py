@@ -52,7 +52,7 @@ class Predictor:
         self.detector = detector
         self.settings = settings
         self.fetcher = fetcher
-        self.model_version = model_version(detector.model_name, settings)
+        self.model_version = model_version(detector.model_record, settings)
         self._inference_lock = threading.Lock()
         self.claims = TaskClaims()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -31,6 +31,9 @@ from groundlabel.inference.prefetch import prefetch
 from groundlabel.label_assignment import assign_classes
 from groundlabel.labels import LabelSet
 from groundlabel.model_loading import DEFAULT_MODEL, LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from groundlabel.exemplars import Exemplar
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +161,42 @@ class Detector:
         Folders are expanded recursively. A failing image never stops the batch.
         """
         settings = DetectionSettings(box_threshold, text_threshold, nms_iou, max_detections)
+        yield from self._detect_prompts(
+            images, labels, self.prompts(labels), settings, batch_size, max_pixels
+        )
+
+    def detect_like(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        exemplars: Sequence[Exemplar],
+        box_threshold: float = 0.35,
+        nms_iou: float | None = None,
+        max_detections: int | None = None,
+        batch_size: int = 1,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Iterator[DetectionResult]:
+        """Like ``detect``, with example boxes instead of class names (OWLv2, OWL-ViT).
+
+        Boxes come out labelled with their examples' classes; ``ExemplarError`` says when
+        the model's family cannot search by example or an example box is unusable.
+        """
+        from groundlabel.exemplars import exemplar_prompts
+
+        labels, prompts = exemplar_prompts(self, exemplars)
+        settings = DetectionSettings(box_threshold, 0.0, nms_iou, max_detections)
+        yield from self._detect_prompts(images, labels, prompts, settings, batch_size, max_pixels)
+
+    def _detect_prompts(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        labels: LabelSet,
+        prompts: list[Prompt],
+        settings: DetectionSettings,
+        batch_size: int,
+        max_pixels: int,
+    ) -> Iterator[DetectionResult]:
         if isinstance(images, (str, Image.Image)) or hasattr(images, "__fspath__"):
             images = [images]
-        prompts = self.prompts(labels)
         work = self._batches(expand_inputs(images), max_pixels, max(1, batch_size))
         for unit in prefetch(work) if self.fast else work:
             if isinstance(unit, _Prepared):

@@ -27,10 +27,8 @@ THRESHOLD = {"mm-grounding-dino": 0.1, "owlv2": 0.5, "owlvit": 0.5}
 
 
 @pytest.fixture(scope="session", params=FAMILIES)
-def family_dir(request, tmp_path_factory) -> Path:
-    from groundlabel.devtools.random_model import save_random_model
-
-    return save_random_model(tmp_path_factory.mktemp(request.param) / "model", family=request.param)
+def family_dir(request, family_model) -> Path:
+    return family_model(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
         if not images:
             raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        todo = images_to_predict(project, prediction_key(detector.model_name, labels, settings), images)
+        todo = images_to_predict(project, prediction_key(detector.model_record, labels, settings), images)
         with progress_bar(len(todo), "detect") as bar:
             report = predict_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,

@@ -47,7 +47,7 @@ def predict_into_project(
     on_image: Callable[[ImageRecord], None] | None = None,
 ) -> PredictReport:
     """Detect on the project's images (or ``images``) and record each result as it comes."""
-    key = prediction_key(detector.model_name, labels, settings)
+    key = prediction_key(detector.model_record, labels, settings)
     candidates = project.images() if images is None else list(images)
     todo = images_to_predict(project, key, candidates, force)
     report = PredictReport(skipped=len(candidates) - len(todo))
@@ -63,7 +63,7 @@ def predict_into_project(
     )
     for image, result in zip(todo, results, strict=True):
         if result.ok:
-            project.record_prediction(image.id, result, detector.model_name, labels, settings)
+            project.record_prediction(image.id, result, detector.model_record, labels, settings)
             report.predicted += 1
             report.boxes += len(result.boxes)
         else:
