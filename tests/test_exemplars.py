@@ -9,11 +9,14 @@ box, scoring every patch, boxes, classes) must rank those two places first.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from groundlabel import Detector
+from groundlabel.cli import main as cli_main
 from groundlabel.exemplars import Exemplar, ExemplarError
 
 SIDE, PATTERN = 96, 32
@@ -75,3 +78,72 @@ def test_unusable_examples_and_families_are_refused(owl, tiny_detector):
         next(owl.detect_like(EXAMPLE.image, [Exemplar(EXAMPLE.image, (200, 200, 300, 300), "x")]))
     with pytest.raises(ExemplarError, match="OWLv2"):
         next(tiny_detector.detect_like(EXAMPLE.image, [EXAMPLE]))
+
+
+def _folder_with_scenes(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    EXAMPLE.image.save(folder / "example.png")
+    scene(PLACES, seed=2).save(folder / "target.png")
+    return folder
+
+
+def test_cli_detect_with_an_example_file(owl, tmp_path):
+    folder = _folder_with_scenes(tmp_path)
+    examples = {
+        "images": [{"id": 1, "file_name": "scenes/example.png", "width": SIDE, "height": SIDE}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [16, 16, 32, 32]}],
+        "categories": [{"id": 5, "name": "widget"}],
+    }
+    (tmp_path / "examples.json").write_text(json.dumps(examples))
+    output = tmp_path / "found.json"
+    code = cli_main(
+        ["detect", str(folder / "target.png"), "--exemplars", str(tmp_path / "examples.json"),
+         "--model", owl.model_name, "--device", "cpu", "--box-threshold", "0", "-o", str(output)]
+    )  # fmt: skip
+    assert code == 0
+    coco = json.loads(output.read_text())
+    assert [c["name"] for c in coco["categories"]] == ["widget"]
+    best = sorted(coco["annotations"], key=lambda a: -a["score"])[:2]
+    assert {
+        (round(a["bbox"][0] + a["bbox"][2] / 2), round(a["bbox"][1] + a["bbox"][3] / 2)) for a in best
+    } == EXPECTED_CENTRES
+
+
+def test_cli_detect_with_the_projects_accepted_boxes(owl, tmp_path):
+    from groundlabel.project import BoxSource, BoxStatus, ReviewProject
+
+    folder = _folder_with_scenes(tmp_path)
+    with ReviewProject.open(folder) as project:
+        widget = project.ensure_classes(["widget"])["widget"]
+        example = project.image_by_path(folder / "example.png")
+        project.insert_box(
+            example.id, widget, (16, 16, 48, 48), source=BoxSource.HAND, status=BoxStatus.ACCEPTED
+        )
+    code = cli_main(
+        ["detect", str(folder), "--exemplars-from-project", "--into-project", "--model", owl.model_name,
+         "--device", "cpu", "--box-threshold", "0"]
+    )  # fmt: skip
+    assert code == 0
+    with ReviewProject.open(folder) as project:
+        target = project.image_by_path(folder / "target.png")
+        found = [b for b in project.boxes(target.id) if b.status == BoxStatus.PENDING]
+        best = sorted(found, key=lambda b: -(b.score or 0))[:2]
+        assert {tuple(round(v) for v in centre(list(b.xyxy))) for b in best} == EXPECTED_CENTRES
+        assert all(b.class_id == widget for b in found) and "examples:" in (best[0].model or "")
+
+
+def test_cli_refuses_examples_for_a_text_only_family(tiny_model_dir, tmp_path, capsys):
+    folder = _folder_with_scenes(tmp_path)
+    (tmp_path / "examples.json").write_text(
+        json.dumps({"images": [{"id": 1, "file_name": "scenes/example.png", "width": SIDE, "height": SIDE}],
+                    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [16, 16, 32, 32]}],
+                    "categories": [{"id": 1, "name": "widget"}]})
+    )  # fmt: skip
+    code = cli_main(
+        ["detect", str(folder), "--exemplars", str(tmp_path / "examples.json"), "--model", str(tiny_model_dir),
+         "--device", "cpu", "-o", str(tmp_path / "x.json")]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot search by example boxes" in err and "Traceback" not in err

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from groundlabel.cli.detect_exemplars import add_exemplar_options, exemplar_labels, exemplars_for
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int, require_labels
 from groundlabel.errors import GroundlabelError
 
@@ -22,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--labels",
         "-l",
-        required=True,
         help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"',
     )
     parser.add_argument("-o", "--output", type=Path, help="COCO JSON to write")
@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     add_threshold_options(parser)
+    add_exemplar_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -60,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.labels import LabelSet
     from groundlabel.progress import progress_bar
 
-    labels = LabelSet.parse(require_labels(args.labels))
+    exemplars = exemplars_for(args)
+    labels = exemplar_labels(exemplars) if exemplars else LabelSet.parse(require_labels(args.labels))
     if args.into_project:
         from groundlabel.cli.detect_into_project import run_into_project
 
-        return run_into_project(args, labels)
+        return run_into_project(args, labels, exemplars)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
     sources = expand_inputs(args.paths)
@@ -78,16 +80,15 @@ def run(args: argparse.Namespace) -> int:
     entries: list[CocoImageEntry] = []
     failures: list[tuple[str, str]] = []
     box_count = 0
+    common = {"nms_iou": args.nms_iou, "max_detections": args.max_detections, "batch_size": args.batch_size}
+    if exemplars:
+        results = detector.detect_like(sources, exemplars, box_threshold=args.box_threshold, **common)
+    else:
+        results = detector.detect(
+            sources, labels, box_threshold=args.box_threshold, text_threshold=args.text_threshold, **common
+        )
     with progress_bar(len(sources), "detect") as bar:
-        for result in detector.detect(
-            sources,
-            labels,
-            box_threshold=args.box_threshold,
-            text_threshold=args.text_threshold,
-            nms_iou=args.nms_iou,
-            max_detections=args.max_detections,
-            batch_size=args.batch_size,
-        ):
+        for result in results:
             bar.update(1)
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "description": "groundlabel detect predictions",
         "model": detector.model_name,
         "family": detector.family,
+        "exemplars": len(exemplars) if exemplars else None,
         "box_threshold": args.box_threshold,
         "text_threshold": args.text_threshold,
     }

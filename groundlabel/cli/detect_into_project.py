@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.labels import LabelSet
 
+if TYPE_CHECKING:
+    from groundlabel.exemplars import Exemplar
 
-def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
+
+def run_into_project(
+    args: argparse.Namespace, labels: LabelSet, exemplars: list[Exemplar] | None = None
+) -> int:
     """Predict every image of one folder not yet predicted with this model, prompt and thresholds."""
     from groundlabel.detector import DetectionSettings, Detector
     from groundlabel.progress import progress_bar
-    from groundlabel.project.predicting import images_to_predict, predict_into_project
+    from groundlabel.project.predicting import images_to_predict, model_key, predict_into_project
     from groundlabel.project.store import ReviewProject, prediction_key
 
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
@@ -30,11 +36,13 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
         if not images:
             raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        todo = images_to_predict(project, prediction_key(detector.model_record, labels, settings), images)
+        todo = images_to_predict(
+            project, prediction_key(model_key(detector, exemplars), labels, settings), images
+        )
         with progress_bar(len(todo), "detect") as bar:
             report = predict_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,
-                on_image=lambda _: bar.update(1),
+                on_image=lambda _: bar.update(1), exemplars=exemplars,
             )  # fmt: skip
     report.skipped = len(images) - len(todo)
     print(
