@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from groundlabel.backend.interactive import InteractiveContext
+from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
 from groundlabel.backend.model_version import model_version
 from groundlabel.backend.predictions import Box, prediction, region
@@ -136,8 +137,12 @@ class Predictor:
             settings = self.settings
             if target.score_threshold is not None:
                 settings = replace(settings, box_threshold=target.score_threshold)
+            examples = context.examples_for(target) if context is not None else []
             with self._inference_lock:
-                result = self.detector.detect_image(image, labels, settings)
+                if examples and self.detector.adapter.supports_exemplars:
+                    result = detect_from_drawn_boxes(self.detector, image, examples, settings)
+                else:
+                    result = self.detector.detect_image(image, labels, settings)
             for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):
                 regions.append(
                     region(
