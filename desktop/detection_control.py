@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelSet
 from groundlabel.model_loading import DEFAULT_MODEL
 from groundlabel.project import ImageState, ReviewProject, prediction_key
 
@@ -82,6 +83,7 @@ class DetectionControl(QObject):
         self._job: DetectionJob | None = None
         self._job_project: ReviewProject | None = None
         self._model = DEFAULT_MODEL
+        self._record: str | None = None  # family:checkpoint once the model is loaded
 
     # -- settings, remembered per project -------------------------------------------------
     def settings(self) -> DetectionSettings:
@@ -127,6 +129,7 @@ class DetectionControl(QObject):
     def load_model(self) -> None:
         model, device = self.model_choice()
         self._model = model
+        self._record = None
         self.model_ready = False
         self.model_error = None
         self.model_status.emit(f"Loading model {model} …")
@@ -134,7 +137,13 @@ class DetectionControl(QObject):
 
     def _on_model_ready(self, model: str, device: str) -> None:
         self.model_ready = True
-        self.model_status.emit(f"Model: {model} on {device}")
+        detector = self.thread.worker.detector
+        family = getattr(detector, "family", "")
+        # Boxes and prediction keys record the family with the checkpoint.
+        self._record = detector.model_record if detector is not None else None
+        self.model_status.emit(
+            f"Model: {model} ({family}) on {device}" if family else f"Model: {model} on {device}"
+        )
 
     def _on_model_failed(self, reason: str) -> None:
         self.model_error = reason
@@ -157,7 +166,7 @@ class DetectionControl(QObject):
 
     def _key(self) -> str | None:
         try:
-            return prediction_key(self._model, self.project.label_set(), self.settings())
+            return prediction_key(self._record or self._model, self.project.label_set(), self.settings())
         except GroundlabelError:
             return None
 
@@ -187,6 +196,45 @@ class DetectionControl(QObject):
         self.thread.worker.run_requested.emit(self._job)
         return True
 
+    def find_similar(self, box_ids: list[int]) -> bool:
+        """Search every image of the folder for boxes like the selected ones (OWL models).
+
+        The proposals arrive pending, labelled with their example's class; see
+        ``groundlabel.project.similar``.
+        """
+        from groundlabel.exemplars import check_supported
+        from groundlabel.project.similar import exemplars_from_boxes
+
+        if self.project is None or self.busy:
+            self.message.emit(
+                "Detection is already running; cancel it first" if self.busy else "Open a folder"
+            )
+            return False
+        detector = self.thread.worker.detector
+        try:
+            exemplars = exemplars_from_boxes(self.project, [int(i) for i in box_ids])
+            if detector is not None:
+                check_supported(detector.family, detector.model_name)
+        except GroundlabelError as exc:
+            self.error.emit(f"Cannot find similar boxes.\n\n{exc}")
+            return False
+        labels = LabelSet.from_names(list(dict.fromkeys(e.label for e in exemplars)))
+        ids = [r.id for r in self.project.images()]
+        return self._start(DetectionJob(self._items(ids), labels, self.settings(), tuple(exemplars)))
+
+    def _items(self, image_ids: list[int]) -> tuple[tuple[int, str], ...]:
+        return tuple((image_id, str(self.project.image_file(image_id))) for image_id in image_ids)
+
+    def _start(self, job: DetectionJob) -> bool:
+        self._job = job
+        self._job_project = self.project
+        self._set_busy(True)
+        self.progress.bar.setRange(0, len(job.items))
+        self.progress.bar.setValue(0)
+        self.progress.eta.setText("waiting for the model…" if not self.model_ready else "starting…")
+        self.thread.worker.run_requested.emit(job)
+        return True
+
     def cancel(self) -> None:
         if self.busy:
             self.thread.worker.cancel()
@@ -209,8 +257,14 @@ class DetectionControl(QObject):
             self.image_failed.emit(image_id, result.error or "unreadable")
             return
         try:
+            if self._job.exemplars:
+                from groundlabel.project.similar import record_similar
+
+                model = f"{self._record or self._model}|examples"
+                record_similar(self.project, image_id, result, model, self._job.settings)
+                return
             self.project.record_prediction(
-                image_id, result, self._model, self._job.labels, self._job.settings
+                image_id, result, self._record or self._model, self._job.labels, self._job.settings
             )
         except GroundlabelError as exc:
             self.image_failed.emit(image_id, str(exc))

@@ -111,17 +111,31 @@ def _calm_heads(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def save_random_family(directory: str | Path, family: str, *, full_size: bool = False, seed: int = 0) -> Path:
-    """Save a random model of ``family`` (a ``config.model_type``) and its processor."""
-    directory = Path(directory)
+def build_random_family(family: str, *, full_size: bool = False, seed: int = 0) -> tuple[Any, Any]:
+    """(model, processor) of ``family`` with random weights, in memory (benchmarks)."""
     torch.manual_seed(seed)
-    if family == "mm-grounding-dino":
+    if family == "grounding-dino":
+        from transformers import GroundingDinoForObjectDetection
+
+        config = full_config() if full_size else tiny_config()
+        model, processor = (
+            GroundingDinoForObjectDetection(config),
+            build_processor(*((800, 1333) if full_size else (200, 333))),
+        )
+    elif family == "mm-grounding-dino":
         model, processor = _mm_grounding_dino(full_size)
     elif family in ("owlv2", "owlvit"):
         model, processor = _owl(family, full_size)
     else:
         raise ValueError(f"no random checkpoint for family {family!r}")
-    model.eval().save_pretrained(directory)
+    return model.eval(), processor
+
+
+def save_random_family(directory: str | Path, family: str, *, full_size: bool = False, seed: int = 0) -> Path:
+    """Save a random model of ``family`` (a ``config.model_type``) and its processor."""
+    directory = Path(directory)
+    model, processor = build_random_family(family, full_size=full_size, seed=seed)
+    model.save_pretrained(directory)
     processor.save_pretrained(directory)
     (directory / "groundlabel-random.json").write_text(json.dumps({"family": family, "random": True}))
     return directory
