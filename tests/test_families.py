@@ -147,3 +147,11 @@ def test_detect_cli_writes_coco_for_each_family(family_dir, family_detector, pho
     assert len(coco["images"]) == 2 and coco["annotations"]
     assert coco["info"]["family"] == family_detector.family
     assert {c["name"] for c in coco["categories"]} == {"cat", "person"}
+
+
+def test_an_unsupported_family_gets_a_clear_message(tmp_path):
+    from groundlabel.errors import ModelLoadError
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "omdet-turbo"}))
+    with pytest.raises(ModelLoadError, match=r"OmDet-Turbo.*torchvision"):
+        Detector.load(str(tmp_path), device="cpu")

@@ -3,22 +3,26 @@
 Every family turns (images, ``LabelSet``) into the same per-query tensors the
 ``Detector`` post-processes: probabilities over "prompt positions" and boxes, plus a map
 from each position to the class that owns it. For Grounding DINO a position is a
-prompt token; for OWL a position is one text (or example-box) query; for OmDet-Turbo
-it is one class prompt. With that map the same class rule (one class per box, aliases,
-long lists split) applies to all of them.
+prompt token; for OWL a position is one text (or example-box) query. With that map
+the same class rule (one class per box, aliases, long lists split) applies to all of
+them. OmDet-Turbo is not supported yet (``NOT_SUPPORTED`` says why).
 """
 
 from __future__ import annotations
 
 from groundlabel.families.base import FamilyAdapter, Prompt
 
-#: model_type in config.json -> (family name shown to users, adapter module).
+#: model_type in config.json -> adapter module.
 FAMILIES: dict[str, str] = {
     "grounding-dino": "grounding_dino",
     "mm-grounding-dino": "grounding_dino",
     "owlv2": "owl",
     "owlvit": "owl",
-    "omdet-turbo": "omdet_turbo",
+}
+#: families transformers has but groundlabel cannot run yet, with the reason.
+NOT_SUPPORTED: dict[str, str] = {
+    "omdet-turbo": "OmDet-Turbo's processor needs torchvision and its backbone timm, which groundlabel "
+    "does not install (they replace the CPU torch build); use an OWLv2 or MM Grounding DINO checkpoint",
 }
 
 
@@ -30,4 +34,4 @@ def adapter_for(model_type: str) -> type[FamilyAdapter]:
     return module.ADAPTER
 
 
-__all__ = ["FAMILIES", "FamilyAdapter", "Prompt", "adapter_for"]
+__all__ = ["FAMILIES", "NOT_SUPPORTED", "FamilyAdapter", "Prompt", "adapter_for"]
