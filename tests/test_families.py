@@ -155,3 +155,22 @@ def test_an_unsupported_family_gets_a_clear_message(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "omdet-turbo"}))
     with pytest.raises(ModelLoadError, match=r"OmDet-Turbo.*torchvision"):
         Detector.load(str(tmp_path), device="cpu")
+
+
+def test_mm_grounding_dino_fast_paths_equal_the_reference_computation(family_model):
+    """The CPU fast paths patch MM Grounding DINO's modules too, and change no number beyond 1e-4."""
+    model_dir = str(family_model("mm-grounding-dino"))
+    fast = Detector.load(model_dir, device="cpu")
+    plain = Detector.load(model_dir, device="cpu", fast=False)
+    done = fast.acceleration
+    assert done is not None and done.deformable and done.fusion and done.feed_forward
+    (prompt,) = plain.prompts(LABELS)
+    for photo in ("chelsea.png", "astronaut.png"):
+        image = load_image(PHOTOS / photo)
+        ref_logits, ref_boxes = plain._forward(plain._pixels([image]), prompt)
+        for _ in range(2):  # the second pass runs on the cached text features
+            logits, boxes = fast._forward(fast._pixels([image]), prompt)
+            finite = torch.isfinite(ref_logits)
+            assert torch.equal(finite, torch.isfinite(logits))
+            assert (logits[finite] - ref_logits[finite]).abs().max() < 1e-4
+            assert (boxes - ref_boxes).abs().max() < 1e-4
