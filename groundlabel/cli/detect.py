@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="detect boxes for the given classes and write COCO predictions",
-        description="Run Grounding DINO on images or folders (recursive) and write COCO JSON with scores.",
+        description="Run a zero-shot detector (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT) "
+        "on images or folders (recursive) and write COCO JSON with scores; OWL models also search by example boxes.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument(
