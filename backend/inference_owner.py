@@ -49,12 +49,16 @@ class InferenceOwner:
 
     def detect(self, image: Image.Image, labels: LabelSet, settings: DetectionSettings) -> DetectionResult:
         """The detector's result for one decoded image, computed on the owner thread."""
-        return self._executor.submit(self._timed, image, labels, settings).result()
+        return self.run(lambda: self.detector.detect_image(image, labels, settings))
 
-    def _timed(self, image: Image.Image, labels: LabelSet, settings: DetectionSettings) -> DetectionResult:
+    def run(self, compute: Callable[[], DetectionResult]) -> DetectionResult:
+        """Any other use of the model (example boxes, say), on the same owner thread."""
+        return self._executor.submit(self._timed, compute).result()
+
+    def _timed(self, compute: Callable[[], DetectionResult]) -> DetectionResult:
         started = time.perf_counter()
         try:
-            return self.detector.detect_image(image, labels, settings)
+            return compute()
         finally:
             if self._on_inference is not None:
                 self._on_inference(time.perf_counter() - started)

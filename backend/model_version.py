@@ -12,19 +12,28 @@ import hashlib
 from pathlib import PurePath
 
 from groundlabel.detector import DetectionSettings
+from groundlabel.families import FAMILIES
 
 # Bump when the way labels become prompts or boxes become regions changes.
 PROMPT_RULES = "ls-prompt-1"
 
 
 def model_version(model_name: str, settings: DetectionSettings, class_thresholds: str = "") -> str:
-    """``groundlabel-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash.
+    """``groundlabel-<family>-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash.
 
-    ``class_thresholds`` is ``ClassThresholds.fingerprint()``: new per-class thresholds make a new
-    version, so Label Studio asks again; none keeps the version of a backend without them."""
+    ``model_name`` is ``Detector.model_record`` (``family:checkpoint``) or a bare checkpoint;
+    the family is shown unless the checkpoint's name already starts with it. ``class_thresholds``
+    is ``ClassThresholds.fingerprint()``: new per-class thresholds make a new version, so Label
+    Studio asks again; none keeps the version of a backend without them.
+    """
     parts = [model_name, settings.fingerprint(), PROMPT_RULES]
     if class_thresholds:
         parts.append(class_thresholds)
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    short_name = PurePath(model_name.rstrip("/\\")).name or "model"
+    family, sep, checkpoint = model_name.partition(":")
+    if not sep or family not in FAMILIES:
+        family, checkpoint = "", model_name
+    short_name = PurePath(checkpoint.rstrip("/\\")).name or "model"
+    if family and not short_name.startswith(family):
+        short_name = f"{family}-{short_name}"
     return f"groundlabel-{short_name}-{digest[:8]}"

@@ -13,10 +13,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from groundlabel.backend.inference_owner import InferenceOwner
 from groundlabel.backend.interactive import InteractiveContext
+from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
 from groundlabel.backend.metrics import BackendMetrics
 from groundlabel.backend.model_version import model_version
@@ -64,7 +66,9 @@ class Predictor:
         self.settings = settings
         self.fetcher = fetcher
         self.class_thresholds = class_thresholds or ClassThresholds()
-        self.model_version = model_version(detector.model_name, settings, self.class_thresholds.fingerprint())
+        self.model_version = model_version(
+            detector.model_record, settings, self.class_thresholds.fingerprint()
+        )
         self.metrics = metrics or BackendMetrics()
         self.inference = InferenceOwner(detector, on_inference=self.metrics.inference_seconds.observe)
         self.claims = TaskClaims()
@@ -175,16 +179,24 @@ class Predictor:
             settings = self.settings
             if target.score_threshold is not None:
                 settings = replace(settings, box_threshold=target.score_threshold)
-            cut = self.class_thresholds.for_labels(labels)
-            if cut.active:  # run at the lowest threshold a class needs, then cut per class
-                run = replace(
-                    settings, box_threshold=cut.detection_floor(settings.box_threshold), max_detections=None
+            examples = context.examples_for(target) if context is not None else []
+            if examples and self.detector.adapter.supports_exemplars:
+                result = self.inference.run(
+                    partial(detect_from_drawn_boxes, self.detector, image, examples, settings)
                 )
             else:
-                run = settings
-            result = self.inference.detect(image, labels, run)
-            if cut.active:
-                result = cut.apply(result, settings.box_threshold, settings.max_detections)
+                cut = self.class_thresholds.for_labels(labels)
+                if cut.active:  # run at the lowest threshold a class needs, then cut per class
+                    run = replace(
+                        settings,
+                        box_threshold=cut.detection_floor(settings.box_threshold),
+                        max_detections=None,
+                    )
+                else:
+                    run = settings
+                result = self.inference.detect(image, labels, run)
+                if cut.active:
+                    result = cut.apply(result, settings.box_threshold, settings.max_detections)
             for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):
                 regions.append(
                     region(

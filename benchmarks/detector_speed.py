@@ -11,7 +11,8 @@ compute, no download), then in one process, on the reference photographs:
 2. folder throughput of ``Detector.detect`` over a folder of copies of the photos,
    against the single-image rate from (1);
 3. memory over many images, on a reduced input size (stated in the output);
-4. on a CUDA machine, reference and detector throughput in fp32 and bf16 with batches.
+4. on a CUDA machine, reference and detector throughput in fp32 and bf16 with batches;
+5. ``--sections families``: CPU s/image of every detector family (``family_speed``).
 
 Figures are medians of the rounds measured here; nothing is asserted.
 """
@@ -46,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sections", nargs="+", default=["single", "folder", "memory", "gpu"],
-        choices=["single", "folder", "memory", "gpu"], help="which parts to run",
+        choices=["single", "folder", "memory", "gpu", "families"],
+        help="which parts to run (families: CPU s/image of every detector family; benchmarks.family_speed)",
     )  # fmt: skip
     parser.add_argument("--memory-images", type=int, default=500, help="images in the memory run (0: skip)")
     parser.add_argument("--memory-edge", type=int, default=240, help="short side of the memory run's input")
@@ -80,13 +82,13 @@ def instrument_detector(detector, clock: StageClock, captured: list) -> None:
     """Time the detector's stages on this instance only, and keep its raw model outputs."""
     detector._prepare_all = clock.wrap_generator("decode", detector._prepare_all)
     detector._pixels = clock.wrap("preprocess", detector._pixels)
-    detector._text_inputs = clock.wrap("preprocess", detector._text_inputs)
+    detector.adapter.text_inputs = clock.wrap("preprocess", detector.adapter.text_inputs)
     detector._select = clock.wrap("post-processing", detector._select)
     detector._finish = clock.wrap("post-processing", detector._finish)
     forward = detector._forward
 
-    def recording_forward(pixels, text):
-        logits, boxes = forward(pixels, text)
+    def recording_forward(pixels, prompt):
+        logits, boxes = forward(pixels, prompt)
         captured.append((logits, boxes))
         return logits, boxes
 
@@ -377,6 +379,12 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "model: grounding-dino-tiny architecture (full size, random weights), input short side 800, fp32, CPU"
     )
+    if "families" in args.sections:
+        from benchmarks.family_speed import run_families
+
+        run_families(min(args.rounds, 3))
+        if set(args.sections) == {"families"}:
+            return
     args.cache.mkdir(parents=True, exist_ok=True)
     model_dir = build_full_size_model(args.cache / "full-size-800")
     summary = compare_single_images(args, model_dir) if "single" in args.sections else None

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelSet
 from groundlabel.model_loading import DEFAULT_MODEL
 from groundlabel.project import ImageState, ReviewProject
 from groundlabel.project.predicting import PredictionPlan, prediction_plan
@@ -87,6 +88,7 @@ class DetectionControl(QObject):
         self._job_project: ReviewProject | None = None
         self._plan: PredictionPlan | None = None  # the job's per-class thresholds and auto-accept
         self._model = DEFAULT_MODEL
+        self._record: str | None = None  # family:checkpoint once the model is loaded
 
     # -- settings, remembered per project -------------------------------------------------
     def settings(self) -> DetectionSettings:
@@ -140,6 +142,7 @@ class DetectionControl(QObject):
     def load_model(self) -> None:
         model, device = self.model_choice()
         self._model = model
+        self._record = None
         self.model_ready = False
         self.model_error = None
         self.model_problem.emit(None)
@@ -148,7 +151,13 @@ class DetectionControl(QObject):
 
     def _on_model_ready(self, model: str, device: str) -> None:
         self.model_ready = True
-        self.model_status.emit(f"Model: {model} on {device}")
+        detector = self.thread.worker.detector
+        family = getattr(detector, "family", "")
+        # Boxes and prediction keys record the family with the checkpoint.
+        self._record = detector.model_record if detector is not None else None
+        self.model_status.emit(
+            f"Model: {model} ({family}) on {device}" if family else f"Model: {model} on {device}"
+        )
         self.model_problem.emit(None)
 
     def _on_model_failed(self, reason: str) -> None:
@@ -174,7 +183,9 @@ class DetectionControl(QObject):
 
     def _key(self) -> str | None:
         try:
-            return prediction_plan(self.project, self._model, self.project.label_set(), self.settings()).key
+            return prediction_plan(
+                self.project, self._record or self._model, self.project.label_set(), self.settings()
+            ).key
         except GroundlabelError:
             return None
 
@@ -195,15 +206,46 @@ class DetectionControl(QObject):
         except GroundlabelError as exc:
             self.error.emit(f"Add classes first: the detector's prompt is built from them.\n\n({exc})")
             return False
-        items = tuple((image_id, str(self.project.image_file(image_id))) for image_id in image_ids)
-        self._plan = prediction_plan(self.project, self._model, labels, self.settings())
-        self._job = DetectionJob(items, labels, self._plan.run_settings)
+        self._plan = prediction_plan(self.project, self._record or self._model, labels, self.settings())
+        return self._start(DetectionJob(self._items(image_ids), labels, self._plan.run_settings))
+
+    def find_similar(self, box_ids: list[int]) -> bool:
+        """Search every image of the folder for boxes like the selected ones (OWL models).
+
+        The proposals arrive pending, labelled with their example's class; see
+        ``groundlabel.project.similar``.
+        """
+        from groundlabel.exemplars import check_supported
+        from groundlabel.project.similar import exemplars_from_boxes
+
+        if self.project is None or self.busy:
+            self.message.emit(
+                "Detection is already running; cancel it first" if self.busy else "Open a folder"
+            )
+            return False
+        detector = self.thread.worker.detector
+        try:
+            exemplars = exemplars_from_boxes(self.project, [int(i) for i in box_ids])
+            if detector is not None:
+                check_supported(detector.family, detector.model_name)
+        except GroundlabelError as exc:
+            self.error.emit(f"Cannot find similar boxes.\n\n{exc}")
+            return False
+        labels = LabelSet.from_names(list(dict.fromkeys(e.label for e in exemplars)))
+        ids = [r.id for r in self.project.images()]
+        return self._start(DetectionJob(self._items(ids), labels, self.settings(), tuple(exemplars)))
+
+    def _items(self, image_ids: list[int]) -> tuple[tuple[int, str], ...]:
+        return tuple((image_id, str(self.project.image_file(image_id))) for image_id in image_ids)
+
+    def _start(self, job: DetectionJob) -> bool:
+        self._job = job
         self._job_project = self.project  # results belong to this project, even if another opens
         self._set_busy(True)
-        self.progress.bar.setRange(0, len(items))
+        self.progress.bar.setRange(0, len(job.items))
         self.progress.bar.setValue(0)
         self.progress.eta.setText("waiting for the model…" if not self.model_ready else "starting…")
-        self.thread.worker.run_requested.emit(self._job)
+        self.thread.worker.run_requested.emit(job)
         return True
 
     def cancel(self) -> None:
@@ -227,13 +269,22 @@ class DetectionControl(QObject):
         if not result.ok:
             self.image_failed.emit(image_id, result.error or "unreadable")
             return
-        plan = self._plan
         try:
-            result = plan.thresholds.apply(result, plan.settings.box_threshold, plan.settings.max_detections)
+            if self._job.exemplars:
+                from groundlabel.project.similar import record_similar
+
+                model = f"{self._record or self._model}|examples"
+                record_similar(self.project, image_id, result, model, self._job.settings)
+                return
+            plan = self._plan
+            if plan.thresholds.active:
+                result = plan.thresholds.apply(
+                    result, plan.settings.box_threshold, plan.settings.max_detections
+                )
             self.project.record_prediction(
                 image_id,
                 result,
-                self._model,
+                self._record or self._model,
                 self._job.labels,
                 plan.settings,
                 plan.fingerprint,

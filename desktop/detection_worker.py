@@ -32,6 +32,8 @@ class DetectionJob:
     items: tuple[tuple[Any, str], ...]
     labels: LabelSet
     settings: DetectionSettings
+    # Example boxes: search by example ("Find similar in folder") instead of by class names.
+    exemplars: tuple[Any, ...] = ()
 
 
 def _is_hub_id(model: str) -> bool:
@@ -140,6 +142,13 @@ class DetectionWorker(QObject):
 
     def _detect_one(self, path: str, job: DetectionJob) -> DetectionResult:
         s = job.settings
+        if job.exemplars:
+            return next(
+                self.detector.detect_like(
+                    [path], job.exemplars, box_threshold=s.box_threshold, nms_iou=s.nms_iou,
+                    max_detections=s.max_detections,
+                )
+            )  # fmt: skip
         return next(
             iter(
                 self.detector.detect(

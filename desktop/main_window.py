@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
             "detect_current": lambda: d.detect([c.current_id] if c.current_id is not None else []),
             "detect_selection": lambda: d.detect(self.files.selected_ids()),
             "detect_remaining": lambda: d.detect(d.remaining_ids()),
+            "find_similar": lambda: d.find_similar(self.canvas.selected_ids()),
             "next_image": lambda: c.go_step(1),
             "prev_image": lambda: c.go_step(-1),
             "next_unreviewed": c.go_next_unreviewed,
@@ -187,7 +188,7 @@ class MainWindow(QMainWindow):
         for name in ("undo", "redo", "accept", "reject", "delete", "accept_all", "reject_all", "pick_class"):
             edit_menu.addAction(a[name])
         detect_menu = menu.addMenu("&Detect")
-        for name in ("detect_current", "detect_selection", "detect_remaining"):
+        for name in ("detect_current", "detect_selection", "detect_remaining", "find_similar"):
             detect_menu.addAction(a[name])
         review_menu = menu.addMenu("&Review")
         for name in ("mark_reviewed", "mark_empty", "next_unreviewed", "next_image", "prev_image"):

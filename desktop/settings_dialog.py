@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QLineEdit,
     QWidget,
 )
+
+
+def model_picker(current: str) -> QComboBox:
+    """An editable list of the known checkpoints of every family; shows ``current``."""
+    from groundlabel.model_catalog import picker_entries
+
+    picker = QComboBox()
+    picker.setEditable(True)
+    picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    for shown, model_id in picker_entries():
+        picker.addItem(model_id)
+        picker.setItemData(picker.count() - 1, shown, Qt.ItemDataRole.ToolTipRole)
+    picker.setCurrentText(current)
+    picker.setToolTip(
+        "A known checkpoint (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT), "
+        "or any Hugging Face hub id or local folder saved with save_pretrained"
+    )
+    return picker
 
 
 class SettingsDialog(QDialog):
@@ -25,8 +43,9 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detection settings (this project)")
-        self.model = QLineEdit(model)
-        self.model.setToolTip("A Hugging Face hub id or a local folder saved with save_pretrained")
+        self.model_picker = model_picker(model)
+        # The picker's own text field: any hub id or folder can be typed over a listed one.
+        self.model = self.model_picker.lineEdit()
         self.device = QComboBox()
         self.device.setEditable(True)
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
@@ -34,7 +53,7 @@ class SettingsDialog(QDialog):
         self.box_threshold = self._spin(box_threshold)
         self.text_threshold = self._spin(text_threshold)
         form = QFormLayout(self)
-        form.addRow("Model", self.model)
+        form.addRow("Model", self.model_picker)
         form.addRow("Device", self.device)
         form.addRow("Box threshold", self.box_threshold)
         form.addRow("Text threshold", self.text_threshold)

@@ -24,6 +24,9 @@ SHORTCUTS: dict[str, Shortcut] = {
     "detect_current": Shortcut(("Ctrl+D",), "Detect on the current image", "Detection"),
     "detect_selection": Shortcut(("Ctrl+Shift+D",), "Detect on the selected images", "Detection"),
     "detect_remaining": Shortcut(("Ctrl+Alt+D",), "Detect on every image not yet predicted", "Detection"),
+    "find_similar": Shortcut(
+        ("Ctrl+Shift+F",), "Find similar in folder: boxes like the selected ones (OWL models)", "Detection"
+    ),
     # Navigation
     "next_image": Shortcut(("Right", "PgDown"), "Next image", "Navigation"),
     "prev_image": Shortcut(("Left", "PgUp"), "Previous image", "Navigation"),

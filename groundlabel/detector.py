@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -26,6 +26,7 @@ from PIL import Image
 from groundlabel.batching import bucket_by_shape, concat_pixels, pixel_shape, window_size, windows
 from groundlabel.boxes import center_to_corners, clamp_to_image, class_wise_nms
 from groundlabel.errors import ImageLoadError
+from groundlabel.families import Prompt, adapter_for
 from groundlabel.images import (
     DEFAULT_MAX_PIXELS,
     EncodedImage,
@@ -35,9 +36,12 @@ from groundlabel.images import (
     load_image,
 )
 from groundlabel.inference.prefetch import prefetch
-from groundlabel.label_assignment import assign_classes, token_owners
-from groundlabel.labels import LabelSet, PromptChunk, build_prompts
+from groundlabel.label_assignment import assign_classes
+from groundlabel.labels import LabelSet
 from groundlabel.model_loading import DEFAULT_MODEL, LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from groundlabel.exemplars import Exemplar
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +95,15 @@ class _Window:
     batches: list[tuple[list[int], dict[str, torch.Tensor]]]
 
 
-@dataclass(frozen=True)
-class _PromptTokens:
-    chunk: PromptChunk
-    owners: torch.Tensor
 
 
 class Detector:
-    """A loaded Grounding DINO plus the rules that turn its outputs into labelled boxes."""
+    """A loaded detector of any supported family plus the rules that turn its outputs into labelled boxes.
+
+    The family (``config.model_type``) picks an adapter in ``groundlabel.families`` that
+    runs the processor and model; everything after the model (scores, class rule,
+    clamping, NMS) is shared.
+    """
 
     def __init__(self, loaded: LoadedModel, fast: bool = True) -> None:
         self.loaded = loaded
@@ -107,12 +112,13 @@ class Detector:
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.model_name = loaded.name
+        self.family = str(getattr(self.model.config, "model_type", ""))
+        self.adapter = adapter_for(self.family)(self.model, self.processor, self.device, self.dtype)
         self.max_text_len = int(getattr(self.model.config, "max_text_len", 256))
-        self._prompt_cache: dict[str, list[_PromptTokens]] = {}
-        self._text_inputs_cache: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
+        self._prompt_cache: dict[str, list[Prompt]] = {}
         self.fast = fast
         self.acceleration = None
-        if fast:
+        if fast and self.adapter.fast_paths:
             from groundlabel.inference.accelerate import accelerate
 
             on_cpu = self.device.type == "cpu"
@@ -134,20 +140,17 @@ class Detector:
     def tokenizer(self) -> Any:
         return self.processor.tokenizer
 
-    def prompts(self, labels: LabelSet) -> list[_PromptTokens]:
-        """Prompt chunks for a label set, with each token's class, cached per label set."""
+    @property
+    def model_record(self) -> str:
+        """Family and checkpoint, as outputs, prediction keys and model versions record them."""
+        return f"{self.family}:{self.model_name}"
+
+    def prompts(self, labels: LabelSet) -> list[Prompt]:
+        """Model passes for a label set, with each prompt position's class, cached per label set."""
         key = labels.fingerprint()
         if key not in self._prompt_cache:
-            chunks = build_prompts(labels, self._count_tokens, self.max_text_len)
-            prepared = []
-            for chunk in chunks:
-                encoded = self.tokenizer(chunk.text, return_offsets_mapping=True)
-                prepared.append(_PromptTokens(chunk, token_owners(encoded["offset_mapping"], chunk.spans)))
-            self._prompt_cache[key] = prepared
+            self._prompt_cache[key] = self.adapter.prompts(labels)
         return self._prompt_cache[key]
-
-    def _count_tokens(self, phrase: str) -> int:
-        return len(self.tokenizer(phrase, add_special_tokens=False)["input_ids"])
 
     def detect(
         self,
@@ -165,9 +168,42 @@ class Detector:
         Folders are expanded recursively. A failing image never stops the batch.
         """
         settings = DetectionSettings(box_threshold, text_threshold, nms_iou, max_detections)
+        yield from self._detect_prompts(
+            images, labels, self.prompts(labels), settings, batch_size, max_pixels
+        )
+
+    def detect_like(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        exemplars: Sequence[Exemplar],
+        box_threshold: float = 0.35,
+        nms_iou: float | None = None,
+        max_detections: int | None = None,
+        batch_size: int = 1,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Iterator[DetectionResult]:
+        """Like ``detect``, with example boxes instead of class names (OWLv2, OWL-ViT).
+
+        Boxes come out labelled with their examples' classes; ``ExemplarError`` says when
+        the model's family cannot search by example or an example box is unusable.
+        """
+        from groundlabel.exemplars import exemplar_prompts
+
+        labels, prompts = exemplar_prompts(self, exemplars)
+        settings = DetectionSettings(box_threshold, 0.0, nms_iou, max_detections)
+        yield from self._detect_prompts(images, labels, prompts, settings, batch_size, max_pixels)
+
+    def _detect_prompts(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        labels: LabelSet,
+        prompts: list[Prompt],
+        settings: DetectionSettings,
+        batch_size: int,
+        max_pixels: int,
+    ) -> Iterator[DetectionResult]:
         if isinstance(images, (str, Image.Image, EncodedImage)) or hasattr(images, "__fspath__"):
             images = [images]
-        prompts = self.prompts(labels)
         work = self._batches(expand_inputs(images), max_pixels, max(1, batch_size))
         for unit in prefetch(work) if self.fast else work:
             results: list[DetectionResult | None] = [None] * len(unit.items)
@@ -211,23 +247,17 @@ class Detector:
 
     def _pixels(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
         """The processor's image half: what ``processor(images=..., text=...)`` puts in pixel_values/mask."""
-        return dict(self.processor.image_processor(images=images, return_tensors="pt"))
+        return self.adapter.pixels(images)
 
     def _text_inputs(self, text: str, count: int) -> dict[str, torch.Tensor]:
-        """The processor's text half for ``count`` copies of ``text``, computed once per prompt."""
-        key = (text, count)
-        if key not in self._text_inputs_cache:
-            if len(self._text_inputs_cache) > 64:
-                self._text_inputs_cache.clear()
-            encoded = self.processor(text=[text] * count, return_tensors="pt")
-            self._text_inputs_cache[key] = {k: v for k, v in encoded.items() if k != "pixel_values"}
-        return self._text_inputs_cache[key]
+        """Grounding DINO: the processor's text half for ``count`` copies of ``text`` (cached)."""
+        return self.adapter.text_inputs(text, count)
 
     def _run_batch(
         self,
         batch: list[_Prepared],
         labels: LabelSet,
-        prompts: list[_PromptTokens],
+        prompts: list[Prompt],
         settings: DetectionSettings,
         pixels: dict[str, torch.Tensor] | None = None,
     ) -> Iterator[DetectionResult]:
@@ -238,37 +268,30 @@ class Detector:
             pixels = self._pixels(images)
         per_image: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = [[] for _ in batch]
         for prompt in prompts:
-            logits, pred_boxes = self._forward(pixels, prompt.chunk.text)
+            logits, pred_boxes = self._forward(pixels, prompt)
             for i, image in enumerate(images):
-                per_image[i].append(
-                    self._select(logits[i], pred_boxes[i], image.size, prompt, labels, settings)
-                )
+                frame = self.adapter.box_frame(image.size)
+                per_image[i].append(self._select(logits[i], pred_boxes[i], frame, prompt, labels, settings))
         for prepared, parts in zip(batch, per_image, strict=True):
             yield self._finish(prepared, parts, labels, settings)
 
-    @torch.inference_mode()
-    def _forward(self, pixels: dict[str, torch.Tensor], text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model on preprocessed pixels and the prompt; logits (B, Q, 256), boxes cxcywh.
-
-        The inputs are exactly the processor's (``_pixels`` plus ``_text_inputs``), as in the model card.
-        """
-        count = int(pixels["pixel_values"].shape[0])
-        inputs = {**self._text_inputs(text, count), **pixels}
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        outputs = self.model(**inputs)
-        return outputs.logits.float().cpu(), outputs.pred_boxes.float().cpu()
+    def _forward(self, pixels: dict[str, torch.Tensor], prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
+        """The family's model on preprocessed pixels and one prompt: logits and cxcywh boxes."""
+        return self.adapter.forward(pixels, prompt)
 
     @staticmethod
     def _select(
         logits: torch.Tensor,
         pred_boxes: torch.Tensor,
         size: tuple[int, int],
-        prompt: _PromptTokens,
+        prompt: Prompt,
         labels: LabelSet,
         settings: DetectionSettings,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Scores and boxes as ``post_process_grounded_object_detection`` computes them, plus classes."""
+        """Scores and boxes as the family's reference post-processing computes them, plus classes.
+
+        ``size`` is the (width, height) the normalised boxes refer to (``box_frame``).
+        """
         probs = torch.sigmoid(logits)
         scores = probs.max(dim=-1).values
         width, height = size

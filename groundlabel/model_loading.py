@@ -1,4 +1,4 @@
-"""Loading Grounding DINO from the hub or a local directory, on the right device.
+"""Loading a detector (any family in ``groundlabel.families``) from the hub or a local directory, on the right device.
 
 Loading goes through transformers' own ``from_pretrained`` for hub ids and local
 directories alike (tests use the same path with a tiny random model), and every way
@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import torch
 
 from groundlabel.errors import ModelLoadError
+from groundlabel.families import FAMILIES, NOT_SUPPORTED
 
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -96,6 +97,28 @@ class LoadedModel:
     name: str
 
 
+def _refuse_unsupported(model: str, config_file: Path | None) -> None:
+    """A clear message for a family transformers knows but groundlabel cannot run here."""
+    import json
+
+    if config_file is None:
+        try:
+            from transformers import AutoConfig
+
+            model_type = AutoConfig.from_pretrained(model, local_files_only=True).model_type
+        except (OSError, ValueError):
+            return
+    elif config_file.is_file():
+        try:
+            model_type = json.loads(config_file.read_text()).get("model_type", "")
+        except (OSError, ValueError):
+            return
+    else:
+        return
+    if model_type in NOT_SUPPORTED:
+        raise ModelLoadError(f"{model!r} is a {model_type!r} model: {NOT_SUPPORTED[model_type]}")
+
+
 def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
     """Load model and processor; raise ``ModelLoadError`` with a fix for every user error."""
     from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
@@ -104,6 +127,7 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
     torch_dtype = resolve_dtype(dtype, resolved_device)
     if _looks_local(model):
         path = Path(model).expanduser()
+        _refuse_unsupported(model, path / "config.json")
         if not path.is_dir():
             raise ModelLoadError(f"model directory {model!r} does not exist")
         if not (path / "config.json").is_file():
@@ -126,13 +150,17 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
             network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
     except OSError as exc:
         raise ModelLoadError(_not_available_message(model, str(exc))) from None
+    except ImportError as exc:
+        _refuse_unsupported(model, None)
+        raise ModelLoadError(f"cannot load {model!r}: {str(exc).splitlines()[0]}") from None
     except (ValueError, KeyError) as exc:
         raise ModelLoadError(
-            f"{model!r} is not a Grounding DINO checkpoint groundlabel can use: {exc}"
+            f"{model!r} is not a detector checkpoint groundlabel can use ({', '.join(FAMILIES)}): {exc}"
         ) from None
-    if getattr(network.config, "model_type", "") != "grounding-dino":
+    model_type = getattr(network.config, "model_type", "")
+    if model_type not in FAMILIES:
         raise ModelLoadError(
-            f"{model!r} is a {network.config.model_type!r} model; groundlabel needs a Grounding DINO checkpoint"
+            f"{model!r} is a {model_type!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
     network.to(resolved_device).eval()
     return LoadedModel(network, processor, resolved_device, torch_dtype, model)

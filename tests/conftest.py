@@ -52,3 +52,18 @@ def photo_dir(tmp_path: Path) -> Path:
     for photo in PHOTOS.glob("*.png"):
         shutil.copy(photo, folder / photo.name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def family_model(tmp_path_factory: pytest.TempPathFactory):
+    """``family_model("owlv2")``: a tiny random checkpoint of that family, saved once per run."""
+    from groundlabel.devtools.random_model import save_random_model
+
+    saved: dict[str, Path] = {}
+
+    def get(family: str) -> Path:
+        if family not in saved:
+            saved[family] = save_random_model(tmp_path_factory.mktemp(family) / "model", family=family)
+        return saved[family]
+
+    return get

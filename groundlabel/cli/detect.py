@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
+from groundlabel.cli.detect_exemplars import add_exemplar_options, exemplar_labels, exemplars_for
 from groundlabel.cli.options import (
     add_model_options,
     add_threshold_options,
@@ -23,13 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="detect boxes for the given classes and write COCO predictions",
-        description="Run Grounding DINO on images or folders (recursive) and write COCO JSON with scores.",
+        description="Run a zero-shot detector (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT) "
+        "on images or folders (recursive) and write COCO JSON with scores; OWL models also search by example boxes.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument(
         "--labels",
         "-l",
-        required=True,
         help='classes, comma-separated; aliases after "=": "cat, remote=remote|tv remote"',
     )
     parser.add_argument(
@@ -47,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     add_threshold_options(parser)
     add_bulk_options(parser)
+    add_exemplar_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -70,14 +72,19 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.labels import LabelSet
     from groundlabel.progress import progress_bar
 
-    labels = LabelSet.parse(require_labels(args.labels))
+    exemplars = exemplars_for(args)
+    labels = exemplar_labels(exemplars) if exemplars else LabelSet.parse(require_labels(args.labels))
     if args.into_project:
         from groundlabel.cli.detect_into_project import run_into_project
 
-        return run_into_project(args, labels)
+        return run_into_project(args, labels, exemplars)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
     if wants_bulk(args):
+        if exemplars:
+            raise GroundlabelError(
+                "--exemplars runs in one process for now: leave out --ray and write -o FILE.json"
+            )
         from groundlabel.cli.detect_bulk import run_bulk
 
         return run_bulk(args, labels)
@@ -92,8 +99,14 @@ def run(args: argparse.Namespace) -> int:
     entries: list[CocoImageEntry] = []
     failures: list[tuple[str, str]] = []
     box_count = 0
+    options = detection_options(args)
+    if exemplars:
+        del options["text_threshold"]  # a search by example has no text
+        results = detector.detect_like(sources, exemplars, **options)
+    else:
+        results = detector.detect(sources, labels, **options)
     with progress_bar(len(sources), "detect") as bar:
-        for result in detector.detect(sources, labels, **detection_options(args)):
+        for result in results:
             bar.update(1)
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
@@ -111,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "description": "groundlabel detect predictions",
         "model": detector.model_name,
+        "family": detector.family,
+        "exemplars": len(exemplars) if exemplars else None,
         "box_threshold": args.box_threshold,
         "text_threshold": args.text_threshold,
     }

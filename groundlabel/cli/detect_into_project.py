@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.labels import LabelSet
 
+if TYPE_CHECKING:
+    from groundlabel.exemplars import Exemplar
 
-def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
+
+def run_into_project(
+    args: argparse.Namespace, labels: LabelSet, exemplars: list[Exemplar] | None = None
+) -> int:
     """Predict every image of one folder not yet predicted with this model, prompt and thresholds."""
     from groundlabel.detector import DetectionSettings, Detector
     from groundlabel.progress import progress_bar
-    from groundlabel.project.predicting import images_to_predict, predict_into_project, prediction_plan
+    from groundlabel.project.predicting import (
+        images_to_predict,
+        model_key,
+        predict_into_project,
+        prediction_plan,
+    )
     from groundlabel.project.store import ReviewProject
 
     if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
@@ -30,7 +41,9 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
         if not images:
             raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        plan = prediction_plan(project, detector.model_name, labels, settings)
+        plan = prediction_plan(
+            project, model_key(detector, exemplars), labels, settings, per_class=not exemplars
+        )
         if plan.thresholds.active:
             print(
                 f"per-class thresholds apply ({len(plan.thresholds.set())} class(es), set by groundlabel "
@@ -41,7 +54,7 @@ def run_into_project(args: argparse.Namespace, labels: LabelSet) -> int:
         with progress_bar(len(todo), "detect") as bar:
             report = predict_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,
-                on_image=lambda _: bar.update(1),
+                on_image=lambda _: bar.update(1), exemplars=exemplars,
             )  # fmt: skip
     report.skipped = len(images) - len(todo)
     print(

@@ -78,7 +78,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         default=env_default("MODEL", DEFAULT_MODEL),
-        help="hub id or local directory saved with save_pretrained (default: %(default)s)",
+        help="hub id or local directory saved with save_pretrained; Grounding DINO, MM Grounding DINO "
+        "(LLMDet), OWLv2 or OWL-ViT (default: %(default)s)",
     )
     group.add_argument(
         "--device",

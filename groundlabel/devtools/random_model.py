@@ -1,7 +1,9 @@
-"""Grounding DINO checkpoints with random weights, for tests and benchmarks.
+"""Checkpoints of every supported family with random weights, for tests and benchmarks.
 
 Real weights cannot be downloaded where groundlabel is developed, so tests save a tiny
-random model with the real bert-base-uncased vocabulary and load it back through the
+random model with the real tokenizer files (bert-base-uncased's vocabulary for
+(MM) Grounding DINO, CLIP's BPE for OWL; ``random_families`` holds the other families)
+and load it back through the
 same ``from_pretrained`` path users take; benchmarks build the full-size architecture
 from the real config, which has the real model's compute. Nothing here fakes outputs:
 the model runs for real, its weights are just untrained.
@@ -86,6 +88,7 @@ def build_processor(shortest_edge: int = 800, longest_edge: int = 1333) -> Groun
 def save_random_model(
     directory: str | Path,
     *,
+    family: str = "grounding-dino",
     full_size: bool = False,
     seed: int = 0,
     shortest_edge: int | None = None,
@@ -94,10 +97,15 @@ def save_random_model(
     """Write a random Grounding DINO plus processor with ``save_pretrained``; return the directory.
 
     The tiny model defaults to a small input (short side 200) to keep tests fast; the
-    full-size one keeps the real 800/1333.
+    full-size one keeps the real 800/1333. ``family`` is a ``config.model_type``:
+    grounding-dino, mm-grounding-dino, owlv2, owlvit (see ``random_families``).
     """
     from transformers import GroundingDinoForObjectDetection
 
+    if family != "grounding-dino":
+        from groundlabel.devtools.random_families import save_random_family
+
+        return save_random_family(directory, family, full_size=full_size, seed=seed)
     directory = Path(directory)
     torch.manual_seed(seed)
     config = full_config() if full_size else tiny_config()
@@ -113,15 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m groundlabel.devtools.random_model DIR``: a local model directory for offline trials."""
     import argparse
 
-    parser = argparse.ArgumentParser(
-        description="Save a Grounding DINO with random weights (tests, benchmarks)."
-    )
+    parser = argparse.ArgumentParser(description="Save a detector with random weights (tests, benchmarks).")
     parser.add_argument("directory", type=Path)
+    parser.add_argument(
+        "--family",
+        default="grounding-dino",
+        help="config model_type: grounding-dino, mm-grounding-dino, owlv2, owlvit (default: grounding-dino)",
+    )
     parser.add_argument(
         "--full-size", action="store_true", help="the real architecture (689 MB) instead of a tiny one"
     )
     args = parser.parse_args(argv)
-    print(save_random_model(args.directory, full_size=args.full_size))
+    print(save_random_model(args.directory, family=args.family, full_size=args.full_size))
     return 0
 
 

@@ -66,16 +66,25 @@ def accelerate(
     thresholds for the whole process (see ``allocator``); pass False where that is unwanted.
     """
     from transformers.models.grounding_dino import modeling_grounding_dino as gd
+    from transformers.models.mm_grounding_dino import modeling_mm_grounding_dino as mm
 
+    # MM Grounding DINO's modules are transformers' copies of Grounding DINO's (same code,
+    # other class names); tests/test_families.py holds the patched MM model to the reference.
+    sampling = (
+        gd.GroundingDinoMultiscaleDeformableAttention,
+        mm.MMGroundingDinoMultiscaleDeformableAttention,
+    )
+    fusions = (gd.GroundingDinoBiMultiHeadAttention, mm.MMGroundingDinoBiMultiHeadAttention)
+    layers = (gd.GroundingDinoDeformableLayer, mm.MMGroundingDinoDeformableLayer)
     done = Acceleration()
     for module in model.modules():
-        if deformable and isinstance(module, gd.GroundingDinoMultiscaleDeformableAttention):
+        if deformable and isinstance(module, sampling):
             module.attn = _DeviceAwareSampling(module.attn, native)
             done.deformable += 1
-        elif fusion and isinstance(module, gd.GroundingDinoBiMultiHeadAttention):
+        elif fusion and isinstance(module, fusions):
             patch_fusion(module)
             done.fusion += 1
-        elif feed_forward and isinstance(module, gd.GroundingDinoDeformableLayer):
+        elif feed_forward and isinstance(module, layers):
             done.feed_forward += int(patch_deformable_layer(module))
     first = next(model.parameters(), None)
     if (

@@ -24,6 +24,7 @@ from groundlabel.project.thresholds import auto_accept_scores, load_thresholds, 
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionSettings, Detector
+    from groundlabel.exemplars import Exemplar
     from groundlabel.labels import LabelSet
 
 
@@ -49,11 +50,16 @@ class PredictionPlan:
 
 
 def prediction_plan(
-    project: ReviewProject, model: str, labels: LabelSet, settings: DetectionSettings
+    project: ReviewProject,
+    model: str,
+    labels: LabelSet,
+    settings: DetectionSettings,
+    *,
+    per_class: bool = True,
 ) -> PredictionPlan:
-    """The project's thresholds and auto-accept rule applied to ``settings``."""
-    thresholds = load_thresholds(project)
-    auto_accept = auto_accept_scores(project, thresholds)
+    """The project's thresholds and auto-accept rule applied to ``settings`` (none if not ``per_class``)."""
+    thresholds = load_thresholds(project) if per_class else ClassThresholds()
+    auto_accept = auto_accept_scores(project, thresholds) if per_class else {}
     fingerprint = thresholds_fingerprint(thresholds, auto_accept)
     run_settings = settings
     if thresholds.active:
@@ -71,6 +77,16 @@ def images_to_predict(
     return [image for image in candidates if force or project.needs_prediction(image.id, key)]
 
 
+def model_key(detector: Detector, exemplars: Sequence[Exemplar] | None = None) -> str:
+    """What made the boxes: family and checkpoint, and the example boxes when searched by example."""
+    if not exemplars:
+        return detector.model_record
+    import hashlib
+
+    described = "\n".join(f"{e.image}|{tuple(float(v) for v in e.box)}|{e.label}" for e in exemplars)
+    return f"{detector.model_record}|examples:{hashlib.sha256(described.encode()).hexdigest()[:12]}"
+
+
 def predict_into_project(
     project: ReviewProject,
     detector: Detector,
@@ -81,29 +97,36 @@ def predict_into_project(
     images: Sequence[ImageRecord] | None = None,
     force: bool = False,
     on_image: Callable[[ImageRecord], None] | None = None,
+    exemplars: Sequence[Exemplar] | None = None,
 ) -> PredictReport:
     """Detect on the project's images (or ``images``) and record each result as it comes,
-    cut at the project's per-class thresholds."""
-    plan = prediction_plan(project, detector.model_name, labels, settings)
+    cut at the project's per-class thresholds.
+
+    With ``exemplars`` the search is by example boxes (``Detector.detect_like``); their
+    classes must be ``labels``. The per-class thresholds, learned from text-prompted
+    proposals, do not apply to a search by example.
+    """
+    model = model_key(detector, exemplars)
+    plan = prediction_plan(project, model, labels, settings, per_class=not exemplars)
     candidates = project.images() if images is None else list(images)
     todo = images_to_predict(project, plan.key, candidates, force)
     report = PredictReport(skipped=len(candidates) - len(todo))
     project.model = detector.model_name
+    files = [project.image_file(image) for image in todo]
     run = plan.run_settings
-    results = detector.detect(
-        [project.image_file(image) for image in todo],
-        labels,
-        box_threshold=run.box_threshold,
-        text_threshold=run.text_threshold,
-        nms_iou=run.nms_iou,
-        max_detections=run.max_detections,
-        batch_size=batch_size,
-    )
+    common = {"nms_iou": run.nms_iou, "max_detections": run.max_detections, "batch_size": batch_size}
+    if exemplars:
+        results = detector.detect_like(files, exemplars, box_threshold=run.box_threshold, **common)
+    else:
+        results = detector.detect(
+            files, labels, box_threshold=run.box_threshold, text_threshold=run.text_threshold, **common
+        )
     for image, result in zip(todo, results, strict=True):
         if result.ok:
-            result = plan.thresholds.apply(result, settings.box_threshold, settings.max_detections)
+            if plan.thresholds.active:
+                result = plan.thresholds.apply(result, settings.box_threshold, settings.max_detections)
             boxes = project.record_prediction(
-                image.id, result, detector.model_name, labels, settings, plan.fingerprint, plan.auto_accept
+                image.id, result, model, labels, settings, plan.fingerprint, plan.auto_accept
             )
             report.predicted += 1
             report.boxes += len(result.boxes)

@@ -1,0 +1,71 @@
+"""What every family adapter provides to the ``Detector``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from groundlabel.labels import LabelSet, PromptChunk
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One model pass over a part of the label set.
+
+    ``owners`` gives the class index of each prompt position (-1: no class); ``chunk``
+    keeps the text and phrase spans (Grounding DINO) and ``queries`` the query texts
+    (OWL, OmDet-Turbo); ``embeddings`` holds example-box query embeddings instead of text.
+    """
+
+    chunk: PromptChunk
+    owners: torch.Tensor
+    queries: tuple[str, ...] = ()
+    embeddings: torch.Tensor | None = field(default=None, compare=False)
+
+
+class FamilyAdapter:
+    """Runs one family's processor and model; the ``Detector`` does the rest.
+
+    ``forward`` returns (logits, boxes): logits (batch, predictions, positions) whose
+    sigmoid is the reference probability, boxes (batch, predictions, 4) as normalised
+    cx, cy, w, h in the frame ``box_frame`` gives in pixels.
+    """
+
+    #: whether groundlabel.inference's exact CPU fast paths apply to this family.
+    fast_paths = False
+    #: whether the family can detect from example boxes (``Detector.detect_like``).
+    supports_exemplars = False
+
+    def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device, dtype: torch.dtype):
+        self.model = model
+        self.processor = processor
+        self.device = device
+        self.dtype = dtype
+        self.model_type = str(getattr(model.config, "model_type", ""))
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def prompts(self, labels: LabelSet) -> list[Prompt]:
+        raise NotImplementedError
+
+    def pixels(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
+        """The processor's image half, as ``processor(images=...)`` computes it."""
+        return dict(self.processor.image_processor(images=images, return_tensors="pt"))
+
+    def forward(self, pixels: dict[str, torch.Tensor], prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def box_frame(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) in pixels that the normalised boxes refer to; the image itself by default."""
+        return size
+
+    def _to_device(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        moved = {k: v.to(self.device) for k, v in inputs.items()}
+        if "pixel_values" in moved:
+            moved["pixel_values"] = moved["pixel_values"].to(self.dtype)
+        return moved
