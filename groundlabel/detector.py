@@ -95,8 +95,6 @@ class _Window:
     batches: list[tuple[list[int], dict[str, torch.Tensor]]]
 
 
-
-
 class Detector:
     """A loaded detector of any supported family plus the rules that turn its outputs into labelled boxes.
 
