@@ -161,6 +161,8 @@ class _CocoSink:
         info = {
             "description": "groundlabel detect predictions",
             "model": _model_name(args.model),
+            "family": checkpoint_family(args.model),
+            "exemplars": None,  # a search by example runs without --ray (refused earlier)
             "box_threshold": args.box_threshold,
             "text_threshold": args.text_threshold,
         }
@@ -214,6 +216,7 @@ def check_model(model: str) -> None:
     from transformers import AutoConfig
 
     from groundlabel.errors import ModelLoadError
+    from groundlabel.families import FAMILIES
     from groundlabel.model_loading import load_model
 
     try:
@@ -221,7 +224,20 @@ def check_model(model: str) -> None:
     except (OSError, ValueError):
         load_model(model, device="cpu")  # the plain path's message (or a download, once)
         return
-    if getattr(config, "model_type", "") != "grounding-dino":
+    family = getattr(config, "model_type", "")
+    if family not in FAMILIES:
         raise ModelLoadError(
-            f"{model!r} is a {config.model_type!r} model; groundlabel needs a Grounding DINO checkpoint"
+            f"{model!r} is a {family!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
+
+
+def checkpoint_family(model: str) -> str:
+    """The family the COCO ``info`` records, as the plain path's ``Detector.family`` does.
+
+    Read from the checkpoint's config, which is local by now: the workers have loaded it."""
+    from transformers import AutoConfig
+
+    try:
+        return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
+    except (OSError, ValueError):
+        return ""
