@@ -164,3 +164,17 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
         )
     network.to(resolved_device).eval()
     return LoadedModel(network, processor, resolved_device, torch_dtype, model)
+
+
+def checkpoint_family(model: str) -> str:
+    """A checkpoint's family (``config.model_type``) without loading its weights; "" if not local.
+
+    For processes that record what workers ran (``detect --ray``, ``ls-prelabel --ray``): the
+    workers have loaded the checkpoint, so its config is local by then.
+    """
+    from transformers import AutoConfig
+
+    try:
+        return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
+    except (OSError, ValueError):
+        return ""

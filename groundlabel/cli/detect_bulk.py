@@ -18,6 +18,7 @@ from groundlabel.cli.options import detection_options
 from groundlabel.errors import GroundlabelError, ImageLoadError
 from groundlabel.images import expand_inputs, load_image
 from groundlabel.labels import LabelSet
+from groundlabel.model_loading import checkpoint_family
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionResult
@@ -161,7 +162,7 @@ class _CocoSink:
         info = {
             "description": "groundlabel detect predictions",
             "model": _model_name(args.model),
-            "family": checkpoint_family(args.model),
+            "family": checkpoint_family(args.model),  # the workers loaded it: local now
             "exemplars": None,  # a search by example runs without --ray (refused earlier)
             "box_threshold": args.box_threshold,
             "text_threshold": args.text_threshold,
@@ -229,15 +230,3 @@ def check_model(model: str) -> None:
         raise ModelLoadError(
             f"{model!r} is a {family!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
-
-
-def checkpoint_family(model: str) -> str:
-    """The family the COCO ``info`` records, as the plain path's ``Detector.family`` does.
-
-    Read from the checkpoint's config, which is local by now: the workers have loaded it."""
-    from transformers import AutoConfig
-
-    try:
-        return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
-    except (OSError, ValueError):
-        return ""
