@@ -67,3 +67,16 @@ def family_model(tmp_path_factory: pytest.TempPathFactory):
         return saved[family]
 
     return get
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Opens the desktop main window on the tiny model (or ``model``), preferences in a temp file."""
+    from desktop_helpers import show_main_window
+
+    def make(model: str | None = None):
+        return show_main_window(
+            qtbot, monkeypatch, tmp_path / "prefs.ini", model or str(tiny_model_dir), size=(1000, 700)
+        )
+
+    return make

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from desktop_helpers import drag, key, show_main_window, wait_idle, wait_image
+from desktop_helpers import drag, key, wait_idle, wait_image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -15,16 +15,6 @@ pytestmark = pytest.mark.gui
 
 PASTED = "cup=mug, spoon, saucer=plate|dish"
 EXPECTED = [("cup", ("mug",)), ("spoon", ()), ("saucer", ("plate", "dish"))]
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
-    def make(model: str | None = None):
-        return show_main_window(
-            qtbot, monkeypatch, tmp_path / "prefs.ini", model or str(tiny_model_dir), size=(1000, 700)
-        )
-
-    return make
 
 
 def table(dialog) -> list[list[str]]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from desktop_helpers import drag, key, show_main_window, wait_idle, wait_image
+from desktop_helpers import drag, key, wait_idle, wait_image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -15,16 +15,6 @@ from groundlabel.class_lists import parse_class_text
 from groundlabel.project import ReviewProject
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, tiny_model_dir, monkeypatch):
-    def make(model: str | None = None):
-        return show_main_window(
-            qtbot, monkeypatch, tmp_path / "prefs.ini", model or str(tiny_model_dir), size=(1000, 700)
-        )
-
-    return make
 
 
 def test_corrupt_image_shows_a_placeholder_and_is_marked(make_window, qtbot, photo_dir):
