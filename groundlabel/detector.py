@@ -73,6 +73,10 @@ class DetectionResult:
     scores: list[float] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     class_ids: list[int] = field(default_factory=list)
+    # One entry per box when the family makes masks (SAM 3) or a segmenter refined the boxes
+    # (``groundlabel.masks`` RLE in pixels of the image as shown); empty when there are none.
+    masks: list[dict | None] = field(default_factory=list)
+    mask_scores: list[float | None] = field(default_factory=list)
     error: str | None = None
 
     @property

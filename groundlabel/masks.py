@@ -1,0 +1,137 @@
+"""Instance masks: one encoding for the whole product, conversions to what each tool reads.
+
+Why one module: every part that touches a mask (models, the project, the exports, the
+front ends) agrees on a single in-memory and on-disk form, and conversions happen only
+here, through the ecosystem's own codecs, so a mask means the same pixels everywhere.
+
+- The product's form is **COCO RLE** as pycocotools writes it: ``{"size": [h, w],
+  "counts": "<compressed str>"}`` in pixels of the image as shown (EXIF applied). It is
+  compact (a few hundred bytes for a typical object), JSON-safe, and what COCO files,
+  CVAT and pycocotools read.
+- Polygons (COCO polygons, YOLO segmentation, Label Studio ``PolygonLabels``, CVAT
+  ``conv_mask_to_poly``) come from OpenCV's contour finder (``opencv-python-headless``):
+  outer contours only, in pixel coordinates, at least three points each.
+- Label Studio brush RLE goes through ``label_studio_sdk.converter.brush`` (the codec Label
+  Studio itself decodes with), imported only when used, since the SDK is the backend's extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: A mask in the product's form: pycocotools' compressed RLE with ``counts`` as a str.
+RLE = dict[str, Any]
+
+
+def _coco_mask() -> Any:
+    from pycocotools import mask as coco_mask
+
+    return coco_mask
+
+
+def encode(mask: np.ndarray) -> RLE:
+    """A 2-D boolean (or 0/1) array of the image's size -> compressed COCO RLE (JSON-safe)."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise ValueError(f"a mask must be 2-D (height, width), got shape {array.shape}")
+    rle = _coco_mask().encode(np.asfortranarray(array.astype(np.uint8, copy=False)))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def _native(rle: RLE) -> dict[str, Any]:
+    """pycocotools' own form of an RLE: bytes counts; uncompressed (list) counts are compressed."""
+    height, width = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return _coco_mask().frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    if isinstance(counts, str):
+        counts = counts.encode("ascii")
+    return {"size": [height, width], "counts": counts}
+
+
+def normalise(rle: RLE) -> RLE:
+    """Any COCO RLE (compressed, bytes or uncompressed list counts) -> the product's form."""
+    native = _native(rle)
+    counts = native["counts"]
+    return {
+        "size": [int(native["size"][0]), int(native["size"][1])],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
+def decode(rle: RLE) -> np.ndarray:
+    """COCO RLE -> boolean array (height, width)."""
+    return _coco_mask().decode(_native(rle)).astype(bool)
+
+
+def size(rle: RLE) -> tuple[int, int]:
+    """(width, height) of the image the mask belongs to."""
+    height, width = (int(v) for v in rle["size"])
+    return width, height
+
+
+def area(rle: RLE) -> int:
+    """Number of mask pixels."""
+    return int(_coco_mask().area(_native(rle)))
+
+
+def bbox(rle: RLE) -> tuple[float, float, float, float]:
+    """Tight xyxy box of the mask's pixels (all zeros for an empty mask)."""
+    x, y, w, h = (float(v) for v in _coco_mask().toBbox(_native(rle)))
+    return x, y, x + w, y + h
+
+
+def iou(a: RLE, b: RLE) -> float:
+    """Intersection over union of two masks of the same image (1.0 for two empty masks)."""
+    if area(a) == 0 and area(b) == 0:
+        return 1.0
+    return float(_coco_mask().iou([_native(a)], [_native(b)], [0])[0][0])
+
+
+def to_polygons(mask: np.ndarray | RLE, min_points: int = 3) -> list[list[float]]:
+    """Outer contours of a mask as flat ``[x0, y0, x1, y1, ...]`` lists in pixels.
+
+    Pixel centres are at integer coordinates, as OpenCV returns them; holes are not kept
+    (COCO polygons, YOLO and Label Studio polygons cannot express them), so a mask with
+    holes loses them here and formats that need exact pixels use RLE.
+    """
+    import cv2
+
+    array = decode(mask) if isinstance(mask, dict) else np.asarray(mask, dtype=bool)
+    contours, _ = cv2.findContours(array.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in contours:
+        points = contour.reshape(-1, 2)
+        if len(points) < min_points:
+            continue
+        polygons.append([float(v) for v in points.reshape(-1)])
+    return polygons
+
+
+def from_polygons(polygons: Sequence[Sequence[float]], width: int, height: int) -> RLE:
+    """Flat pixel polygons (as ``to_polygons`` writes them) -> one RLE of their union."""
+    coco_mask = _coco_mask()
+    usable = [list(map(float, p)) for p in polygons if len(p) >= 6]
+    if not usable:
+        return encode(np.zeros((height, width), dtype=bool))
+    merged = coco_mask.merge(coco_mask.frPyObjects(usable, height, width))
+    return normalise(merged)
+
+
+def to_labelstudio_brush(mask: np.ndarray | RLE) -> list[int]:
+    """Label Studio ``BrushLabels`` RLE (the ``rle`` list of a result value) for a mask."""
+    from label_studio_sdk.converter.brush import mask2rle
+
+    array = decode(mask) if isinstance(mask, dict) else np.asarray(mask, dtype=bool)
+    return [int(v) for v in mask2rle(array.astype(np.uint8) * 255)]
+
+
+def from_labelstudio_brush(rle: Sequence[int], width: int, height: int) -> RLE:
+    """A Label Studio brush RLE of an image of that size -> the product's RLE."""
+    from label_studio_sdk.converter.brush import decode_rle
+
+    flat = np.asarray(decode_rle(list(rle)), dtype=np.uint8).reshape(height, width, 4)[:, :, 3]
+    return encode(flat > 127)
