@@ -57,6 +57,7 @@ def run_app(
     model: str | None = None,
     device: str | None = None,
     settings_path: str | None = None,
+    mask_model: str | None = None,
 ) -> int:
     """Open the main window (on ``folder`` if given) and run until it closes."""
     if folder is not None and not Path(folder).is_dir():
@@ -70,7 +71,7 @@ def run_app(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("groundlabel")
     app.setOrganizationName("groundlabel")
-    window = MainWindow(AppSettings(settings_path), model=model, device=device)
+    window = MainWindow(AppSettings(settings_path), model=model, device=device, mask_model=mask_model)
     window.show()
     # Ask for keyboard focus: a window manager usually gives it to a new window, but without
     # one (Xvfb, some kiosk setups) the window never becomes active and no shortcut fires.

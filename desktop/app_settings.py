@@ -63,3 +63,17 @@ class AppSettings:
     def set_value(self, key: str, value: object) -> None:
         self.qsettings.setValue(key, value)
         self.qsettings.sync()
+
+    # The mask model is a per-user choice (one SAM for every project), unlike the detector.
+    def mask_model(self) -> str:
+        """Hub id or folder of the mask model (SAM, SAM-HQ, SAM 2.1); "" for none."""
+        return str(self.qsettings.value("masks/model", "") or "")
+
+    def mask_device(self) -> str:
+        return str(self.qsettings.value("masks/device", "auto") or "auto")
+
+    def set_mask_model(self, model: str, device: str | None = None) -> None:
+        self.qsettings.setValue("masks/model", model.strip())
+        if device:
+            self.qsettings.setValue("masks/device", device)
+        self.qsettings.sync()

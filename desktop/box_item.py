@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from groundlabel.desktop.mask_item import MaskItem
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
@@ -60,6 +61,7 @@ class BoxView:
     status: str = "pending"  # pending, accepted, rejected
     source: str = "model"  # model, manual, import
     auto_accepted: bool = False  # accepted by the calibrated auto-accept rule, not by a person
+    mask: dict | None = None  # the box's mask as COCO RLE (groundlabel.masks), None when it has none
 
     @property
     def caption(self) -> str:
@@ -114,7 +116,26 @@ class BoxItem(QGraphicsItem):
         # Small boxes above large ones, so a box inside another can still be clicked.
         self.setZValue(1.0 / (1.0 + self.rect.width() * self.rect.height()))
         self.tag = LabelTag(view.caption, QColor(view.color), self)
+        self.mask_item: MaskItem | None = None
+        self.show_mask = True  # the canvas's M toggle
+        self._show_mask(view)
         self._place_tag()
+
+    def _show_mask(self, view: BoxView) -> None:
+        """The mask follows the box's data: created, updated or hidden with it."""
+        if view.mask is None:
+            if self.mask_item is not None:
+                self.mask_item.hide()
+            return
+        if self.mask_item is None:
+            self.mask_item = MaskItem(self)
+        self.mask_item.set_mask(view.mask, view.color)
+        self.mask_item.setVisible(self.show_mask)
+
+    def set_mask_visible(self, on: bool) -> None:
+        self.show_mask = on
+        if self.mask_item is not None:
+            self.mask_item.setVisible(on and self.view.mask is not None)
 
     # -- geometry ---------------------------------------------------------------------
     def _scale(self) -> float:
@@ -164,6 +185,7 @@ class BoxItem(QGraphicsItem):
             self.set_rect(rect_from_xyxy(view.xyxy))
         self.setZValue(1.0 / (1.0 + self.rect.width() * self.rect.height()))
         self.tag.set_text(view.caption, QColor(view.color))
+        self._show_mask(view)
         self.update()
 
     def set_rect(self, rect: QRectF) -> None:

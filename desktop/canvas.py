@@ -8,6 +8,7 @@ Space); the controller decides what those mean for the project.
 from __future__ import annotations
 
 from groundlabel.desktop.box_item import BoxItem, BoxView, rect_from_xyxy, resized, xyxy_from_rect
+from groundlabel.desktop.mask_item import PointMarker
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -15,12 +16,14 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPen,
     QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
@@ -32,6 +35,8 @@ from PySide6.QtWidgets import (
 MIN_ZOOM, MAX_ZOOM = 0.01, 40.0
 ZOOM_STEP = 1.25
 MIN_DRAW_PX = 3.0  # a drag shorter than this on screen is a click, not a box
+TOOLS = ("box", "points", "brush", "eraser")  # what a left click on the image does
+NEGATIVE_POINT_MODIFIER = Qt.KeyboardModifier.ShiftModifier  # Shift+click: a "not this" point
 
 
 class ImageCanvas(QGraphicsView):
@@ -40,6 +45,9 @@ class ImageCanvas(QGraphicsView):
     selection_changed = Signal(list)  # selected box ids
     space_tapped = Signal()  # Space pressed and released without panning
     zoom_changed = Signal(float)
+    point_clicked = Signal(float, float, bool)  # x, y in image pixels, positive (False: Shift+click)
+    stroke_drawn = Signal(list, bool)  # [(x, y), ...] in image pixels, erase
+    tool_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,13 +87,56 @@ class ImageCanvas(QGraphicsView):
         self._space_panned = False
         self._pan_from: QPoint | None = None
         self._draw_from: QPointF | None = None
+        self._tool = "box"
+        self._masks_visible = True
+        self.brush_radius = 8.0  # image pixels
+        self._stroke: list[tuple[float, float]] | None = None
+        self._stroke_item = QGraphicsPathItem()
+        self._stroke_item.setZValue(11)
+        self._stroke_item.hide()
+        self._scene.addItem(self._stroke_item)
+        self._markers: list[PointMarker] = []
         self._scene.selectionChanged.connect(self._emit_selection)
+
+    # -- tools and masks ---------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        """"box" (draw, select, move), "points" (prompt the selected box's mask), "brush", "eraser"."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}")
+        self._cancel_draw()
+        self._tool = tool
+        cursor = Qt.CursorShape.ArrowCursor if tool == "box" else Qt.CursorShape.CrossCursor
+        self.viewport().setCursor(cursor)
+        self.tool_changed.emit(tool)
+
+    def tool(self) -> str:
+        return self._tool
+
+    def set_masks_visible(self, on: bool) -> None:
+        self._masks_visible = on
+        for item in self._items.values():
+            item.set_mask_visible(on)
+
+    def masks_visible(self) -> bool:
+        return self._masks_visible
+
+    def set_points(self, points: list[tuple[float, float, bool]]) -> None:
+        """Markers for the prompt points of the box being corrected (x, y, positive)."""
+        for marker in self._markers:
+            self._scene.removeItem(marker)
+        self._markers = [PointMarker(x, y, positive) for x, y, positive in points]
+        for marker in self._markers:
+            self._scene.addItem(marker)
+
+    def point_markers(self) -> list[tuple[float, float, bool]]:
+        return [(m.pos().x(), m.pos().y(), m.positive) for m in self._markers]
 
     # -- content ------------------------------------------------------------------------
     def set_image(self, image: QImage | None, error: str | None = None, keep_view: bool = False) -> None:
         """Show an image (or an error placeholder) and drop the old boxes; fits unless ``keep_view``."""
         self._cancel_draw()
         self._remove_boxes(list(self._items))
+        self.set_points([])
         self._views = []
         self._has_image = image is not None and not image.isNull()
         if self._has_image:
@@ -131,6 +182,7 @@ class ImageCanvas(QGraphicsView):
             item = self._items.get(view.box_id)
             if item is None:
                 item = BoxItem(view, self._bounds, self._report_edit)
+                item.set_mask_visible(self._masks_visible)
                 self._scene.addItem(item)
                 self._items[view.box_id] = item
             else:
@@ -285,8 +337,10 @@ class ImageCanvas(QGraphicsView):
             event.accept()
             return
         if key == Qt.Key.Key_Escape:
-            if self._draw_from is not None:
+            if self._draw_from is not None or self._stroke is not None:
                 self._cancel_draw()
+            elif self._tool != "box":
+                self.set_tool("box")
             else:
                 self._scene.clearSelection()
             event.accept()
@@ -333,6 +387,16 @@ class ImageCanvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if button == Qt.MouseButton.LeftButton and self._has_image and self._tool != "box":
+            point = self._clamp(self.mapToScene(event.position().toPoint()))
+            if self._tool == "points":
+                positive = not event.modifiers() & NEGATIVE_POINT_MODIFIER
+                self.point_clicked.emit(point.x(), point.y(), bool(positive))
+            else:
+                self._stroke = [(point.x(), point.y())]
+                self._show_stroke()
+            event.accept()
+            return
         if button == Qt.MouseButton.LeftButton and self._has_image:
             item = self.itemAt(event.position().toPoint())
             if not isinstance(item, BoxItem) and not isinstance(
@@ -356,6 +420,12 @@ class ImageCanvas(QGraphicsView):
             self._fit_mode = False
             event.accept()
             return
+        if self._stroke is not None:
+            point = self._clamp(self.mapToScene(event.position().toPoint()))
+            self._stroke.append((point.x(), point.y()))
+            self._show_stroke()
+            event.accept()
+            return
         if self._draw_from is not None:
             end = self._clamp(self.mapToScene(event.position().toPoint()))
             self._draw_item.setRect(QRectF(self._draw_from, end).normalized())
@@ -372,6 +442,12 @@ class ImageCanvas(QGraphicsView):
             self.viewport().setCursor(
                 Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.ArrowCursor
             )
+            event.accept()
+            return
+        if self._stroke is not None and event.button() == Qt.MouseButton.LeftButton:
+            stroke = self._stroke
+            self._cancel_draw()
+            self.stroke_drawn.emit(stroke, self._tool == "eraser")
             event.accept()
             return
         if self._draw_from is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -397,6 +473,24 @@ class ImageCanvas(QGraphicsView):
     def _cancel_draw(self) -> None:
         self._draw_item.hide()
         self._draw_from = None
+        self._stroke_item.hide()
+        self._stroke = None
+
+    def _show_stroke(self) -> None:
+        """The brush's trail while dragging, as wide as the brush (image pixels)."""
+        path = QPainterPath(QPointF(*self._stroke[0]))
+        for x, y in self._stroke[1:]:
+            path.lineTo(x, y)
+        colour = QColor(255, 80, 80, 110) if self._tool == "eraser" else QColor(255, 255, 255, 110)
+        pen = QPen(colour, 2 * self.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        self._stroke_item.setPen(pen)
+        self._stroke_item.setPath(path if len(self._stroke) > 1 else self._dot(path))
+        self._stroke_item.show()
+
+    def _dot(self, path: QPainterPath) -> QPainterPath:
+        x, y = self._stroke[0]
+        path.lineTo(x + 0.01, y)
+        return path
 
     def box_rect(self, box_id: object) -> QRectF:
         """Where a box is on screen (viewport coordinates); for tests and tooltips."""

@@ -25,6 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: the project's, else auto)"
     )
+    parser.add_argument(
+        "--masks",
+        default=None,
+        metavar="MODEL",
+        help="mask model (SAM, SAM-HQ, SAM 2.1 hub id or folder) for refine and point corrections; "
+        "remembered in the preferences (default: the one chosen in Settings, else none)",
+    )
     parser.add_argument("--settings", default=None, help=argparse.SUPPRESS)  # preferences file, for tests
     parser.set_defaults(handler=run)
 
@@ -39,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
         raise GroundlabelError(
             f"the desktop reviewer needs PySide6 ({exc}); install it with: pip install 'groundlabel[desktop]'"
         ) from None
-    return run_app(args.folder, model=args.model, device=args.device, settings_path=args.settings)
+    return run_app(
+        args.folder, model=args.model, device=args.device, settings_path=args.settings, mask_model=args.masks
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from groundlabel.desktop.box_item import BoxView
 from groundlabel.desktop.canvas import ImageCanvas
 from groundlabel.desktop.classes_panel import ClassesPanel
-from groundlabel.desktop.file_list import AUTO_ACCEPTED_FILTER, REVIEWED_STATES, FileListPanel
+from groundlabel.desktop.file_list import AUTO_ACCEPTED_FILTER, MASKS_FILTER, REVIEWED_STATES, FileListPanel
 from groundlabel.desktop.image_loader import ImageLoader
 from groundlabel.desktop.session import ProjectSession
 from PySide6.QtCore import QObject, Signal
@@ -357,6 +357,7 @@ class ReviewController(QObject):
                     str(box.status),
                     str(box.source),
                     box.auto_accepted,
+                    box.mask,
                 )
             )
         views.sort(key=lambda v: (v.score is None, -(v.score or 0)))
@@ -409,6 +410,9 @@ class ReviewController(QObject):
         if self.files.state_filter.currentData() == AUTO_ACCEPTED_FILTER and self.project is not None:
             auto = {r.id for r in self.project.images(auto_accepted=True)}
             allowed = auto if allowed is None else allowed & auto
+        if self.files.state_filter.currentData() == MASKS_FILTER:
+            with_masks = {r.id for r in self.files.model.records() if r.mask_count}
+            allowed = with_masks if allowed is None else allowed & with_masks
         self.files.apply_filters(allowed)
 
     def _update_counts(self) -> None:

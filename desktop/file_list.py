@@ -47,6 +47,7 @@ IN_REVIEW = "in review"
 UNREADABLE = "unreadable"
 DISPLAY_STATES = ["new", "predicted", IN_REVIEW, "reviewed", "reviewed-empty", UNREADABLE]
 AUTO_ACCEPTED_FILTER = "auto-accepted"  # images holding a box the auto-accept rule accepted
+MASKS_FILTER = "with masks"  # images where at least one box has a mask
 STATE_COLOURS = {
     "new": "#9e9e9e",
     "predicted": "#2196f3",
@@ -185,13 +186,15 @@ class FileListModel(QAbstractListModel):
         state = display_state(record, error)
         if role == Qt.ItemDataRole.DisplayRole:
             boxes = record.pending_count + record.accepted_count
-            return f"{record.path}  ({boxes})" if boxes else record.path
+            masks = f", {record.mask_count} mask{'s' if record.mask_count != 1 else ''}" if record.mask_count else ""
+            return f"{record.path}  ({boxes}{masks})" if boxes or masks else record.path
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(record, state)
         if role == Qt.ItemDataRole.ToolTipRole:
             text = (
                 f"{record.path}\n{state}: {record.pending_count} pending, "
-                f"{record.accepted_count} accepted, {record.rejected_count} rejected"
+                f"{record.accepted_count} accepted, {record.rejected_count} rejected, "
+                f"{record.mask_count} with a mask"
             )
             return f"{text}\n{error}" if error else text
         if role == Qt.ItemDataRole.ForegroundRole and error:
@@ -252,6 +255,7 @@ class FileListPanel(QWidget):
         for state in DISPLAY_STATES:
             self.state_filter.addItem(state, state)
         self.state_filter.addItem(AUTO_ACCEPTED_FILTER, AUTO_ACCEPTED_FILTER)
+        self.state_filter.addItem(MASKS_FILTER, MASKS_FILTER)
         self.class_filter = QComboBox()
         self.class_filter.addItem("All classes", None)
         self.show_thumbnails = QCheckBox("Thumbnails")
@@ -311,7 +315,7 @@ class FileListPanel(QWidget):
     def apply_filters(self, allowed_ids: set[int] | None) -> None:
         """``allowed_ids`` comes from the project (class and auto-accepted filters)."""
         state = self.state_filter.currentData()
-        state = None if state == AUTO_ACCEPTED_FILTER else state
+        state = None if state in (AUTO_ACCEPTED_FILTER, MASKS_FILTER) else state
         self.proxy.set_filters(state, allowed_ids, self.search.text())
 
     def set_counts(self, reviewed: int, total: int) -> None:

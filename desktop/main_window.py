@@ -15,6 +15,7 @@ from groundlabel.desktop.classes_panel import ClassesPanel
 from groundlabel.desktop.controller import ReviewController
 from groundlabel.desktop.detection_control import DetectionControl, DetectionProgress
 from groundlabel.desktop.file_list import FileListPanel
+from groundlabel.desktop.mask_control import MaskControl
 from groundlabel.desktop.help_overlay import HelpOverlay
 from groundlabel.desktop.model_banner import ModelBanner
 from groundlabel.desktop.session import ProjectSession
@@ -55,7 +56,11 @@ def show_error(parent: QWidget, text: str) -> None:
 
 class MainWindow(QMainWindow):
     def __init__(
-        self, settings: AppSettings | None = None, model: str | None = None, device: str | None = None
+        self,
+        settings: AppSettings | None = None,
+        model: str | None = None,
+        device: str | None = None,
+        mask_model: str | None = None,
     ):
         super().__init__()
         self.setWindowTitle("groundlabel review")
@@ -76,6 +81,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.model_banner)
+        self.mask_banner = ModelBanner(heading=ModelBanner.MASKS, name="maskBanner")
+        column.addWidget(self.mask_banner)
         column.addWidget(self.canvas, 1)
         self.setCentralWidget(central)
         self._docks = [
@@ -90,6 +97,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.model_label)
         self.help = HelpOverlay(self)
+        self.masks = MaskControl(self.controller, self.mask_banner, self.app_settings, self)
 
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
@@ -107,7 +115,14 @@ class MainWindow(QMainWindow):
         self.detection.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.detection.error.connect(self.report_error)
         self.detection.image_failed.connect(self._on_image_failed)
+        self.masks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.mask_banner.choose_requested.connect(self.edit_settings)
+        self.mask_banner.folder_requested.connect(self.choose_mask_folder)
+        self.mask_banner.retry_requested.connect(self.masks.load_model)
         self._restore_window()
+        if mask_model is not None:
+            self.app_settings.set_mask_model(mask_model)
+        self.masks.load_model()
 
     # -- building ----------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -145,6 +160,15 @@ class MainWindow(QMainWindow):
             "zoom_fit": self.canvas.fit,
             "zoom_actual": self.canvas.zoom_actual,
             "toggle_rejected": self.toggle_rejected,
+            "toggle_masks": self.toggle_masks,
+            "refine_selected": self.masks.refine_selected,
+            "refine_accepted": self.masks.refine_accepted,
+            "points_tool": lambda: self.set_tool("points"),
+            "brush_tool": lambda: self.set_tool("brush"),
+            "eraser_tool": lambda: self.set_tool("eraser"),
+            "box_tool": lambda: self.set_tool("box"),
+            "brush_bigger": lambda: self.masks.set_brush_radius(1.25),
+            "brush_smaller": lambda: self.masks.set_brush_radius(0.8),
             "help": self.help.toggle,
             "accept": lambda: c.accept(),
             "reject": lambda: c.reject(),
@@ -195,8 +219,13 @@ class MainWindow(QMainWindow):
             review_menu.addAction(a[name])
         review_menu.addSeparator()
         self.report_action = review_menu.addAction("Re&port…", self.show_report)
+        masks_menu = menu.addMenu("&Masks")
+        for name in ("refine_selected", "refine_accepted", "points_tool", "brush_tool", "eraser_tool"):
+            masks_menu.addAction(a[name])
+        for name in ("box_tool", "brush_bigger", "brush_smaller"):
+            masks_menu.addAction(a[name])
         view_menu = menu.addMenu("&View")
-        for name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", "toggle_rejected", "help"):
+        for name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", "toggle_rejected", "toggle_masks", "help"):
             view_menu.addAction(a[name])
 
         toolbar = QToolBar("Review", self)
@@ -319,6 +348,28 @@ class MainWindow(QMainWindow):
         self.canvas.set_rejected_mode(mode)
         self.statusBar().showMessage(f"Rejected boxes: {'hidden' if mode == 'hide' else 'dimmed'}", 4000)
 
+    def toggle_masks(self) -> None:
+        on = not self.canvas.masks_visible()
+        self.canvas.set_masks_visible(on)
+        self.statusBar().showMessage(f"Masks: {'shown' if on else 'hidden'} (M)", 4000)
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        hints = {
+            "box": "Box tool: drag to draw, click to select",
+            "points": "Point tool: click inside the object (+), Shift+click outside it (−); Escape: box tool",
+            "brush": "Brush: drag to paint the box's mask ([ ] size); Escape: box tool",
+            "eraser": "Eraser: drag to erase from the box's mask ([ ] size); Escape: box tool",
+        }
+        self.statusBar().showMessage(hints[tool], 8000)
+
+    def choose_mask_folder(self) -> None:
+        """The mask banner's "Model folder…": a SAM folder saved with ``save_pretrained``."""
+        folder = choose_directory(self, "Choose a mask model folder (SAM, SAM-HQ, SAM 2.1)")
+        if folder:
+            self.app_settings.set_mask_model(folder)
+            self.masks.load_model()
+
     def pick_class(self) -> None:
         """A quick menu of classes at the cursor: relabels the selection, or sets the class for new boxes."""
         records = self.classes.classes()
@@ -348,8 +399,15 @@ class MainWindow(QMainWindow):
             [c.name for c in project.classes()], load_thresholds(project), auto_accept_precision(project),
             current.box_threshold,
         )  # fmt: skip
-        dialog = SettingsDialog(model, device, current.box_threshold, current.text_threshold, self, editor)
+        mask_model = self.app_settings.mask_model()
+        dialog = SettingsDialog(
+            model, device, current.box_threshold, current.text_threshold, self, editor, mask_model
+        )
         if dialog.exec():
+            chosen = dialog.mask_model_value()
+            if chosen is not None and chosen != mask_model:
+                self.app_settings.set_mask_model(chosen)
+                self.masks.load_model()
             self.detection.apply_settings(*dialog.values())
             self.detection.apply_class_thresholds(editor.thresholds(), editor.auto_accept_value())
             self._model_in_use = self.detection.model_choice()
@@ -434,5 +492,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.app_settings.save_window(self.saveGeometry(), self.saveState())
         self.detection.shutdown()
+        self.masks.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)

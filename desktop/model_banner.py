@@ -20,11 +20,17 @@ class ModelBanner(QFrame):
     folder_requested = Signal()  # "Model folder…": pick a saved model's folder
     retry_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    DETECTION = "<b>No model loaded</b> — reviewing by hand works; detection needs a model."
+    MASKS = "<b>No mask model</b> — box review goes on; masks need a mask model (Settings → Mask model)."
+
+    def __init__(
+        self, parent: QWidget | None = None, heading: str = DETECTION, name: str = "modelBanner"
+    ) -> None:
         super().__init__(parent)
-        self.setObjectName("modelBanner")
+        self.heading = heading
+        self.setObjectName(name)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet("#modelBanner { background: #fff4ce; color: #3b2f00; }")
+        self.setStyleSheet(f"#{name} {{ background: #fff4ce; color: #3b2f00; }}")
         self.reason = QLabel()
         self.reason.setObjectName("modelBannerReason")
         self.reason.setWordWrap(True)
@@ -49,7 +55,7 @@ class ModelBanner(QFrame):
 
     def show_problem(self, reason: str) -> None:
         self.reason.setText(
-            f"<b>No model loaded</b> — reviewing by hand works; detection needs a model.<br>{html.escape(reason)}"
+            f"{self.heading}<br>{html.escape(reason)}"
         )
         self.reason.setToolTip(reason)
         self.show()

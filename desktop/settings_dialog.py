@@ -31,6 +31,25 @@ def model_picker(current: str) -> QComboBox:
     return picker
 
 
+MASK_MODELS = ("facebook/sam-vit-base", "facebook/sam2.1-hiera-tiny", "syscv-community/sam-hq-vit-base")
+
+
+def mask_model_picker(current: str) -> QComboBox:
+    """Known SAM checkpoints, or any hub id or folder; empty means no mask model."""
+    picker = QComboBox()
+    picker.setEditable(True)
+    picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    picker.addItem("")
+    picker.addItems(MASK_MODELS)
+    picker.setCurrentText(current)
+    picker.lineEdit().setPlaceholderText("none: boxes only")
+    picker.setToolTip(
+        "The mask model for “Refine to mask” and point corrections (SAM, SAM-HQ, SAM 2.1): "
+        "a hub id or a folder saved with save_pretrained. Kept for every project."
+    )
+    return picker
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -40,6 +59,7 @@ class SettingsDialog(QDialog):
         text_threshold: float,
         parent: QWidget | None = None,
         class_thresholds: QWidget | None = None,
+        mask_model: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Detection settings (this project)")
@@ -57,6 +77,9 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Box threshold", self.box_threshold)
         form.addRow("Text threshold", self.text_threshold)
+        self.mask_model = mask_model_picker(mask_model) if mask_model is not None else None
+        if self.mask_model is not None:
+            form.addRow("Mask model", self.mask_model)
         self.class_thresholds = class_thresholds  # a ClassThresholdsEditor, when a project is open
         if class_thresholds is not None:
             form.addRow(class_thresholds)
@@ -75,6 +98,10 @@ class SettingsDialog(QDialog):
         spin.setDecimals(2)
         spin.setValue(value)
         return spin
+
+    def mask_model_value(self) -> str | None:
+        """The chosen mask model ("" for none), or None when the dialog does not show one."""
+        return None if self.mask_model is None else self.mask_model.currentText().strip()
 
     def values(self) -> tuple[str, str, float, float]:
         return (

@@ -40,6 +40,7 @@ SHORTCUTS: dict[str, Shortcut] = {
     "zoom_fit": Shortcut(("0", "F"), "Fit the image to the window", "View"),
     "zoom_actual": Shortcut(("Ctrl+1",), "Actual size (1:1)", "View"),
     "toggle_rejected": Shortcut(("H",), "Hide or dim rejected boxes", "View"),
+    "toggle_masks": Shortcut(("M",), "Show or hide masks", "View"),
     "help": Shortcut(("F1", "?"), "Show or hide this help", "View"),
     # Review
     "accept": Shortcut(("A", "Return"), "Accept the selected box(es)", "Review"),
@@ -52,6 +53,19 @@ SHORTCUTS: dict[str, Shortcut] = {
     "mark_reviewed": Shortcut(("Space",), "Mark reviewed and go to the next unreviewed image", "Review"),
     "mark_empty": Shortcut(("E",), "Mark reviewed-empty (the image has no object)", "Review"),
     "pick_class": Shortcut(("C",), "Change the class of the selected box(es) from a list", "Review"),
+    # Masks
+    "refine_selected": Shortcut(("Ctrl+M",), "Refine the selected box(es) to masks", "Masks"),
+    "refine_accepted": Shortcut(
+        ("Ctrl+Shift+M",), "Refine every accepted box without a mask (whole project)", "Masks"
+    ),
+    "points_tool": Shortcut(
+        ("P",), "Point tool: click adds a positive point, Shift+click a negative one", "Masks"
+    ),
+    "brush_tool": Shortcut(("B",), "Brush: paint pixels into the box's mask", "Masks"),
+    "eraser_tool": Shortcut(("Shift+B",), "Eraser: remove pixels from the box's mask", "Masks"),
+    "box_tool": Shortcut(("V",), "Box tool: draw, select, move (Escape also returns to it)", "Masks"),
+    "brush_bigger": Shortcut(("]",), "Larger brush", "Masks"),
+    "brush_smaller": Shortcut(("[",), "Smaller brush", "Masks"),
     "undo": Shortcut(("Ctrl+Z",), "Undo", "Review"),
     "redo": Shortcut(("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Review"),
 }
@@ -65,6 +79,9 @@ CANVAS_GESTURES: list[tuple[str, str]] = [
     ("Space + drag, middle drag", "Pan"),
     ("Mouse wheel", "Zoom around the cursor"),
     ("Escape", "Cancel drawing, clear the selection"),
+    ("Click (point tool)", "Positive point: the box's mask is recomputed with it"),
+    ("Shift+click (point tool)", "Negative point: “not this”"),
+    ("Drag (brush / eraser)", "Paint into / erase from the box's mask"),
 ]
 
 
