@@ -100,7 +100,7 @@ class ImageCanvas(QGraphicsView):
 
     # -- tools and masks ---------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        """"box" (draw, select, move), "points" (prompt the selected box's mask), "brush", "eraser"."""
+        """ "box" (draw, select, move), "points" (prompt the selected box's mask), "brush", "eraser"."""
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}")
         self._cancel_draw()

@@ -80,8 +80,10 @@ class DetectionWorker(QObject):
                 self._download(model)
             self.model_loading.emit(f"Loading model {model} …")
             from groundlabel.detector import Detector
+            from groundlabel.model_loading import FROM_PRETRAINED_LOCK
 
-            self.detector = Detector.load(model, device=device)
+            with FROM_PRETRAINED_LOCK:  # the mask model may be loading on its own thread
+                self.detector = Detector.load(model, device=device)
             self.model_key = (model, device)
             self.model_ready.emit(model, str(self.detector.device))
         except GroundlabelError as exc:

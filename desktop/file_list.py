@@ -186,7 +186,11 @@ class FileListModel(QAbstractListModel):
         state = display_state(record, error)
         if role == Qt.ItemDataRole.DisplayRole:
             boxes = record.pending_count + record.accepted_count
-            masks = f", {record.mask_count} mask{'s' if record.mask_count != 1 else ''}" if record.mask_count else ""
+            masks = (
+                f", {record.mask_count} mask{'s' if record.mask_count != 1 else ''}"
+                if record.mask_count
+                else ""
+            )
             return f"{record.path}  ({boxes}{masks})" if boxes or masks else record.path
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(record, state)

@@ -15,8 +15,8 @@ from groundlabel.desktop.classes_panel import ClassesPanel
 from groundlabel.desktop.controller import ReviewController
 from groundlabel.desktop.detection_control import DetectionControl, DetectionProgress
 from groundlabel.desktop.file_list import FileListPanel
-from groundlabel.desktop.mask_control import MaskControl
 from groundlabel.desktop.help_overlay import HelpOverlay
+from groundlabel.desktop.mask_control import MaskControl
 from groundlabel.desktop.model_banner import ModelBanner
 from groundlabel.desktop.session import ProjectSession
 from groundlabel.desktop.settings_dialog import SettingsDialog
@@ -225,7 +225,15 @@ class MainWindow(QMainWindow):
         for name in ("box_tool", "brush_bigger", "brush_smaller"):
             masks_menu.addAction(a[name])
         view_menu = menu.addMenu("&View")
-        for name in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", "toggle_rejected", "toggle_masks", "help"):
+        for name in (
+            "zoom_in",
+            "zoom_out",
+            "zoom_fit",
+            "zoom_actual",
+            "toggle_rejected",
+            "toggle_masks",
+            "help",
+        ):
             view_menu.addAction(a[name])
 
         toolbar = QToolBar("Review", self)

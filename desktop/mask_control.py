@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from groundlabel.desktop import mask_jobs
 from groundlabel.desktop.embedding_cache import EmbeddingCache
-from groundlabel.desktop.mask_edits import BRUSH_MODEL, PointEdit, PromptPoint, PromptPoints, apply_stroke, stroke_mask
+from groundlabel.desktop.mask_edits import (
+    BRUSH_MODEL,
+    PointEdit,
+    PromptPoint,
+    PromptPoints,
+    apply_stroke,
+    stroke_mask,
+)
 from groundlabel.desktop.tasks import run_with_progress
 from PySide6.QtCore import QObject, Signal
 
@@ -61,7 +68,12 @@ class MaskControl(QObject):
         self, controller: ReviewController, banner: ModelBanner, settings: AppSettings, parent: QWidget
     ) -> None:
         super().__init__(parent)
-        self.controller, self.canvas, self.banner, self.settings = controller, controller.canvas, banner, settings
+        self.controller, self.canvas, self.banner, self.settings = (
+            controller,
+            controller.canvas,
+            banner,
+            settings,
+        )
         self.window = parent
         self.segmenter: Segmenter | None = None
         self.model_error: str | None = None
@@ -82,7 +94,10 @@ class MaskControl(QObject):
 
     # -- the worker ---------------------------------------------------------------------------
     def _submit(
-        self, job: Callable[[], Any], on_done: Callable[[Any], None], on_fail: Callable[[str], None] | None = None
+        self,
+        job: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_fail: Callable[[str], None] | None = None,
     ) -> None:
         self.pending += 1
         self.busy_changed.emit(True)
@@ -129,9 +144,11 @@ class MaskControl(QObject):
         self.banner.hide()
 
         def load() -> Segmenter:
+            from groundlabel.model_loading import FROM_PRETRAINED_LOCK
             from groundlabel.segmenters.base import load_segmenter
 
-            return load_segmenter(model, device=device)
+            with FROM_PRETRAINED_LOCK:  # the detector may be loading on its own thread
+                return load_segmenter(model, device=device)
 
         self._submit(load, self._on_loaded, self._on_load_failed)
 
@@ -205,7 +222,9 @@ class MaskControl(QObject):
             embedding = mask_jobs.image_embedding(segmenter, self.cache, key, path)
             return mask_jobs.box_masks(segmenter, embedding, work)
 
-        self._submit(job, lambda values: self._store(session, values, f"refine {len(values)} box(es) to masks"))
+        self._submit(
+            job, lambda values: self._store(session, values, f"refine {len(values)} box(es) to masks")
+        )
 
     def refine_accepted(self) -> None:
         """Masks for every accepted box of the project that has none yet, with progress and Cancel."""
@@ -221,7 +240,9 @@ class MaskControl(QObject):
             if not image.accepted_count:
                 continue
             boxes = [
-                (b.id, b.xyxy) for b in project.boxes(image.id) if b.status == BoxStatus.ACCEPTED and b.mask is None
+                (b.id, b.xyxy)
+                for b in project.boxes(image.id)
+                if b.status == BoxStatus.ACCEPTED and b.mask is None
             ]
             if boxes:
                 path = str(project.image_file(image.id))
@@ -248,7 +269,9 @@ class MaskControl(QObject):
         if session is not self.controller.session or not values:
             return  # the project was closed meanwhile
         if self.controller.execute(described(SetMasks(values), description)):
-            self.message.emit(f"{len(values)} mask(s) from {self.segmenter.model_record if self.segmenter else 'the mask model'}")
+            self.message.emit(
+                f"{len(values)} mask(s) from {self.segmenter.model_record if self.segmenter else 'the mask model'}"
+            )
 
     # -- point corrections -------------------------------------------------------------------
     def target_box(self, x: float, y: float) -> BoxRecord | None:
@@ -290,6 +313,8 @@ class MaskControl(QObject):
             if self._latest.get(box.id) == after:
                 del self._latest[box.id]
             if session is self.controller.session:
+                # The points in the log: the only place they outlive the session (not in the project).
+                log.info("mask points of box %s: %s", box.id, [(p.x, p.y, p.label) for p in after])
                 self.controller.execute(PointEdit(box.id, value, self.prompts, before, after))
             self.show_points()
 

@@ -11,6 +11,7 @@ from the box alone.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -95,17 +96,15 @@ class PointEdit(Command):
         self.store.set(self.box_id, self.before)
 
 
-def stroke_mask(
-    shape: tuple[int, int], points: Sequence[tuple[float, float]], radius: float
-) -> np.ndarray:
+def stroke_mask(shape: tuple[int, int], points: Sequence[tuple[float, float]], radius: float) -> np.ndarray:
     """The pixels a round brush of ``radius`` covers along ``points``: bool (height, width)."""
     height, width = shape
     canvas = np.zeros((height, width), dtype=np.uint8)
-    r = max(int(round(radius)), 1)
-    pixels = [(int(round(x)), int(round(y))) for x, y in points]
+    r = max(round(radius), 1)
+    pixels = [(round(x), round(y)) for x, y in points]
     for point in pixels:
         cv2.circle(canvas, point, r, 1, thickness=-1)
-    for a, b in zip(pixels, pixels[1:], strict=False):
+    for a, b in itertools.pairwise(pixels):
         cv2.line(canvas, a, b, 1, thickness=2 * r + 1)
     return canvas.astype(bool)
 

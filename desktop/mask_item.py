@@ -20,7 +20,9 @@ FILL_ALPHA = 96  # of 255: the object stays visible under its mask
 POINT_PX = 5.0  # radius of a point marker on screen
 
 
-def fill_rgba(mask: np.ndarray, rgb: tuple[int, int, int], alpha: int = FILL_ALPHA) -> tuple[np.ndarray, int, int]:
+def fill_rgba(
+    mask: np.ndarray, rgb: tuple[int, int, int], alpha: int = FILL_ALPHA
+) -> tuple[np.ndarray, int, int]:
     """The mask's bounding crop as RGBA (colour where set, transparent elsewhere) and its offset."""
     ys, xs = np.nonzero(mask)
     if not len(xs):
@@ -78,7 +80,7 @@ class MaskItem(QGraphicsItem):
             return 0
         bits = self._image.constBits()
         array = np.frombuffer(bits, dtype=np.uint8).reshape(self._image.height(), self._image.bytesPerLine())
-        return int(np.count_nonzero(array[:, 3 :: 4][:, : self._image.width()]))
+        return int(np.count_nonzero(array[:, 3::4][:, : self._image.width()]))
 
     def colour(self) -> str:
         return self._colour.name()
@@ -86,7 +88,9 @@ class MaskItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-2, -2, 2, 2)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         if self._image.isNull():
             return
         painter.drawImage(self._offset, self._image)
@@ -112,7 +116,9 @@ class PointMarker(QGraphicsItem):
         r = POINT_PX + 2
         return QRectF(-r, -r, 2 * r, 2 * r)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("white"), 1.5))
         painter.setBrush(QColor("#2ecc40") if self.positive else QColor("#ff4136"))

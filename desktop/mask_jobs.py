@@ -19,7 +19,6 @@ from groundlabel.images import load_image
 from groundlabel.project.models import MaskValue
 from groundlabel.segmenters.base import XYXY, ImageEmbedding, MaskProposal, Segmenter
 
-
 BoxJob = tuple[int, XYXY]  # box id, its xyxy
 
 

@@ -54,9 +54,7 @@ class ModelBanner(QFrame):
         self.hide()
 
     def show_problem(self, reason: str) -> None:
-        self.reason.setText(
-            f"{self.heading}<br>{html.escape(reason)}"
-        )
+        self.reason.setText(f"{self.heading}<br>{html.escape(reason)}")
         self.reason.setToolTip(reason)
         self.show()
 

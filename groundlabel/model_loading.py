@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -178,3 +179,10 @@ def checkpoint_family(model: str) -> str:
         return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
     except (OSError, ValueError):
         return ""
+
+
+#: Held around every ``from_pretrained`` a front end runs on a worker thread. transformers
+#: builds a model on the meta device by patching torch process-wide while it loads, so two
+#: loads on two threads at once (the desktop's detector and its mask model) can leave one
+#: model with meta tensors ("Cannot copy out of meta tensor"). One load at a time avoids it.
+FROM_PRETRAINED_LOCK = threading.RLock()
