@@ -411,6 +411,13 @@ class ImageCanvas(QGraphicsView):
                 return
         super().mousePressEvent(event)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Two quick clicks with the point tool are two points (Qt reports the second as a double-click)."""
+        if event.button() == Qt.MouseButton.LeftButton and self._tool != "box":
+            self.mousePressEvent(event)
+            return
+        super().mouseDoubleClickEvent(event)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
             delta = event.position().toPoint() - self._pan_from

@@ -156,6 +156,7 @@ class MaskControl(QObject):
         self.loading = False
         self.segmenter, self.model_error = segmenter, None
         self.banner.hide()
+        log.info("mask model loaded: %s", segmenter.model_record)
         self.message.emit(f"Mask model loaded: {segmenter.model_record}")
         self.model_ready_changed.emit(True)
         self._prefetch()

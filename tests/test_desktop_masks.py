@@ -135,6 +135,14 @@ def test_refine_then_points_then_undo_and_redo(window, qtbot, reference):
     key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert np.array_equal(mask_codec.decode(only_box(window).mask), expected)  # the refined mask
     assert window.masks.prompts.get(box.id) == ()
+    # Two quick clicks are two points (the second arrives as a double-click).
+    qtbot.mouseDClick(
+        window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=window.canvas.scene_to_view(250, 250)
+    )
+    wait_masks(qtbot, window)
+    assert len(window.masks.prompts.get(box.id)) == 1
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert window.masks.prompts.get(box.id) == ()
     key(qtbot, window, Qt.Key.Key_Z, CTRL)  # and the refine itself
     assert only_box(window).mask is None and not window.canvas.box_items()[box.id].mask_item.isVisible()
 
