@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,7 +148,7 @@ def _preprocessor_config(model: str, local_files_only: bool) -> dict[str, Any] |
             _raise_exceptions_for_connection_errors=False,
         )
         if path:
-            config = json.loads(open(path, encoding="utf-8").read())
+            config = json.loads(Path(path).read_text(encoding="utf-8"))
             return config.get("image_processor", config) if name == "processor_config.json" else config
     return None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ def main(checkpoint: str, image_path: str, cases_path: str, out_path: str) -> No
     arrays: dict[str, np.ndarray] = {
         "pixel_values": processor(images=image, return_tensors="pt")["pixel_values"].numpy()
     }
-    for i, case in enumerate(json.loads(open(cases_path).read())):
+    for i, case in enumerate(json.loads(Path(cases_path).read_text())):
         prompts = {k: case[k] for k in ("input_boxes", "input_points", "input_labels") if k in case}
         inputs = processor(images=image, return_tensors="pt", **prompts)
         with torch.no_grad():
