@@ -115,6 +115,12 @@ class ExportDialog(QDialog):
             max(self.image_mode.findData(project.get_setting("export_image_mode", DEFAULT_IMAGE_MODE)), 0)
         )
         self.ls_predictions = QCheckBox("Label Studio: put the boxes in as predictions")
+        self.coco_masks = QComboBox()  # see groundlabel.formats.coco for why polygons by default
+        self.coco_masks.addItem("Polygons (what COCO trainers read)", "polygons")
+        self.coco_masks.addItem("RLE (exact pixels)", "rle")
+        self.coco_masks.setCurrentIndex(
+            max(self.coco_masks.findData(project.get_setting("export_coco_masks", "polygons")), 0)
+        )
         counts = project.state_counts()
         reviewed = counts[ImageState.REVIEWED] + counts[ImageState.REVIEWED_EMPTY]
         form = QFormLayout(self)
@@ -126,6 +132,7 @@ class ExportDialog(QDialog):
         form.addRow("Split", self.split)
         form.addRow("Seed", self.seed)
         form.addRow("Image files", self.image_mode)
+        form.addRow("&Masks (COCO)", self.coco_masks)
         form.addRow(self.ls_predictions)
         form.addRow(_ok_cancel(self, "Export"))
         self.task = None
@@ -156,6 +163,7 @@ class ExportDialog(QDialog):
             splits=splits,
             seed=self.seed.value(),
             image_mode=self.image_mode.currentData(),
+            coco_masks=self.coco_masks.currentData(),
         )
 
     def start(
@@ -168,6 +176,7 @@ class ExportDialog(QDialog):
         splits: list[Split] | None = None,
         seed: int = 0,
         image_mode: str = DEFAULT_IMAGE_MODE,
+        coco_masks: str = "polygons",
     ) -> None:
         from groundlabel.formats.export_job import export_dataset
         from groundlabel.formats.labelstudio import DEFAULT_URL_PREFIX
@@ -179,10 +188,13 @@ class ExportDialog(QDialog):
         project.set_setting("export_split", self.split.text().strip())
         project.set_setting("export_seed", seed)
         project.set_setting("export_image_mode", image_mode)
+        project.set_setting("export_coco_masks", coco_masks)
         total = len(project.images(state=None if images == "all" else ("reviewed", "reviewed-empty")))
         options = {}
         if format_name == "labelstudio":
             options = {"as_predictions": ls_predictions, "url_prefix": DEFAULT_URL_PREFIX}
+        elif format_name == "coco":
+            options = {"coco_masks": coco_masks}
 
         def job(tick: Callable[[], None]) -> tuple[ExportReport, ExportOutcome]:
             report = project_dataset(project, images, progress=tick)

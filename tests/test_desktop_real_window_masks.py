@@ -137,7 +137,7 @@ def test_real_window_refine_point_undo_accept_export(display, tiny_model_dir, tm
         x.key("ctrl+e")
         export = x.wait_window(app.pid, "^Export dataset$")
         wait_for(lambda: x.focused() == export, 30, "the export dialog to take the focus")
-        x.key("Return")
+        x.key("alt+m", "r", "Return")  # Masks: RLE (exact pixels), then Export
         out = folder / "export" / "annotations" / "instances_train.json"
         wait_for(out.exists, STEP_TIMEOUT, f"{out} written")
         wait_for(lambda: x.focused() == main, 30, "the focus back on the main window")
@@ -163,9 +163,11 @@ def test_real_window_refine_point_undo_accept_export(display, tiny_model_dir, tm
     document = json.loads(out.read_text())
     (image,) = [i for i in document["images"] if i["file_name"] == path]
     (annotation,) = [a for a in document["annotations"] if a["image_id"] == image["id"]]
-    segmentation = annotation["segmentation"]
-    rle = coco_mask.frPyObjects(segmentation, image["height"], image["width"])
-    exported = coco_mask.decode(coco_mask.merge(rle) if isinstance(rle, list) else rle).astype(bool)
+    segmentation = annotation["segmentation"]  # compressed RLE: the export's "RLE (exact pixels)"
+    assert isinstance(segmentation, dict) and isinstance(segmentation["counts"], str)
+    assert segmentation["size"] == [image["height"], image["width"]]
+    exported = coco_mask.decode({**segmentation, "counts": segmentation["counts"].encode()}).astype(bool)
+    assert annotation["area"] == pytest.approx(float(exported.sum()))
 
     reference = SamReference(sam).mask(
         folder / path, (x0, y0, x1, y1), [(px, py) for px, py, _ in points_a], [lab for _, _, lab in points_a]
