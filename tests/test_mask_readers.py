@@ -55,7 +55,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def assert_same_masks(got: list[tuple[str, np.ndarray]], want: list[tuple[str, np.ndarray]], exact: bool) -> None:
+def assert_same_masks(
+    got: list[tuple[str, np.ndarray]], want: list[tuple[str, np.ndarray]], exact: bool
+) -> None:
     """Each wanted mask has a read mask of its class: equal, or at IoU >= 0.98."""
     assert sorted(c for c, _ in got) == sorted(c for c, _ in want)
     remaining = list(got)
@@ -87,13 +89,17 @@ def test_pycocotools_ann_to_mask_gives_the_pixels(export: MaskExport, name: str,
 
 
 @pytest.mark.parametrize(("name", "exact"), [("coco", False), ("coco-rle", True)])
-def test_datumaro_reads_coco_masks_without_a_warning(export: MaskExport, name: str, exact: bool, caplog) -> None:
+def test_datumaro_reads_coco_masks_without_a_warning(
+    export: MaskExport, name: str, exact: bool, caplog
+) -> None:
     import datumaro as dm
     from datumaro.components.annotation import AnnotationType
 
     with caplog.at_level(logging.WARNING):
         # An object in several parts is several polygons: Datumaro merges them into one mask.
-        dataset = dm.Dataset.import_from(str(export.out[name]), "coco_instances", merge_instance_polygons=True)
+        dataset = dm.Dataset.import_from(
+            str(export.out[name]), "coco_instances", merge_instance_polygons=True
+        )
         items = list(dataset)
     assert not [r for r in caplog.records if "segmentation" in r.getMessage()]
     labels = [label.name for label in dataset.categories()[AnnotationType.label]]
@@ -102,7 +108,9 @@ def test_datumaro_reads_coco_masks_without_a_warning(export: MaskExport, name: s
     assert {item.id for item in items} == set(stems)
     for item in items:
         file_name = stems[item.id]
-        got = [(labels[a.label], a.image.astype(bool)) for a in item.annotations if a.type == AnnotationType.mask]
+        got = [
+            (labels[a.label], a.image.astype(bool)) for a in item.annotations if a.type == AnnotationType.mask
+        ]
         assert_same_masks(got, export.masks_of(file_name), exact)
         assert sum(a.type == AnnotationType.bbox for a in item.annotations) == len(export.expected[file_name])
 
@@ -117,7 +125,9 @@ def test_datumaro_reads_voc_instance_and_class_pngs(export: MaskExport) -> None:
     stems = {Path(n).stem: n for n in export.expected}
     for item in dataset:
         file_name = stems[item.id]
-        got = [(labels[a.label], a.image.astype(bool)) for a in item.annotations if a.type == AnnotationType.mask]
+        got = [
+            (labels[a.label], a.image.astype(bool)) for a in item.annotations if a.type == AnnotationType.mask
+        ]
         assert_same_masks(got, export.masks_of(file_name), exact=True)
 
 
@@ -158,7 +168,9 @@ def test_label_studio_sdk_brush_decoder_gives_the_pixels(export: MaskExport) -> 
         assert_same_masks(got, export.masks_of(task["data"]["file_name"]), exact=True)
 
 
-def test_ultralytics_checks_the_seg_dataset_and_trains_a_seg_model(export: MaskExport, tmp_path_factory) -> None:
+def test_ultralytics_checks_the_seg_dataset_and_trains_a_seg_model(
+    export: MaskExport, tmp_path_factory
+) -> None:
     root = tmp_path_factory.mktemp("mask-readers-venv")
     python = readers_python(root)
     env = {**os.environ, "YOLO_CONFIG_DIR": str(root / "yolo-config"), "YOLO_OFFLINE": "1", "HOME": str(root)}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import torch_readers  # noqa: E402,F401  (declares torchvision's nms before Ultralytics imports it)
+import torch_readers  # noqa: F401  (declares torchvision's nms before Ultralytics imports it)
 
 
 def ultralytics_segments(yolo: Path, work: Path) -> dict:
@@ -34,7 +34,11 @@ def ultralytics_segments(yolo: Path, work: Path) -> dict:
             points = np.asarray(segment, dtype=np.float64) * [width, height]
             mask = polygon2mask((height, width), [points.reshape(-1)], color=1, downsample_ratio=1)
             objects.append(
-                {"class": int(cls), "segment": points.reshape(-1).tolist(), "pixels": np.flatnonzero(mask).tolist()}
+                {
+                    "class": int(cls),
+                    "segment": points.reshape(-1).tolist(),
+                    "pixels": np.flatnonzero(mask).tolist(),
+                }
             )
         items[Path(label["im_file"]).name] = {"shape": [height, width], "objects": objects}
     model = YOLO("yolo11n-seg.yaml")  # random weights from the architecture file: no download
