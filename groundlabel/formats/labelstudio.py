@@ -182,7 +182,7 @@ def write_labelstudio(
         box_names = rectangle_control(ls_config) or _refuse_config("RectangleLabels control for the boxes")
         if dataset.has_masks:
             mask = mask_control(ls_config) or _refuse_config(
-                "a BrushLabels or PolygonLabels control for the masks"
+                "BrushLabels or PolygonLabels control for the masks"
             )
     tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress, mask, box_names)
     if len(dataset.splits) > 1:
