@@ -7,6 +7,7 @@ shards); IoU >= 0.98 where it stores polygons (COCO polygons, YOLO seg, Label St
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +242,22 @@ def test_without_the_label_studio_sdk_brush_masks_say_how_to_get_it(monkeypatch)
     monkeypatch.setattr(builtins, "__import__", no_sdk)
     with pytest.raises(GroundlabelError, match=r"pip install 'groundlabel\[backend\]'"):
         masks.to_labelstudio_brush(np.ones((3, 3), dtype=bool))
+
+
+def test_importing_masks_onto_the_same_boxes_gives_them_their_masks(mask_folder, tmp_path: Path) -> None:
+    folder, expected = mask_folder
+    out = tmp_path / "coco"
+    export(folder, "coco", out, coco_masks="rle")
+    fresh = tmp_path / "fresh"
+    copy_images_only(folder, fresh)
+    dataset = get_format("coco").read(out, None)
+    boxes_only = get_format("coco").read(out, None)
+    for image in boxes_only.images:
+        image.boxes = [replace(b, mask=None) for b in image.boxes]
+    with ReviewProject.open(fresh) as project:
+        import_dataset(project, boxes_only)
+        assert sum(i.mask_count for i in project.images()) == 0
+        report = import_dataset(project, dataset)
+        assert report.boxes == 0 and report.masks_added == 4
+        image = project.image_by_path("b.png")
+        assert np.array_equal(masks.decode(project.boxes(image.id)[0].mask), expected["b.png"][0][1])
