@@ -76,6 +76,24 @@ def test_detect_masks_is_refused_on_the_ray_path(sam_dir, tmp_path, capsys):
     assert "--masks runs in one process" in capsys.readouterr().err
 
 
+def test_detect_masks_into_shards_carries_one_mask_per_box(family_model, sam_dir, segmenter, tmp_path):
+    out = tmp_path / "shards"
+    code = main([
+        "detect", str(PHOTOS / "chelsea.png"), "--labels", "cat", "--model", str(family_model("owlv2")),
+        "--device", "cpu", "--box-threshold", "0.0", "--max-detections", "2", "--masks", str(sam_dir),
+        "-o", f"{out}/",
+    ])  # fmt: skip
+    assert code == 0
+    (row,) = [
+        json.loads(line)
+        for shard in sorted(out.glob("part-*.jsonl"))
+        for line in shard.read_text().splitlines()
+    ]
+    assert len(row["boxes"]) == len(row["masks"]) == len(row["mask_scores"]) == 2
+    for box, rle in zip(row["boxes"], row["masks"], strict=True):
+        assert np.array_equal(mask_codec.decode(rle), expected_mask(segmenter, PHOTOS / "chelsea.png", box))
+
+
 def test_a_bad_mask_model_is_one_line(family_model, tmp_path, capsys):
     code = main([
         "detect", str(PHOTOS), "--labels", "cat", "--model", str(family_model("owlv2")), "--device", "cpu",
