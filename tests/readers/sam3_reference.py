@@ -2,13 +2,13 @@
 
 Usage: python sam3_reference.py REQUEST.json OUT_DIR
 
-REQUEST holds ``model`` (a folder), ``images`` (PNG paths), ``phrases`` and ``threshold``.
+REQUEST holds ``models`` (name -> {folder, threshold}), ``images`` (PNG paths) and ``phrases``.
 The reference is the model card's code: ``Sam3Processor(images=..., text=...)``, the
 model's full forward, ``post_process_instance_segmentation(threshold, mask_threshold=0.5,
 target_sizes=[(h, w)])``. ``Sam3ImageProcessor`` imports torchvision; the PyPI wheel's
 C++ ops cannot load next to the CPU torch, so the ``torchvision::nms`` schema is declared
-here (the text path never calls it). OUT_DIR/result.json has scores and boxes, and
-OUT_DIR/<image>-<phrase>.npy the masks; OUT_DIR/<image>.pixels.npy the processor's pixels.
+here (the text path never calls it). For each model, OUT_DIR/NAME/result.json has scores
+and boxes, NAME/<image>-<phrase>.npy the masks and NAME/<image>.pixels.npy the pixels.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from PIL import Image  # noqa: E402
 from transformers import AutoModel, Sam3Processor  # noqa: E402
 
 
-def main() -> None:
-    request = json.loads(Path(sys.argv[1]).read_text())
-    out = Path(sys.argv[2])
-    processor = Sam3Processor.from_pretrained(request["model"])
-    model = AutoModel.from_pretrained(request["model"]).eval()
+def run(model_dir: str, threshold: float, request: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    processor = Sam3Processor.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
     result: dict = {"family": model.config.model_type, "images": {}}
     for index, path in enumerate(request["images"]):
         image = Image.open(path).convert("RGB")
@@ -51,12 +50,18 @@ def main() -> None:
             with torch.no_grad():
                 outputs = model(**inputs)
             found = processor.post_process_instance_segmentation(
-                outputs, threshold=request["threshold"], mask_threshold=0.5, target_sizes=[image.size[::-1]]
+                outputs, threshold=threshold, mask_threshold=0.5, target_sizes=[image.size[::-1]]
             )[0]
             np.save(out / f"{index}-{number}.npy", found["masks"].numpy().astype(bool))
             per_phrase[phrase] = {"scores": found["scores"].tolist(), "boxes": found["boxes"].tolist()}
         result["images"][str(index)] = per_phrase
     (out / "result.json").write_text(json.dumps(result))
+
+
+def main() -> None:
+    request = json.loads(Path(sys.argv[1]).read_text())
+    for name, model in request["models"].items():
+        run(model["folder"], model["threshold"], request, Path(sys.argv[2]) / name)
     print("SAM3-REFERENCE-DONE")
 
 
