@@ -131,7 +131,11 @@ def test_aliases_and_classes_give_each_object_one_class(detector, family, refere
             candidates += [(float(s), b, owner, number) for s, b in zip(scores, boxes, strict=True)]
         kept = []
         for box, score, class_id in zip(result.boxes, result.scores, result.class_ids, strict=True):
-            twins = [c for c in candidates if abs(c[0] - score) < 1e-4 and (c[1] - torch.tensor(box)).abs().max() < 1e-4]
+            twins = [
+                c
+                for c in candidates
+                if abs(c[0] - score) < 1e-4 and (c[1] - torch.tensor(box)).abs().max() < 1e-4
+            ]
             assert twins and twins[0][2] == class_id
             kept.append(twins[0])
         assert len(set(result.labels)) >= 1 and set(result.labels) <= set(labels.names)
@@ -142,7 +146,9 @@ def test_aliases_and_classes_give_each_object_one_class(detector, family, refere
         for score, box, _, number in candidates:  # each dropped box lost to a better one of another pass
             if not any(k[3] == number and k[0] == score for k in kept):
                 assert any(
-                    k[3] != number and k[0] >= score and box_iou(k[1][None], box[None]).item() > SAME_OBJECT_IOU
+                    k[3] != number
+                    and k[0] >= score
+                    and box_iou(k[1][None], box[None]).item() > SAME_OBJECT_IOU
                     for k in kept
                 )
 
@@ -168,7 +174,7 @@ def test_a_phrase_too_long_for_the_text_tower_is_refused(detector):
 def test_example_boxes_say_why_sam3_cannot_use_them(detector, photos):
     from groundlabel.exemplars import Exemplar, ExemplarError
 
-    with pytest.raises(ExemplarError, match="roi_align.*torchvision"):
+    with pytest.raises(ExemplarError, match=r"roi_align.*torchvision"):
         list(detector.detect_like(photos[0], [Exemplar(photos[0], (10, 10, 60, 60), "cat")]))
 
 
@@ -194,8 +200,16 @@ def test_detect_into_project_stores_the_masks(family_model, photo_dir):
     with ReviewProject.open(photo_dir) as project:
         for image in project.images():
             boxes = sorted(project.boxes(image.id), key=lambda b: -(b.score or 0))
-            expected = next(detector.detect(photo_dir / image.path, LabelSet.parse("cat"), box_threshold=THRESHOLDS["sam3"]))
-            assert boxes and len(boxes) == len(expected.masks) and project.image(image.id).mask_count == len(boxes)
+            expected = next(
+                detector.detect(
+                    photo_dir / image.path, LabelSet.parse("cat"), box_threshold=THRESHOLDS["sam3"]
+                )
+            )
+            assert (
+                boxes
+                and len(boxes) == len(expected.masks)
+                and project.image(image.id).mask_count == len(boxes)
+            )
             for box, mask, score in zip(boxes, expected.masks, expected.scores, strict=True):
                 assert mask_codec.normalise(box.mask) == mask_codec.normalise(mask)
                 assert box.mask_score == pytest.approx(score) and box.mask_model == f"sam3:{model}"
@@ -271,11 +285,11 @@ def test_other_model_kinds_share_the_gated_explanation():
     from groundlabel.errors import ModelLoadError
     from groundlabel.model_loading import explain_hub_refusal
 
-    with pytest.raises(ModelLoadError, match=r"facebook/sam2\.1-hiera-tiny.*request access.*hf auth login"):
-        with explain_hub_refusal("facebook/sam2.1-hiera-tiny"):
-            try:
-                raise _hub_error("GatedRepoError", 403)
-            except OSError as exc:
-                raise OSError("You are trying to access a gated repo.") from exc
+    expected = r"facebook/sam2\.1-hiera-tiny.*request access.*hf auth login"
+    with pytest.raises(ModelLoadError, match=expected), explain_hub_refusal("facebook/sam2.1-hiera-tiny"):
+        try:
+            raise _hub_error("GatedRepoError", 403)
+        except OSError as exc:
+            raise OSError("You are trying to access a gated repo.") from exc
     with pytest.raises(OSError, match="disk full"), explain_hub_refusal("x/y"):
         raise OSError("disk full")
