@@ -171,9 +171,32 @@ def from_polygons(polygons: Sequence[Sequence[float]], width: int, height: int) 
     return normalise(merged)
 
 
+def merge(rles: Sequence[RLE]) -> RLE:
+    """The union of masks of one image (the parts of one object read from several regions)."""
+    if not rles:
+        raise ValueError("merge needs at least one mask")
+    if len(rles) == 1:
+        return normalise(rles[0])
+    return normalise(_coco_mask().merge([_native(r) for r in rles], intersect=0))
+
+
+def _brush_codec() -> Any:
+    """Label Studio's own brush codec; the SDK is the backend extra, so say how to get it."""
+    try:
+        from label_studio_sdk.converter import brush
+    except ImportError:
+        from groundlabel.errors import GroundlabelError
+
+        raise GroundlabelError(
+            "Label Studio brush masks need the Label Studio SDK: pip install 'groundlabel[backend]' "
+            "(or export the masks as polygons: --ls-masks polygons)"
+        ) from None
+    return brush
+
+
 def to_labelstudio_brush(mask: np.ndarray | RLE) -> list[int]:
     """Label Studio ``BrushLabels`` RLE (the ``rle`` list of a result value) for a mask."""
-    from label_studio_sdk.converter.brush import mask2rle
+    mask2rle = _brush_codec().mask2rle
 
     array = decode(mask) if isinstance(mask, dict) else np.asarray(mask, dtype=bool)
     return [int(v) for v in mask2rle(array.astype(np.uint8) * 255)]
@@ -181,7 +204,7 @@ def to_labelstudio_brush(mask: np.ndarray | RLE) -> list[int]:
 
 def from_labelstudio_brush(rle: Sequence[int], width: int, height: int) -> RLE:
     """A Label Studio brush RLE of an image of that size -> the product's RLE."""
-    from label_studio_sdk.converter.brush import decode_rle
+    decode_rle = _brush_codec().decode_rle
 
     flat = np.asarray(decode_rle(list(rle)), dtype=np.uint8).reshape(height, width, 4)[:, :, 3]
     return encode(flat > 127)
