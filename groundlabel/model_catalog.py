@@ -64,4 +64,32 @@ def picker_entries() -> list[tuple[str, str]]:
 
 def licence_of(model_id: str) -> str | None:
     """The listed checkpoint's licence line, or None for a hub id or folder not in the list."""
-    return next((c.licence_text for c in KNOWN_CHECKPOINTS if c.model_id == model_id), None)
+    listed = (*KNOWN_CHECKPOINTS, *MASK_CHECKPOINTS)
+    return next((c.licence_text for c in listed if c.model_id == model_id), None)
+
+
+#: Box -> mask models (``groundlabel.segmenters``, for ``detect --masks`` and ``segment``):
+#: SAM 2.1, SAM and SAM-HQ, all Apache-2.0 and ungated. SAM 2.1 tiny is the default.
+MASK_CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint("sam2", "facebook/sam2.1-hiera-tiny", "default mask model, 39 M parameters"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-small", "46 M"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-base-plus", "81 M"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-large", "224 M"),
+    Checkpoint("sam", "facebook/sam-vit-base", "94 M"),
+    Checkpoint("sam", "facebook/sam-vit-large", "312 M"),
+    Checkpoint("sam", "facebook/sam-vit-huge", "641 M"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-base", "finer edges"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-large", "finer edges"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-huge", "finer edges"),
+)
+
+
+def mask_picker_entries() -> list[tuple[str, str]]:
+    """(shown text, model id) for a mask-model picker, the licence in the text."""
+    return [
+        (
+            f"{c.family}: {c.model_id}" + (f" ({c.note})" if c.note else "") + f" [{c.licence_text}]",
+            c.model_id,
+        )
+        for c in MASK_CHECKPOINTS
+    ]
