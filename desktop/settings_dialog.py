@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QWidget,
 )
 
@@ -25,13 +26,10 @@ def model_picker(current: str) -> QComboBox:
         picker.setItemData(picker.count() - 1, shown, Qt.ItemDataRole.ToolTipRole)
     picker.setCurrentText(current)
     picker.setToolTip(
-        "A known checkpoint (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT), "
+        "A known checkpoint (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT, SAM 3), "
         "or any Hugging Face hub id or local folder saved with save_pretrained"
     )
     return picker
-
-
-MASK_MODELS = ("facebook/sam-vit-base", "facebook/sam2.1-hiera-tiny", "syscv-community/sam-hq-vit-base")
 
 
 def mask_model_picker(current: str) -> QComboBox:
@@ -39,8 +37,12 @@ def mask_model_picker(current: str) -> QComboBox:
     picker = QComboBox()
     picker.setEditable(True)
     picker.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    from groundlabel.model_catalog import mask_picker_entries
+
     picker.addItem("")
-    picker.addItems(MASK_MODELS)
+    for shown, model_id in mask_picker_entries():
+        picker.addItem(model_id)
+        picker.setItemData(picker.count() - 1, shown, Qt.ItemDataRole.ToolTipRole)
     picker.setCurrentText(current)
     picker.lineEdit().setPlaceholderText("none: boxes only")
     picker.setToolTip(
@@ -48,6 +50,21 @@ def mask_model_picker(current: str) -> QComboBox:
         "a hub id or a folder saved with save_pretrained. Kept for every project."
     )
     return picker
+
+
+def licence_label(picker: QComboBox) -> QLabel:
+    """The chosen checkpoint's licence and gating, kept up to date with the picker."""
+    from groundlabel.model_catalog import licence_of
+
+    label = QLabel()
+    label.setWordWrap(True)
+
+    def show(model_id: str) -> None:
+        label.setText(licence_of(model_id.strip()) or "see the model card")
+
+    picker.currentTextChanged.connect(show)
+    show(picker.currentText())
+    return label
 
 
 class SettingsDialog(QDialog):
@@ -74,6 +91,8 @@ class SettingsDialog(QDialog):
         self.text_threshold = self._spin(text_threshold)
         form = QFormLayout(self)
         form.addRow("Model", self.model_picker)
+        self.licence = licence_label(self.model_picker)
+        form.addRow("Licence", self.licence)
         form.addRow("Device", self.device)
         form.addRow("Box threshold", self.box_threshold)
         form.addRow("Text threshold", self.text_threshold)

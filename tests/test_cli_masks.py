@@ -41,19 +41,22 @@ def expected_mask(segmenter: Segmenter, path: Path, box) -> np.ndarray:
     return segmenter.masks_for_boxes(segmenter.embed(image), [tuple(box)])[0].mask
 
 
-def test_detect_masks_writes_one_rle_segmentation_per_box(tiny_model_dir, sam_dir, segmenter, tmp_path):
+@pytest.mark.parametrize("family", ["owlv2", "owlvit"])
+def test_detect_masks_writes_one_rle_segmentation_per_box(family, family_model, sam_dir, segmenter, tmp_path):
+    # Any family's boxes are refined the same way (``refine.add_masks``); the OWL models keep
+    # this test quick (Grounding DINO's fast path compiles a native kernel on first use).
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(PHOTOS / "chelsea.png", folder / "cat.png")
     out = tmp_path / "pred.json"
     code = main([
-        "detect", str(folder), "--labels", "cat, remote", "--model", str(tiny_model_dir), "--device", "cpu",
-        "--box-threshold", "0.2", "--max-detections", "3", "--masks", str(sam_dir), "-o", str(out),
+        "detect", str(folder), "--labels", "cat, remote", "--model", str(family_model(family)), "--device", "cpu",
+        "--box-threshold", "0.0", "--max-detections", "3", "--masks", str(sam_dir), "-o", str(out),
     ])  # fmt: skip
     assert code == 0
     coco = json.loads(out.read_text())
     annotations = coco["annotations"]
-    assert annotations, "the tiny detector found no box to refine"
+    assert len(annotations) == 3, "the tiny detector found no box to refine"
     assert coco["info"]["mask_model"] == f"sam:{sam_dir}"
     for annotation in annotations:
         x, y, w, h = annotation["bbox"]
@@ -64,19 +67,37 @@ def test_detect_masks_writes_one_rle_segmentation_per_box(tiny_model_dir, sam_di
         assert isinstance(annotation["mask_score"], float)
 
 
-def test_detect_masks_is_refused_on_the_ray_path(tiny_model_dir, sam_dir, tmp_path, capsys):
+def test_detect_masks_is_refused_on_the_ray_path(sam_dir, tmp_path, capsys):
     code = main([
-        "detect", str(PHOTOS), "--labels", "cat", "--model", str(tiny_model_dir), "--masks", str(sam_dir),
+        "detect", str(PHOTOS), "--labels", "cat", "--model", "any-model", "--masks", str(sam_dir),
         "--ray", "-o", str(tmp_path / "out.json"),
     ])  # fmt: skip
     assert code == 2
     assert "--masks runs in one process" in capsys.readouterr().err
 
 
-def test_a_bad_mask_model_is_one_line(tiny_model_dir, tmp_path, capsys):
+def test_detect_masks_into_shards_carries_one_mask_per_box(family_model, sam_dir, segmenter, tmp_path):
+    out = tmp_path / "shards"
     code = main([
-        "detect", str(PHOTOS), "--labels", "cat", "--model", str(tiny_model_dir), "--device", "cpu",
-        "--masks", str(tiny_model_dir), "-o", str(tmp_path / "out.json"),
+        "detect", str(PHOTOS / "chelsea.png"), "--labels", "cat", "--model", str(family_model("owlv2")),
+        "--device", "cpu", "--box-threshold", "0.0", "--max-detections", "2", "--masks", str(sam_dir),
+        "-o", f"{out}/",
+    ])  # fmt: skip
+    assert code == 0
+    (row,) = [
+        json.loads(line)
+        for shard in sorted(out.glob("part-*.jsonl"))
+        for line in shard.read_text().splitlines()
+    ]
+    assert len(row["boxes"]) == len(row["masks"]) == len(row["mask_scores"]) == 2
+    for box, rle in zip(row["boxes"], row["masks"], strict=True):
+        assert np.array_equal(mask_codec.decode(rle), expected_mask(segmenter, PHOTOS / "chelsea.png", box))
+
+
+def test_a_bad_mask_model_is_one_line(family_model, tmp_path, capsys):
+    code = main([
+        "detect", str(PHOTOS), "--labels", "cat", "--model", str(family_model("owlv2")), "--device", "cpu",
+        "--masks", str(family_model("owlv2")), "-o", str(tmp_path / "out.json"),
     ])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "not a mask model" in err and "Traceback" not in err
@@ -205,3 +226,18 @@ def _counting(function, calls):
 def test_segment_without_a_project_folder_is_one_line(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "nope")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_detect_into_project_with_masks_masks_the_new_boxes(family_model, sam_dir, tmp_path, capsys):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(PHOTOS / "chelsea.png", folder / "a.png")
+    code = main([
+        "detect", str(folder), "--into-project", "--labels", "cat", "--model", str(family_model("owlv2")),
+        "--device", "cpu", "--box-threshold", "0.0", "--max-detections", "2", "--masks", str(sam_dir),
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    with ReviewProject.open(folder) as project:
+        boxes = [b for image in project.images() for b in project.boxes(image.id)]
+    assert len(boxes) == 2
+    assert all(b.mask is not None and b.mask_model == f"sam:{sam_dir}" for b in boxes)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
 from groundlabel.cli.detect_exemplars import add_exemplar_options, exemplar_labels, exemplars_for
-from groundlabel.cli.detect_masks import MaskRefiner, add_masks_option, add_segmentation, refuse_unsupported
+from groundlabel.cli.detect_masks import MaskRefiner, add_masks_option, refuse_unsupported
 from groundlabel.cli.options import (
     add_model_options,
     add_threshold_options,
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return run_into_project(args, labels, exemplars)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
-    refuse_unsupported(args, bulk=wants_bulk(args))
+    refuse_unsupported(args)
     if wants_bulk(args):
         if exemplars:
             raise GroundlabelError(
@@ -101,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
     refiner = MaskRefiner.load(args)
 
     entries: list[CocoImageEntry] = []
-    kept: list = []  # the results behind ``entries``, for their masks
     failures: list[tuple[str, str]] = []
     box_count = 0
     options = detection_options(args)
@@ -118,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
                 continue
-            kept.append(result)
             boxes = coco_boxes(result)
             box_count += len(boxes)
             width, height = result.image_size
@@ -136,10 +134,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if refiner is not None:
         info["mask_model"] = refiner.segmenter.model_record
-    document = build_coco(entries, labels.names, info)
-    if refiner is not None:
-        add_segmentation(document, kept)
-    write_json_atomic(args.output, document)
+    write_json_atomic(args.output, build_coco(entries, labels.names, info))
     print(
         f"{len(entries)} image(s), {box_count} box(es), {len(failures)} failed -> {args.output}",
         file=sys.stderr,

@@ -1,19 +1,18 @@
 """``detect --masks [MODEL]``: every detected box refined into a mask by a SAM-family model.
 
 Any detector family's boxes go through ``segmenters.refine.add_masks`` (one image embedding
-per image, one mask per box, the segmenter's score kept). In the COCO output each
-annotation gets ``segmentation`` as the compressed COCO RLE (exact pixels, what
-pycocotools' ``loadRes``/``annToMask`` and COCO-style evaluators read for predictions),
-``area`` as the mask's pixel count (COCO's meaning of ``area`` for an instance with a
-segment) and ``mask_score``. With ``--into-project`` the new boxes get masks in the project
-(as ``groundlabel segment --boxes all`` would give them).
+per image, one mask per box, the segmenter's score kept) into ``DetectionResult.masks``;
+the writers put them out (``formats.coco``: ``segmentation`` as compressed RLE, ``area``
+the mask's, ``mask_score``; the JSON Lines shards of ``-o DIR/`` carry them too). With
+``--into-project`` the new boxes get masks in the project (as ``groundlabel segment
+--boxes all`` would give them). ``--ray`` refuses ``--masks`` for now: the Ray actors run
+the detector only.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from groundlabel.errors import GroundlabelError
 
@@ -36,12 +35,10 @@ def add_masks_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def refuse_unsupported(args: argparse.Namespace, bulk: bool) -> None:
+def refuse_unsupported(args: argparse.Namespace) -> None:
     """The paths that cannot carry masks yet say so before any model loads."""
-    if getattr(args, "masks", None) and bulk:
-        raise GroundlabelError(
-            "--masks runs in one process for now: leave out --ray/--resume and write -o FILE.json"
-        )
+    if getattr(args, "masks", None) and getattr(args, "ray", False):
+        raise GroundlabelError("--masks runs in one process for now: leave out --ray")
 
 
 class MaskRefiner:
@@ -72,24 +69,3 @@ class MaskRefiner:
 
             return replace(result, boxes=[], scores=[], labels=[], class_ids=[], error=exc.reason)
         return add_masks(self.segmenter, image, result)
-
-
-def add_segmentation(document: dict[str, Any], per_image: Sequence[DetectionResult]) -> dict[str, Any]:
-    """Put each box's mask into its COCO annotation (``build_coco`` keeps boxes in result order)."""
-    from groundlabel import masks as mask_codec
-
-    by_image: dict[int, list[dict[str, Any]]] = {}
-    for annotation in document["annotations"]:
-        by_image.setdefault(annotation["image_id"], []).append(annotation)
-    for image_id, result in enumerate(per_image, start=1):
-        annotations = by_image.get(image_id, [])
-        if not result.masks:
-            continue
-        for annotation, rle, score in zip(annotations, result.masks, result.mask_scores, strict=True):
-            if rle is None:
-                continue
-            annotation["segmentation"] = mask_codec.normalise(rle)
-            annotation["area"] = float(mask_codec.area(rle))
-            if score is not None:
-                annotation["mask_score"] = float(score)
-    return document
