@@ -92,7 +92,11 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
         # sam2.1-hiera-tiny: Hiera-T (96 wide, blocks 1/2/7/2), FPN 256, 1024-pixel input.
         config = tf.Sam2Config(
             vision_config={
-                "backbone_config": {"blocks_per_stage": [1, 2, 7, 2], "global_attention_blocks": [5, 7, 9]}
+                "backbone_config": {
+                    "model_type": "sam2_hiera_det_model",
+                    "blocks_per_stage": [1, 2, 7, 2],
+                    "global_attention_blocks": [5, 7, 9],
+                }
             }
         )
         size = 1024
