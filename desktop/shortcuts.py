@@ -61,8 +61,8 @@ SHORTCUTS: dict[str, Shortcut] = {
     "points_tool": Shortcut(
         ("P",), "Point tool: click adds a positive point, Shift+click a negative one", "Masks"
     ),
-    "brush_tool": Shortcut(("B",), "Brush: paint pixels into the box's mask", "Masks"),
-    "eraser_tool": Shortcut(("Shift+B",), "Eraser: remove pixels from the box's mask", "Masks"),
+    "brush_tool": Shortcut(("B",), "Brush: paint pixels into the selected box mask", "Masks"),
+    "eraser_tool": Shortcut(("Shift+B",), "Eraser: remove pixels from the selected box mask", "Masks"),
     "box_tool": Shortcut(("V",), "Box tool: draw, select, move (Escape also returns to it)", "Masks"),
     "brush_bigger": Shortcut(("]",), "Larger brush", "Masks"),
     "brush_smaller": Shortcut(("[",), "Smaller brush", "Masks"),
