@@ -214,4 +214,4 @@ def test_the_catalog_lists_every_mask_family_with_its_licence():
     assert (
         licence_of("facebook/sam-vit-base") == "Apache-2.0" and licence_of(DEFAULT_SEGMENTER) == "Apache-2.0"
     )
-    assert all("[Apache-2.0]" in shown for shown, _ in mask_picker_entries())
+    assert all("[Apache-2.0" in shown for shown, _ in mask_picker_entries())
