@@ -187,6 +187,10 @@ def test_detect_cli_writes_coco_with_masks(family, family_model, photo_dir, tmp_
     assert code == 0
     coco = json.loads(output.read_text())
     assert len(coco["images"]) == 2 and coco["annotations"] and coco["info"]["family"] == family
+    sizes = {image["id"]: [image["height"], image["width"]] for image in coco["images"]}
+    for annotation in coco["annotations"]:  # SAM 3's masks, exact (RLE)
+        segmentation = annotation["segmentation"]
+        assert segmentation["size"] == sizes[annotation["image_id"]] and mask_codec.area(segmentation) > 0
 
 
 def test_detect_into_project_stores_the_masks(family_model, photo_dir):
