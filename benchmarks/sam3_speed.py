@@ -74,7 +74,7 @@ def _ours_seconds(detector, image_path: Path, phrases: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def inside(rounds: int, class_counts: list[int]) -> None:
+def inside(rounds: int, class_counts: list[int], warmup: bool) -> None:
     """The measurement, run in the readers venv."""
     _stub_torchvision_ops()
     import torch
@@ -90,14 +90,21 @@ def inside(rounds: int, class_counts: list[int]) -> None:
     detector = Detector(LoadedModel(model, inputs, torch.device("cpu"), torch.float32, "random-sam3"))
     load = os.getloadavg()
     print(f"SAM 3 full size, random weights: {parameters / 1e6:.0f} M parameters; image {PHOTO.name}; "
-          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average {load[0]:.1f} at start")  # fmt: skip
-    _ours_seconds(detector, PHOTO, CLASSES[:1])  # warm-up: allocator, lazy imports
+          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average {load[0]:.1f} at start",
+          flush=True)  # fmt: skip
+    if warmup:
+        _ours_seconds(detector, PHOTO, CLASSES[:1])  # allocator, lazy imports
     for count in class_counts:
         phrases = CLASSES[:count]
         ours, ref = [], []
-        for _ in range(rounds):
-            ours.append(_ours_seconds(detector, PHOTO, phrases))
-            ref.append(_reference_seconds(model, reference, PHOTO, phrases))
+        for number in range(rounds):  # alternate which path goes first
+            paths = [("ours", ours), ("reference", ref)][:: 1 if number % 2 == 0 else -1]
+            for name, times in paths:
+                if name == "ours":
+                    times.append(_ours_seconds(detector, PHOTO, phrases))
+                else:
+                    times.append(_reference_seconds(model, reference, PHOTO, phrases))
+                print(f"  round {number + 1}, {count} class(es), {name}: {times[-1]:.2f} s", flush=True)
         o, r = statistics.median(ours), statistics.median(ref)
         print(f"{count} class(es): groundlabel {o:.2f} s/image, reference {r:.2f} s/image, "
               f"ratio {r / o:.2f}x  (rounds: ours {[round(x, 2) for x in ours]}, "
@@ -109,16 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--classes", default="1,3", help="class counts to time, comma-separated (at most 3)")
+    parser.add_argument("--warmup", action="store_true", help="one untimed detection first")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [min(len(CLASSES), int(c)) for c in args.classes.split(",")]
     if args.inside:
-        inside(args.rounds, counts)
+        inside(args.rounds, counts, args.warmup)
         return 0
     python = _readers_python()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [str(python), "-m", "benchmarks.sam3_speed", "--inside", "--rounds", str(args.rounds),
-               "--classes", args.classes]  # fmt: skip
+               "--classes", args.classes] + (["--warmup"] if args.warmup else [])  # fmt: skip
     return subprocess.run(command, cwd=REPO, env=env, check=False).returncode
 
 

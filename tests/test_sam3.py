@@ -187,6 +187,10 @@ def test_detect_cli_writes_coco_with_masks(family, family_model, photo_dir, tmp_
     assert code == 0
     coco = json.loads(output.read_text())
     assert len(coco["images"]) == 2 and coco["annotations"] and coco["info"]["family"] == family
+    sizes = {image["id"]: [image["height"], image["width"]] for image in coco["images"]}
+    for annotation in coco["annotations"]:  # SAM 3's masks, exact (RLE)
+        segmentation = annotation["segmentation"]
+        assert segmentation["size"] == sizes[annotation["image_id"]] and mask_codec.area(segmentation) > 0
 
 
 def test_detect_into_project_stores_the_masks(family_model, photo_dir):
@@ -293,3 +297,27 @@ def test_other_model_kinds_share_the_gated_explanation():
             raise OSError("You are trying to access a gated repo.") from exc
     with pytest.raises(OSError, match="disk full"), explain_hub_refusal("x/y"):
         raise OSError("disk full")
+
+
+def test_a_hub_id_with_the_older_preprocessor_file_loads_the_same(
+    family_model, photos, tmp_path, monkeypatch
+):
+    """A cached hub snapshot, its image settings in ``preprocessor_config.json`` (older processors)."""
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--example--sam3" / "snapshots" / ("0" * 40)
+    shutil.copytree(family_model("sam3"), snapshot)
+    processor = json.loads((snapshot / "processor_config.json").read_text())
+    (snapshot / "preprocessor_config.json").write_text(json.dumps(processor["image_processor"]))
+    (snapshot / "processor_config.json").unlink()
+    (tmp_path / "hub" / "models--example--sam3" / "refs").mkdir()
+    (tmp_path / "hub" / "models--example--sam3" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    from_hub = Detector.load("example/sam3", device="cpu")
+    local = Detector.load(str(family_model("sam3")), device="cpu")
+    assert from_hub.adapter.processor.preprocessing == local.adapter.processor.preprocessing
+    assert from_hub.adapter.processor.preprocessing.height == 112
+    a = next(from_hub.detect(photos[0], LabelSet.parse("cat"), box_threshold=THRESHOLDS["sam3"]))
+    b = next(local.detect(photos[0], LabelSet.parse("cat"), box_threshold=THRESHOLDS["sam3"]))
+    assert a.boxes == b.boxes and a.masks == b.masks and a.boxes

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,17 +242,13 @@ class Sam3Adapter(FamilyAdapter):
         return self._text_cache[key]
 
     @torch.inference_mode()
-    def raw_outputs(self, pixels: dict[str, torch.Tensor], prompts: Sequence[Prompt]) -> list[Any]:
-        """The model's outputs for every prompt, on one vision encoding of the batch."""
+    def raw_outputs(self, pixels: dict[str, torch.Tensor], prompts: Sequence[Prompt]) -> Iterator[Any]:
+        """The model's outputs for each prompt in turn, on one vision encoding of the batch."""
         pixel_values = pixels["pixel_values"].to(self.device, self.dtype)
         vision = self.model.get_vision_features(pixel_values=pixel_values)
-        outputs = []
         for prompt in prompts:
             embeds, attention_mask = self._text_embeds(prompt.queries[0], int(pixel_values.shape[0]))
-            outputs.append(
-                self.model(vision_embeds=vision, text_embeds=embeds, attention_mask=attention_mask)
-            )
-        return outputs
+            yield self.model(vision_embeds=vision, text_embeds=embeds, attention_mask=attention_mask)
 
     def detect_batch(
         self,
@@ -263,61 +259,78 @@ class Sam3Adapter(FamilyAdapter):
         labels: LabelSet,
         settings: Any,
     ) -> list[Any]:
-        """One ``DetectionResult`` (boxes, masks, scores, classes) per image of the batch."""
-        from groundlabel.detector import DetectionResult
+        """One ``DetectionResult`` (boxes, masks, scores, classes) per image of the batch.
 
-        outputs = self.raw_outputs(pixels, prompts)
-        results = []
-        for index, (source, image) in enumerate(zip(sources, images, strict=True)):
-            width, height = image.size
-            found = [
-                _candidates(output, index, (height, width), int(prompt.owners[0]), settings.box_threshold)
-                for output, prompt in zip(outputs, prompts, strict=True)
-            ]
-            boxes = torch.cat([f[0] for f in found])
-            scores = torch.cat([f[1] for f in found])
-            classes = torch.cat([f[2] for f in found])
-            passes = torch.cat([torch.full((len(f[1]),), i, dtype=torch.long) for i, f in enumerate(found)])
-            boxes = clamp_to_image(boxes, width, height)
-            keep = _one_pass_per_object(boxes, scores, passes)
-            if settings.nms_iou is not None and len(keep):
-                kept = class_wise_nms(boxes[keep], scores[keep], classes[keep], settings.nms_iou)
-                keep = keep[kept]
-            keep = keep[torch.argsort(scores[keep], descending=True, stable=True)]
-            if settings.max_detections is not None:
-                keep = keep[: settings.max_detections]
-            masks = _masks(outputs, index, found, passes, keep, (height, width))
-            names = labels.names
-            kept_classes = classes[keep].tolist()
-            results.append(
-                DetectionResult(
-                    source=source,
-                    image_size=(width, height),
-                    boxes=boxes[keep].tolist(),
-                    scores=scores[keep].tolist(),
-                    labels=[names[c] for c in kept_classes],
-                    class_ids=kept_classes,
-                    masks=masks,
-                    # SAM 3 gives one score per instance: the box's score is the mask's.
-                    mask_scores=scores[keep].tolist(),
+        Of each pass only the queries above the threshold are kept (with their low-resolution
+        mask logits), so memory grows with what is found, not with the number of phrases.
+        """
+        sizes = [(image.height, image.width) for image in images]
+        found: list[list[_Candidates]] = [[] for _ in images]
+        for output, prompt in zip(self.raw_outputs(pixels, prompts), prompts, strict=True):
+            for index, size in enumerate(sizes):
+                found[index].append(
+                    _Candidates.of(output, index, size, int(prompt.owners[0]), settings.box_threshold)
                 )
-            )
-        return results
+        return [
+            _result(source, size, parts, labels, settings)
+            for source, size, parts in zip(sources, sizes, found, strict=True)
+        ]
 
 
-def _candidates(
-    output: Any, index: int, size: tuple[int, int], owner: int, threshold: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(boxes in pixels, scores, classes, query indices) of one pass above the threshold."""
-    scores = output.pred_logits[index].float().sigmoid()
-    if output.presence_logits is not None:
-        scores = scores * output.presence_logits[index].float().sigmoid()
+@dataclass(frozen=True)
+class _Candidates:
+    """The queries of one pass on one image above the threshold."""
+
+    boxes: torch.Tensor  # (n, 4) xyxy pixels, not yet clamped
+    scores: torch.Tensor
+    classes: torch.Tensor
+    mask_logits: torch.Tensor  # (n, h, w) at the model's mask resolution
+
+    @classmethod
+    def of(cls, output: Any, index: int, size: tuple[int, int], owner: int, threshold: float) -> _Candidates:
+        """As ``post_process_instance_segmentation``: score, ``> threshold``, boxes times (w, h, w, h)."""
+        scores = output.pred_logits[index].float().sigmoid()
+        if output.presence_logits is not None:
+            scores = scores * output.presence_logits[index].float().sigmoid()
+        scores = scores.cpu()
+        height, width = size
+        scale = torch.tensor([width, height, width, height]).unsqueeze(0)
+        queries = torch.nonzero(scores > threshold).flatten()
+        boxes = (output.pred_boxes[index].float().cpu() * scale)[queries]
+        masks = output.pred_masks[index][queries.to(output.pred_masks.device)].float().cpu()
+        return cls(boxes, scores[queries], torch.full((len(queries),), owner, dtype=torch.long), masks)
+
+
+def _result(
+    source: str, size: tuple[int, int], parts: Sequence[_Candidates], labels: LabelSet, settings: Any
+) -> Any:
+    """The image's boxes: one class per object, clamped, NMS per class, best first, with masks."""
+    from groundlabel.detector import DetectionResult
+
     height, width = size
-    scale = torch.tensor([width, height, width, height]).unsqueeze(0)
-    boxes = output.pred_boxes[index].float().cpu() * scale
-    queries = torch.nonzero(scores.cpu() > threshold).flatten()
-    classes = torch.full((len(queries),), owner, dtype=torch.long)
-    return boxes[queries], scores.cpu()[queries], classes, queries
+    boxes = clamp_to_image(torch.cat([p.boxes for p in parts]), width, height)
+    scores = torch.cat([p.scores for p in parts])
+    classes = torch.cat([p.classes for p in parts])
+    passes = torch.cat([torch.full((len(p.scores),), i, dtype=torch.long) for i, p in enumerate(parts)])
+    keep = _one_pass_per_object(boxes, scores, passes)
+    if settings.nms_iou is not None and len(keep):
+        keep = keep[class_wise_nms(boxes[keep], scores[keep], classes[keep], settings.nms_iou)]
+    keep = keep[torch.argsort(scores[keep], descending=True, stable=True)]
+    if settings.max_detections is not None:
+        keep = keep[: settings.max_detections]
+    mask_logits = torch.cat([p.mask_logits for p in parts]) if parts else torch.zeros(0)
+    kept_classes = classes[keep].tolist()
+    return DetectionResult(
+        source=source,
+        image_size=(width, height),
+        boxes=boxes[keep].tolist(),
+        scores=scores[keep].tolist(),
+        labels=[labels.names[c] for c in kept_classes],
+        class_ids=kept_classes,
+        masks=_masks(mask_logits[keep], size) if len(keep) else [],
+        # SAM 3 gives one score per instance: the box's score is the mask's.
+        mask_scores=scores[keep].tolist(),
+    )
 
 
 def _one_pass_per_object(boxes: torch.Tensor, scores: torch.Tensor, passes: torch.Tensor) -> torch.Tensor:
@@ -337,29 +350,15 @@ def _one_pass_per_object(boxes: torch.Tensor, scores: torch.Tensor, passes: torc
     return torch.tensor(sorted(keep), dtype=torch.long)
 
 
-def _masks(
-    outputs: Sequence[Any],
-    index: int,
-    found: Sequence[tuple[torch.Tensor, ...]],
-    passes: torch.Tensor,
-    keep: torch.Tensor,
-    size: tuple[int, int],
-) -> list[dict | None]:
-    """RLE masks of the kept boxes: sigmoid, bilinear upsampling to the image, threshold 0.5."""
-    offsets = np.cumsum([0] + [len(f[1]) for f in found])
-    wanted = []
-    for candidate in keep.tolist():
-        pass_index = int(passes[candidate])
-        query = int(found[pass_index][3][candidate - offsets[pass_index]])
-        wanted.append(outputs[pass_index].pred_masks[index, query])
+def _masks(mask_logits: torch.Tensor, size: tuple[int, int]) -> list[dict | None]:
+    """RLE masks: sigmoid, bilinear upsampling to the image, ``> 0.5``, as the reference does."""
     encoded: list[dict | None] = []
-    for start in range(0, len(wanted), MASK_CHUNK):
-        probs = torch.stack(wanted[start : start + MASK_CHUNK]).float().cpu().sigmoid()
+    for start in range(0, len(mask_logits), MASK_CHUNK):
+        probs = mask_logits[start : start + MASK_CHUNK].sigmoid()
         upsampled = torch.nn.functional.interpolate(
             probs.unsqueeze(0), size=size, mode="bilinear", align_corners=False
         ).squeeze(0)
-        for mask in (upsampled > MASK_THRESHOLD).numpy():
-            encoded.append(mask_codec.encode(mask))
+        encoded.extend(mask_codec.encode(mask) for mask in (upsampled > MASK_THRESHOLD).numpy())
     return encoded
 
 

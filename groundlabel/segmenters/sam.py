@@ -95,7 +95,13 @@ class SamSegmenter(Segmenter):
     def _box_tensor(self, boxes: Sequence[XYXY], features: SamFeatures) -> torch.Tensor:
         # The processor reads boxes as float32 before scaling them in float64.
         array = np.asarray([list(b) for b in boxes], dtype=np.float32)
-        return torch.from_numpy(self._scale(array, features)).unsqueeze(0).to(self.device)
+        return self._on_device(torch.from_numpy(self._scale(array, features)).unsqueeze(0))
+
+    def _on_device(self, coords: torch.Tensor) -> torch.Tensor:
+        """float64 prompt coordinates, as the processor makes them; MPS has no float64, so float32 there."""
+        if self.device.type == "mps" and coords.dtype == torch.float64:
+            coords = coords.to(torch.float32)
+        return coords.to(self.device)
 
     def _point_tensors(
         self, points: Sequence[tuple[float, float]], labels: Sequence[int], features: SamFeatures
@@ -103,7 +109,7 @@ class SamSegmenter(Segmenter):
         """(input_points (1, 1, n, 2), input_labels (1, 1, n)) for one object, as the processor makes them."""
         coords = self._scale(np.array([[list(p) for p in points]]), features)
         return (
-            torch.from_numpy(coords).unsqueeze(0).to(self.device),
+            self._on_device(torch.from_numpy(coords).unsqueeze(0)),
             torch.from_numpy(np.array([[list(labels)]])).to(self.device),
         )
 
