@@ -247,3 +247,23 @@ def test_a_broken_mask_model_folder_shows_in_the_banner(
     draw_box(window=window, qtbot=qtbot)
     key(qtbot, window, Qt.Key.Key_A)
     assert only_box(window).status == BoxStatus.ACCEPTED
+
+
+def test_the_mask_model_is_a_per_user_setting_the_dialog_edits(qtbot, tmp_path):
+    from groundlabel.desktop.settings_dialog import SettingsDialog
+
+    prefs = AppSettings(tmp_path / "prefs.ini")
+    assert prefs.mask_model() == "" and prefs.mask_device() == "auto"
+    prefs.set_mask_model("  facebook/sam-vit-base ", "cpu")
+    again = AppSettings(tmp_path / "prefs.ini")
+    assert (again.mask_model(), again.mask_device()) == ("facebook/sam-vit-base", "cpu")
+    dialog = SettingsDialog("m", "cpu", 0.3, 0.25, mask_model=again.mask_model())
+    qtbot.addWidget(dialog)
+    assert dialog.mask_model_value() == "facebook/sam-vit-base"
+    listed = [dialog.mask_model.itemText(i) for i in range(dialog.mask_model.count())]
+    assert "" in listed and "facebook/sam2.1-hiera-tiny" in listed
+    dialog.mask_model.setCurrentText("")
+    assert dialog.mask_model_value() == ""  # none: boxes only
+    plain = SettingsDialog("m", "cpu", 0.3, 0.25)
+    qtbot.addWidget(plain)
+    assert plain.mask_model_value() is None
