@@ -8,8 +8,9 @@
 #   --base IMAGE        base image with Python 3.11 and its venv module (default: python:3.11-slim-bookworm;
 #                       docker/base-image.sh makes one from Debian's archive when no registry is reachable)
 #   --tag TAG           image tag (default: groundlabel-backend:cpu)
-#   --torch-index URL   where the CPU torch wheel comes from (default: PyTorch's CPU index);
-#                       "none" when pip's configured indexes or --find-links already hold it
+#   --torch-index URL   where the CPU torch wheel comes from when pip's own sources (its configured
+#                       indexes and find-links, --find-links) lack it (default: PyTorch's CPU index);
+#                       "none" never asks it
 #   --find-links DIR    a folder of wheels to use as well (e.g. a copied torch CPU wheel)
 # Environment: DOCKER (default docker), PIP (default "python3 -m pip"), BUILD_TIMEOUT (s, default 1800).
 set -euo pipefail
@@ -47,15 +48,23 @@ trap 'rm -rf "$scratch"' EXIT
 $PIP wheel -q --no-deps --no-build-isolation -w "$scratch" . >/dev/null
 project_wheel=$(ls "$scratch"/groundlabel-*.whl)
 index_args=()
-[ "$TORCH_INDEX" = none ] || index_args=(--extra-index-url "$TORCH_INDEX")
+# PyTorch's index only if pip's own sources (e.g. a local torch wheel) do not have the CPU build.
+if [ "$TORCH_INDEX" != none ] && ! $PIP download -q --no-deps --only-binary=:all: "${PLATFORM[@]}" \
+        -d "$WHEELHOUSE" "${FIND_LINKS[@]}" "$TORCH" >/dev/null 2>&1; then
+    index_args=(--extra-index-url "$TORCH_INDEX")
+fi
 # Binary wheels only, for the image's platform; setuptools builds the project inside the image.
+# (this machine's pip may warn about index folders it lacks: noise, filtered out)
 $PIP download -q --only-binary=:all: "${PLATFORM[@]}" -d "$WHEELHOUSE" "${index_args[@]}" "${FIND_LINKS[@]}" \
-    "$TORCH" "groundlabel[backend] @ file://$project_wheel" "setuptools>=77"
+    "$TORCH" "groundlabel[backend] @ file://$project_wheel" "setuptools>=77" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 rm -f "$WHEELHOUSE"/groundlabel-*.whl
 echo "build-offline.sh: $(ls "$WHEELHOUSE"/*.whl | wc -l) wheels ($(du -sh "$WHEELHOUSE" | cut -f1)) in $(( $(date +%s) - started )) s" >&2
 
 started=$(date +%s)
-# The legacy builder when BuildKit's client plugin is missing: either builds this Dockerfile.
+# BuildKit reads docker/Dockerfile.cpu.dockerignore (the legacy builder would send the whole
+# checkout); --network none: nothing is fetched during the build.
+export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-1}"
 timeout "${BUILD_TIMEOUT:-1800}" "$DOCKER" build --network none -f docker/Dockerfile.cpu \
     --build-arg BASE_IMAGE="$BASE" -t "$TAG" .
 echo "build-offline.sh: built $TAG on $BASE in $(( $(date +%s) - started )) s" >&2
