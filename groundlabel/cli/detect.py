@@ -67,7 +67,7 @@ def relative_name(path: str, root: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from groundlabel.detector import Detector
-    from groundlabel.formats.coco import CocoBox, CocoImageEntry, build_coco
+    from groundlabel.formats.coco import CocoImageEntry, build_coco, coco_boxes
     from groundlabel.images import expand_inputs
     from groundlabel.labels import LabelSet
     from groundlabel.progress import progress_bar
@@ -111,10 +111,7 @@ def run(args: argparse.Namespace) -> int:
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
                 continue
-            boxes = [
-                CocoBox(b, c, s)
-                for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)
-            ]
+            boxes = coco_boxes(result)
             box_count += len(boxes)
             width, height = result.image_size
             entries.append(CocoImageEntry(relative_name(result.source, root), width, height, boxes))

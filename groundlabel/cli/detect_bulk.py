@@ -146,11 +146,9 @@ class _CocoSink:
         self.entries: list[tuple[int, Any]] = []
 
     def add(self, index: int, name: str, result: DetectionResult) -> None:
-        from groundlabel.formats.coco import CocoBox, CocoImageEntry
+        from groundlabel.formats.coco import CocoImageEntry, coco_boxes
 
-        boxes = [
-            CocoBox(b, c, s) for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)
-        ]
+        boxes = coco_boxes(result)
         width, height = result.image_size
         self.entries.append((index, CocoImageEntry(name, width, height, boxes)))
 
@@ -180,7 +178,17 @@ class _ShardSink:
     def add(self, index: int, name: str, result: DetectionResult) -> None:
         from groundlabel.formats.shards import result_row
 
-        self.writer.write(result_row(name, result.image_size, result.boxes, result.scores, result.labels))
+        self.writer.write(
+            result_row(
+                name,
+                result.image_size,
+                result.boxes,
+                result.scores,
+                result.labels,
+                result.masks,
+                result.mask_scores,
+            )
+        )
 
     def finish(self, args: argparse.Namespace, labels: LabelSet) -> None:
         pass
