@@ -64,4 +64,31 @@ def picker_entries() -> list[tuple[str, str]]:
 
 def licence_of(model_id: str) -> str | None:
     """The listed checkpoint's licence line, or None for a hub id or folder not in the list."""
-    return next((c.licence_text for c in KNOWN_CHECKPOINTS if c.model_id == model_id), None)
+    listed = (*KNOWN_CHECKPOINTS, *MASK_CHECKPOINTS)
+    return next((c.licence_text for c in listed if c.model_id == model_id), None)
+
+
+#: Box -> mask models (``groundlabel.segmenters``, for ``detect --masks`` and ``segment``):
+#: SAM 2.1, SAM and SAM-HQ, all ungated. SAM 2.1 tiny is the default.
+SAM_HQ_LICENCE = "Apache-2.0 (SysCV/sam-hq's licence; see the model card)"
+MASK_CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint("sam2", "facebook/sam2.1-hiera-tiny", "default mask model"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-small"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-base-plus"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-large"),
+    Checkpoint("sam", "facebook/sam-vit-base"),
+    Checkpoint("sam", "facebook/sam-vit-large"),
+    Checkpoint("sam", "facebook/sam-vit-huge"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-base", "finer edges", SAM_HQ_LICENCE),
+)
+
+
+def mask_picker_entries() -> list[tuple[str, str]]:
+    """(shown text, model id) for a mask-model picker, the licence in the text."""
+    return [
+        (
+            f"{c.family}: {c.model_id}" + (f" ({c.note})" if c.note else "") + f" [{c.licence_text}]",
+            c.model_id,
+        )
+        for c in MASK_CHECKPOINTS
+    ]

@@ -203,3 +203,26 @@ def test_gated_checkpoint_says_request_access_and_log_in(monkeypatch):
     message = str(caught.value)
     assert "request access on https://huggingface.co/facebook/gated-sam" in message.lower()
     assert "hf auth login" in message and "\n" not in message
+
+
+def test_the_catalog_lists_every_mask_family_with_its_licence():
+    from groundlabel.model_catalog import MASK_CHECKPOINTS, licence_of, mask_picker_entries
+    from groundlabel.segmenters import DEFAULT_SEGMENTER, SEGMENTER_FAMILIES
+
+    assert {c.family for c in MASK_CHECKPOINTS} == set(SEGMENTER_FAMILIES)
+    assert MASK_CHECKPOINTS[0].model_id == DEFAULT_SEGMENTER
+    assert (
+        licence_of("facebook/sam-vit-base") == "Apache-2.0" and licence_of(DEFAULT_SEGMENTER) == "Apache-2.0"
+    )
+    assert all("[Apache-2.0" in shown for shown, _ in mask_picker_entries())
+
+
+def test_prompts_after_embed_never_run_the_vision_encoder(segmenter, image, monkeypatch):
+    embedding = segmenter.embed(image)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the vision encoder ran for a prompt")
+
+    monkeypatch.setattr(segmenter.model.vision_encoder, "forward", refuse)
+    assert len(segmenter.masks_for_boxes(embedding, BOXES)) == len(BOXES)
+    assert segmenter.mask_for_prompt(embedding, BOXES[0], [(30.0, 20.0)], [0]).mask.shape == (61, 97)

@@ -93,10 +93,13 @@ def run_bulk(args: argparse.Namespace, labels: LabelSet) -> int:
 
 def _results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) -> Iterator[DetectionResult]:
     if not args.ray:
+        from groundlabel.cli.detect_masks import MaskRefiner
         from groundlabel.detector import Detector
 
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        yield from detector.detect(todo, labels, **detection_options(args))
+        refiner = MaskRefiner.load(args)
+        results = detector.detect(todo, labels, **detection_options(args))
+        yield from results if refiner is None else map(refiner.refine, results)
         return
     yield from _ray_results(args, labels, todo)
 
