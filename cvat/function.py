@@ -27,8 +27,6 @@ from groundlabel.labels import LabelSet
 
 log = logging.getLogger(__name__)
 
-# Families whose detector returns a mask per box by itself (``DetectionResult.masks``).
-MASK_FAMILIES = frozenset({"sam3", "sam3_lite_text"})
 FLOAT32_MARGIN = 1e-6  # above float32's spacing near 1 (6e-8), far below any meaningful threshold
 
 
@@ -58,7 +56,8 @@ class GroundlabelFunction:
         self.params = params
         self.thresholds = thresholds.for_labels(labels)
         self.segmenter = segmenter
-        self.gives_masks = segmenter is not None or detector.family in MASK_FAMILIES
+        # A segmenter (``masks=``), or a family whose detector gives a mask per box (SAM 3).
+        self.gives_masks = segmenter is not None or bool(getattr(detector.adapter, "makes_masks", False))
         shape_type = "mask" if self.gives_masks else "rectangle"
         # Label ids are the class indices; CVAT's driver maps them to the task's labels by name.
         self.spec = cvataa.DetectionFunctionSpec(

@@ -237,6 +237,23 @@ def test_masks_and_polygons_pass_the_driver_and_decode_to_the_segmenters_masks(
     assert polygons and {s.type.value for s in polygons} == {"polygon"}
 
 
+@pytest.mark.parametrize(("family", "threshold"), [("sam3", 0.05), ("sam3_lite_text", 0.2)])
+def test_sam3_masks_come_from_the_detector_itself(family, threshold, family_model, image):
+    """SAM 3 gives a mask per box without a segmenter: mask labels, its own masks, its polygons."""
+    function = build(family_model(family), box_threshold=threshold)
+    assert [label.type for label in function.spec.labels] == ["mask", "mask"]
+    expected = core_result(function, image, threshold)
+    assert expected.masks and all(rle is not None for rle in expected.masks)
+    width, height = image.size
+    remapped = validate(function, function.detect(context(), image), "mask")
+    assert [s.label_id for s in remapped] == task_ids_of(expected)
+    for shape, rle in zip(remapped, expected.masks, strict=True):
+        decoded = decode_mask(shape.points, image_width=width, image_height=height)
+        assert np.array_equal(decoded, mask_codec.decode(rle))
+    polygons = validate(function, function.detect(context(conv_mask_to_poly=True), image), "polygon", True)
+    assert [s.points for s in polygons] == [p for rle in expected.masks for p in mask_codec.to_polygons(rle)]
+
+
 LOAD = "from cvat_cli._internal.common import FunctionLoader; FunctionLoader('groundlabel.cvat', None, {}).load()"
 
 
