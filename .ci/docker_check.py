@@ -285,7 +285,7 @@ class Run:
 
     def cleanup(self) -> None:
         for name in self.containers:
-            docker("rm", "-f", name, timeout=60, check=False)
+            docker("rm", "-f", "-v", name, timeout=60, check=False)  # -v: the /models anonymous volume
         docker("volume", "rm", "-f", self.volume, timeout=60, check=False)
 
 
