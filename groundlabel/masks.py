@@ -208,3 +208,19 @@ def from_labelstudio_brush(rle: Sequence[int], width: int, height: int) -> RLE:
 
     flat = np.asarray(decode_rle(list(rle)), dtype=np.uint8).reshape(height, width, 4)[:, :, 3]
     return encode(flat > 127)
+
+
+def to_cvat_mask(mask: np.ndarray | RLE) -> list[float]:
+    """CVAT's mask ``points`` (run lengths of the mask's bounding box, then its corners), made by
+    cvat-sdk's own encoder (``cvat_sdk.masks.encode_mask``), imported only when used (the ``cvat`` extra)."""
+    from cvat_sdk.masks import encode_mask
+
+    array = decode(mask) if isinstance(mask, dict) else np.asarray(mask, dtype=bool)
+    return [float(v) for v in encode_mask(array)]
+
+
+def from_cvat_mask(points: Sequence[float], width: int, height: int) -> RLE:
+    """CVAT mask ``points`` of an image of that size -> the product's RLE (cvat-sdk's decoder)."""
+    from cvat_sdk.masks import decode_mask
+
+    return encode(decode_mask(list(points), image_width=width, image_height=height))

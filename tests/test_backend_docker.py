@@ -77,14 +77,29 @@ def test_images_serve_on_all_interfaces_with_the_model_cache_in_a_volume(name, m
 
 @pytest.mark.parametrize("name", ["cpu", "cuda"])
 def test_images_copy_every_folder_the_package_maps(name):
-    """pyproject.toml maps backend/ and desktop/ into groundlabel; a build without one of them fails."""
+    """pyproject.toml maps backend/, desktop/ and cvat/ into groundlabel; a build without one of them fails."""
     import tomllib
 
     setuptools = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {"groundlabel", *setuptools["package-dir"].values()}
-    assert folders == {"groundlabel", "backend", "desktop"}
+    assert folders == {"groundlabel", "backend", "desktop", "cvat"}
     dockerfile = (DOCKER / f"Dockerfile.{name}").read_text()
     ignore = (DOCKER / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
     for folder in folders:
         assert f"COPY {folder} ./{folder}" in dockerfile, folder
         assert f"!{folder}/" in ignore, folder
+
+
+@pytest.mark.parametrize(
+    ("name", "base"),
+    [("cpu", "python:3.11-slim-bookworm"), ("cuda", "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04")],
+)
+def test_images_take_a_base_and_install_offline_from_the_wheelhouse(name, base):
+    """docker/build-offline.sh fills docker/wheelhouse/; the image then installs with --no-index."""
+    dockerfile = (DOCKER / f"Dockerfile.{name}").read_text()
+    assert f"ARG BASE_IMAGE={base}\nFROM ${{BASE_IMAGE}}" in dockerfile
+    assert "COPY docker/wheelhouse /tmp/wheelhouse" in dockerfile
+    assert dockerfile.count("pip install --no-index --find-links /tmp/wheelhouse") == 2
+    assert "!docker/wheelhouse/" in (DOCKER / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
+    # The folder exists in every checkout (COPY needs it) and its wheels are never committed.
+    assert (DOCKER / "wheelhouse" / ".gitignore").read_text().splitlines()[1:] == ["*", "!.gitignore"]
