@@ -1,7 +1,8 @@
 """Detections turned into Label Studio prediction JSON.
 
 Label Studio stores regions in percent of the image as it shows it (EXIF-upright, the
-size ``load_image`` returns), with the label's exact ``value`` from the config.
+size ``load_image`` returns), with the label's exact ``value`` from the config. Masks go
+out through ``groundlabel.masks`` (Label Studio's own brush codec, OpenCV contours).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from groundlabel import masks
+from groundlabel.masks import RLE
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,45 @@ def prediction(regions: Sequence[dict[str, Any]], version: str) -> dict[str, Any
         "score": float(sum(scores) / len(scores)) if scores else 0.0,
         "model_version": version,
     }
+
+
+def mask_regions(
+    mask: RLE,
+    label: str,
+    from_name: str,
+    result_type: str,
+    to_name: str,
+    region_id: str,
+    score: float,
+    parent_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """A mask as Label Studio regions: one ``brushlabels`` RLE, or one ``polygonlabels`` per part.
+
+    ``parent_id`` names the rectangle the mask belongs to: Label Studio 1.23 keeps results
+    that share an ``id`` as one region of one shape (the second shape would be dropped), and
+    nests a region under the one its ``parentID`` names in the region list, so box and mask
+    stay two shapes shown as one group there.
+    """
+    width, height = masks.size(mask)
+    common: dict[str, Any] = {
+        "from_name": from_name,
+        "to_name": to_name,
+        "type": result_type,
+        "original_width": width,
+        "original_height": height,
+        "image_rotation": 0,
+        "score": float(score),
+    }
+    if parent_id is not None:
+        common["parentID"] = parent_id
+    if result_type == "brushlabels":
+        value = {"format": "rle", "rle": masks.to_labelstudio_brush(mask), "brushlabels": [label]}
+        return [{"id": region_id, **common, "value": value}]
+    regions = []
+    for index, polygon in enumerate(masks.to_polygons(mask)):
+        points = [
+            [polygon[i] / width * 100.0, polygon[i + 1] / height * 100.0] for i in range(0, len(polygon), 2)
+        ]
+        value = {"points": points, "closed": True, "polygonlabels": [label]}
+        regions.append({"id": f"{region_id}-{index}" if index else region_id, **common, "value": value})
+    return regions

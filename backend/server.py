@@ -28,6 +28,7 @@ from groundlabel.backend.webhook_worker import PrelabelWorker
 
 from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionSettings, Detector
+from groundlabel.segmenters import load_segmenter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ModelOptions:
     box_threshold: float = 0.35
     text_threshold: float = 0.25
     class_thresholds: ClassThresholds | None = None  # --class-thresholds FILE
+    masks: str | None = None  # --masks MODEL: a SAM-family checkpoint for the boxes' masks and clicks
 
 
 def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predictor:
@@ -51,7 +53,10 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
         else None
     )
     detection = DetectionSettings(box_threshold=options.box_threshold, text_threshold=options.text_threshold)
-    return Predictor(detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds)
+    segmenter = load_segmenter(options.masks, options.device, options.dtype) if options.masks else None
+    return Predictor(
+        detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds, segmenter=segmenter
+    )
 
 
 def serve(
