@@ -88,5 +88,7 @@ def load_segmenter(model: str, device: str = "auto", dtype: str = "fp32") -> Seg
 
 
 def _read_config(model: str) -> dict[str, Any]:
-    """config.json of a folder or hub id, as a dict (adapters implement the real loading)."""
-    raise NotImplementedError("filled in by the segmenters work (issue 19)")
+    """config.json of a folder or hub id, as a dict (``ModelLoadError`` when it cannot be had)."""
+    from groundlabel.segmenters.loading import read_config
+
+    return read_config(model)

@@ -1,0 +1,120 @@
+"""Random-weight checkpoints of the mask models (SAM, SAM-HQ, SAM 2.1), saved as the hub's are.
+
+Tiny ones (hidden 32, 2 layers, attention window 4, 128-pixel input) load in well under a
+second, so tests run the whole path (``from_pretrained``, processor, model, post-processing)
+offline. ``full_size=True`` keeps the published architecture (SAM ViT-B at 1024 pixels) with
+random weights, for ``benchmarks.box_to_mask``. The processors are the PIL ones, as a user
+without torchvision gets; SAM 2.1's processor needs torchvision, so its folder carries the
+preprocessor config only (``groundlabel.segmenters.sam2`` preprocesses by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: the longest image edge tiny models read (8x8 patches of 16 pixels).
+TINY_SIZE = 128
+TINY_HIDDEN = 32
+
+
+def _sam_configs(hq: bool, full_size: bool) -> Any:
+    import transformers as tf
+
+    prefix = "SamHQ" if hq else "Sam"
+    vision_class = getattr(tf, f"{prefix}VisionConfig")
+    prompt_class = getattr(tf, f"{prefix}PromptEncoderConfig")
+    decoder_class = getattr(tf, f"{prefix}MaskDecoderConfig")
+    config_class = getattr(tf, f"{prefix}Config")
+    if full_size:
+        # sam-vit-base: ViT-B (768 hidden, 12 layers, window 14, global attention at 2/5/8/11).
+        vision = vision_class(initializer_range=0.02)
+        return config_class(vision_config=vision.to_dict())
+    grid = TINY_SIZE // 16
+    vision = vision_class(
+        hidden_size=TINY_HIDDEN,
+        output_channels=TINY_HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=TINY_SIZE,
+        patch_size=16,
+        window_size=4,
+        global_attn_indexes=[1],
+        mlp_dim=64,
+        num_pos_feats=TINY_HIDDEN // 2,
+        initializer_range=0.02,
+    )
+    prompt = prompt_class(
+        hidden_size=TINY_HIDDEN,
+        image_size=TINY_SIZE,
+        patch_size=16,
+        image_embedding_size=grid,
+        mask_input_channels=8,
+    )
+    decoder = decoder_class(
+        hidden_size=TINY_HIDDEN,
+        mlp_dim=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        iou_head_hidden_dim=TINY_HIDDEN,
+        **({"vit_dim": TINY_HIDDEN} if hq else {}),
+    )
+    return config_class(
+        vision_config=vision.to_dict(),
+        prompt_encoder_config=prompt.to_dict(),
+        mask_decoder_config=decoder.to_dict(),
+    )
+
+
+def _sam(hq: bool, full_size: bool) -> tuple[Any, Any]:
+    import transformers as tf
+
+    config = _sam_configs(hq, full_size)
+    model = (tf.SamHQModel if hq else tf.SamModel)(config)
+    if not full_size:
+        _spread_scores(model.mask_decoder.iou_prediction_head.proj_out)
+    size = 1024 if full_size else TINY_SIZE
+    image_processor = tf.SamImageProcessorPil(
+        size={"longest_edge": size}, pad_size={"height": size, "width": size}
+    )
+    processor_class = tf.SamHQProcessor if hq else tf.SamProcessor
+    return model, processor_class(image_processor=image_processor)
+
+
+def _spread_scores(layer: torch.nn.Linear) -> None:
+    """Re-draw the IoU head's last layer with std 0.5 (from transformers' 0.02 init).
+
+    With the small init every predicted IoU sits within 1e-3 of zero, so a score check at
+    1e-5 would prove little; spread out, scores differ between prompts by tenths.
+    """
+    torch.nn.init.normal_(layer.weight, std=0.5)
+    torch.nn.init.normal_(layer.bias, std=0.5)
+
+
+def build_random_segmenter(family: str, *, full_size: bool = False, seed: int = 0) -> tuple[Any, Any]:
+    """(model, processor) of ``family`` with random weights, in memory (benchmarks, tests)."""
+    torch.manual_seed(seed)
+    if family == "sam":
+        model, processor = _sam(False, full_size)
+    elif family == "sam_hq":
+        model, processor = _sam(True, full_size)
+    elif family == "sam2":
+        from groundlabel.devtools.random_sam2 import build_sam2
+
+        model, processor = build_sam2(full_size)
+    else:
+        raise ValueError(f"no random segmenter for family {family!r} (sam, sam_hq, sam2)")
+    return model.eval(), processor
+
+
+def save_random_segmenter(family: str, folder: str | Path, *, full_size: bool = False, seed: int = 0) -> Path:
+    """Save a random ``family`` checkpoint (``sam``, ``sam_hq``, ``sam2``) loadable by ``load_segmenter``."""
+    folder = Path(folder)
+    model, processor = build_random_segmenter(family, full_size=full_size, seed=seed)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    (folder / "groundlabel-random.json").write_text(json.dumps({"family": family, "random": True}))
+    return folder
