@@ -52,6 +52,11 @@ class EmbeddingCache:
             self.hits += 1
             return embedding
 
+    def peek(self, key: Hashable) -> ImageEmbedding | None:
+        """The entry, if present, without counting a hit or a miss or refreshing it."""
+        with self._lock:
+            return self._items.get(key)
+
     def put(self, key: Hashable, embedding: ImageEmbedding) -> None:
         if self.size == 0:
             return
@@ -100,7 +105,7 @@ class TaskMasks:
         """(width, height) of a task image whose embedding is cached, without fetching it."""
         if self.segmenter is None:
             return None
-        cached = self.cache.get((self.segmenter.model_record, key))
+        cached = self.cache.peek((self.segmenter.model_record, key))
         return cached.image_size if cached is not None else None
 
     def add_masks(self, key: Hashable, image: Image.Image, result: DetectionResult) -> DetectionResult:
