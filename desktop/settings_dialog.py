@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QWidget,
 )
 
@@ -25,10 +26,25 @@ def model_picker(current: str) -> QComboBox:
         picker.setItemData(picker.count() - 1, shown, Qt.ItemDataRole.ToolTipRole)
     picker.setCurrentText(current)
     picker.setToolTip(
-        "A known checkpoint (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT), "
+        "A known checkpoint (Grounding DINO, MM Grounding DINO / LLMDet, OWLv2, OWL-ViT, SAM 3), "
         "or any Hugging Face hub id or local folder saved with save_pretrained"
     )
     return picker
+
+
+def licence_label(picker: QComboBox) -> QLabel:
+    """The chosen checkpoint's licence and gating, kept up to date with the picker."""
+    from groundlabel.model_catalog import licence_of
+
+    label = QLabel()
+    label.setWordWrap(True)
+
+    def show(model_id: str) -> None:
+        label.setText(licence_of(model_id.strip()) or "see the model card")
+
+    picker.currentTextChanged.connect(show)
+    show(picker.currentText())
+    return label
 
 
 class SettingsDialog(QDialog):
@@ -54,6 +70,8 @@ class SettingsDialog(QDialog):
         self.text_threshold = self._spin(text_threshold)
         form = QFormLayout(self)
         form.addRow("Model", self.model_picker)
+        self.licence = licence_label(self.model_picker)
+        form.addRow("Licence", self.licence)
         form.addRow("Device", self.device)
         form.addRow("Box threshold", self.box_threshold)
         form.addRow("Text threshold", self.text_threshold)

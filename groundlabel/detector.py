@@ -268,6 +268,10 @@ class Detector:
         images = [p.image for p in batch]
         if pixels is None:
             pixels = self._pixels(images)
+        if self.adapter.owns_postprocessing:  # SAM 3: boxes, masks and scores per phrase pass
+            sources = [p.source for p in batch]
+            yield from self.adapter.detect_batch(sources, images, pixels, prompts, labels, settings)
+            return
         per_image: list[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = [[] for _ in batch]
         for prompt in prompts:
             logits, pred_boxes = self._forward(pixels, prompt)

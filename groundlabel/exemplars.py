@@ -46,8 +46,13 @@ class Exemplar:
 
 def check_supported(family: str, model_name: str) -> None:
     if family not in EXEMPLAR_FAMILIES:
+        why = ""
+        if family in ("sam3", "sam3_lite_text"):
+            from groundlabel.families.sam3 import NO_EXEMPLARS
+
+            why = f" ({NO_EXEMPLARS})"
         raise ExemplarError(
-            f"model {model_name!r} is a {family!r} checkpoint, which cannot search by example boxes; "
+            f"model {model_name!r} is a {family!r} checkpoint, which cannot search by example boxes{why}; "
             f"load an OWLv2 or OWL-ViT checkpoint (e.g. --model {SUGGESTED_MODEL})"
         )
 

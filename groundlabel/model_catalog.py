@@ -1,12 +1,17 @@
 """Published checkpoints of the families groundlabel reads, for pickers and docs.
 
 Any other hub id or local folder of a supported family works too; this list only
-saves typing and says what each checkpoint is.
+saves typing and says what each checkpoint is, under which licence, and whether the
+hub gates it (request access on the model page, then ``hf auth login``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+APACHE = "Apache-2.0"
+#: Meta's licence for SAM 3: custom, not open source; it forbids some uses (military, ITAR, weapons).
+SAM_LICENSE = "SAM License (custom; forbids some uses)"
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,13 @@ class Checkpoint:
     family: str  # config.model_type
     model_id: str  # Hugging Face hub id
     note: str = ""
+    licence: str = APACHE  # as the model card states it
+    gated: bool = False  # the hub answers 401/403 until access is granted
+
+    @property
+    def licence_text(self) -> str:
+        """The licence and the gating, in one line for a picker or a table."""
+        return self.licence + ("; gated: request access on the hub, then hf auth login" if self.gated else "")
 
 
 KNOWN_CHECKPOINTS: tuple[Checkpoint, ...] = (
@@ -29,12 +41,55 @@ KNOWN_CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint("owlv2", "google/owlv2-large-patch14-ensemble", "example boxes"),
     Checkpoint("owlvit", "google/owlvit-base-patch32", "example boxes"),
     Checkpoint("owlvit", "google/owlvit-base-patch16", "example boxes"),
+    Checkpoint("sam3", "facebook/sam3", "masks", SAM_LICENSE, gated=True),
+    Checkpoint(
+        "sam3_lite_text",
+        "yonigozlan/sam3-litetext-s0",
+        "masks",
+        "SAM License (SAM 3 weights; see the model card)",
+    ),
 )
 
 
 def picker_entries() -> list[tuple[str, str]]:
-    """(shown text, model id) for a model picker, grouped by family."""
+    """(shown text, model id) for a model picker, grouped by family; the text names the licence."""
     return [
-        (f"{c.family}: {c.model_id}" + (f" ({c.note})" if c.note else ""), c.model_id)
+        (
+            f"{c.family}: {c.model_id}" + (f" ({c.note})" if c.note else "") + f" [{c.licence_text}]",
+            c.model_id,
+        )
         for c in KNOWN_CHECKPOINTS
+    ]
+
+
+def licence_of(model_id: str) -> str | None:
+    """The listed checkpoint's licence line, or None for a hub id or folder not in the list."""
+    listed = (*KNOWN_CHECKPOINTS, *MASK_CHECKPOINTS)
+    return next((c.licence_text for c in listed if c.model_id == model_id), None)
+
+
+#: Box -> mask models (``groundlabel.segmenters``, for ``detect --masks`` and ``segment``):
+#: SAM 2.1, SAM and SAM-HQ, all Apache-2.0 and ungated. SAM 2.1 tiny is the default.
+MASK_CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint("sam2", "facebook/sam2.1-hiera-tiny", "default mask model, 39 M parameters"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-small", "46 M"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-base-plus", "81 M"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-large", "224 M"),
+    Checkpoint("sam", "facebook/sam-vit-base", "94 M"),
+    Checkpoint("sam", "facebook/sam-vit-large", "312 M"),
+    Checkpoint("sam", "facebook/sam-vit-huge", "641 M"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-base", "finer edges"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-large", "finer edges"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-huge", "finer edges"),
+)
+
+
+def mask_picker_entries() -> list[tuple[str, str]]:
+    """(shown text, model id) for a mask-model picker, the licence in the text."""
+    return [
+        (
+            f"{c.family}: {c.model_id}" + (f" ({c.note})" if c.note else "") + f" [{c.licence_text}]",
+            c.model_id,
+        )
+        for c in MASK_CHECKPOINTS
     ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -78,6 +80,44 @@ def _not_available_message(model: str, detail: str = "") -> str:
     )
 
 
+def hub_refusal(model: str, exc: BaseException) -> str | None:
+    """The one-line fix when the hub answered 401/403 (gated, private or licensed repo), else None.
+
+    transformers wraps huggingface_hub's errors in ``OSError`` (``raise ... from``), so the
+    chain of causes is searched. Shared by every model kind groundlabel loads.
+    """
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+
+    seen = 0
+    error: BaseException | None = exc
+    while error is not None and seen < 16:
+        response = getattr(error, "response", None) if isinstance(error, HfHubHTTPError) else None
+        status = getattr(response, "status_code", None)
+        if isinstance(error, GatedRepoError) or status in (401, 403):
+            status = status or 403
+            why = "gated or licensed" if isinstance(error, GatedRepoError) else "gated, licensed or private"
+            return (
+                f"the Hugging Face Hub refused model {model!r} (HTTP {status}: {why}): request access on "
+                f"https://huggingface.co/{model}, then run `hf auth login` (or set HF_TOKEN), "
+                "or pass --model DIR to a folder saved with save_pretrained"
+            )
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return None
+
+
+@contextmanager
+def explain_hub_refusal(model: str) -> Iterator[None]:
+    """Turn a hub 401/403 inside the block into one ``ModelLoadError`` line (segmenters, trainers)."""
+    try:
+        yield
+    except OSError as exc:
+        message = hub_refusal(model, exc)
+        if message is None:
+            raise
+        raise ModelLoadError(message) from None
+
+
 def _require_hub(model: str, timeout: float = 5.0) -> None:
     """Fail in seconds, not minutes of retries, when the hub's host cannot be reached at all."""
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
@@ -119,10 +159,28 @@ def _refuse_unsupported(model: str, config_file: Path | None) -> None:
         raise ModelLoadError(f"{model!r} is a {model_type!r} model: {NOT_SUPPORTED[model_type]}")
 
 
+def _load_parts(
+    model: str, torch_dtype: torch.dtype, local_files_only: bool
+) -> tuple[torch.nn.Module, object]:
+    """Network and processor; a family module with its own ``load_parts`` (SAM 3) loads itself."""
+    import importlib
+
+    from transformers import AutoConfig, AutoModelForZeroShotObjectDetection, AutoProcessor
+
+    model_type = AutoConfig.from_pretrained(model, local_files_only=local_files_only).model_type
+    if model_type in FAMILIES:
+        module = importlib.import_module(f"groundlabel.families.{FAMILIES[model_type]}")
+        if hasattr(module, "load_parts"):
+            return module.load_parts(model, torch_dtype, local_files_only)
+    processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only)
+    network = AutoModelForZeroShotObjectDetection.from_pretrained(
+        model, dtype=torch_dtype, local_files_only=local_files_only
+    )
+    return network, processor
+
+
 def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
     """Load model and processor; raise ``ModelLoadError`` with a fix for every user error."""
-    from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-
     resolved_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, resolved_device)
     if _looks_local(model):
@@ -137,19 +195,15 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
     try:
         try:
             # Cached (or local) weights load without touching the network.
-            processor = AutoProcessor.from_pretrained(model, local_files_only=True)
-            network = AutoModelForZeroShotObjectDetection.from_pretrained(
-                model, dtype=torch_dtype, local_files_only=True
-            )
+            network, processor = _load_parts(model, torch_dtype, local_files_only=True)
         except OSError:
             if _looks_local(model) or _hub_offline():
                 raise
             _require_hub(model)
             log.warning("downloading %s from the Hugging Face Hub (once; cached afterwards)", model)
-            processor = AutoProcessor.from_pretrained(model)
-            network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
+            network, processor = _load_parts(model, torch_dtype, local_files_only=False)
     except OSError as exc:
-        raise ModelLoadError(_not_available_message(model, str(exc))) from None
+        raise ModelLoadError(hub_refusal(model, exc) or _not_available_message(model, str(exc))) from None
     except ImportError as exc:
         _refuse_unsupported(model, None)
         raise ModelLoadError(f"cannot load {model!r}: {str(exc).splitlines()[0]}") from None

@@ -20,7 +20,7 @@ def scenes(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("family", ["mm-grounding-dino", "owlv2"])
+@pytest.mark.parametrize("family", ["mm-grounding-dino", "owlv2", "sam3"])
 def test_review_detects_with_the_family(family, family_model, qtbot, tmp_path, monkeypatch, photo_dir):
     window = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(family_model(family)))
     assert window.open_folder(photo_dir)
@@ -34,6 +34,7 @@ def test_review_detects_with_the_family(family, family_model, qtbot, tmp_path, m
     with ReviewProject.open(photo_dir) as project:
         boxes = [b for image in project.images() for b in project.boxes(image.id)]
         assert boxes and all(b.model == f"{family}:{family_model(family)}" for b in boxes)
+        assert all(b.mask is not None for b in boxes) == (family == "sam3")  # SAM 3 brings masks
 
 
 def test_find_similar_in_folder(family_model, qtbot, tmp_path, monkeypatch, scenes):
@@ -96,3 +97,19 @@ def test_settings_picker_lists_known_checkpoints_and_takes_any_id(tiny_model_dir
     assert dialog.values()[0] == "google/owlv2-base-patch16-ensemble"
     dialog.model.setText("someone/any-detector")
     assert dialog.values()[0] == "someone/any-detector"
+
+
+def test_settings_picker_shows_the_licence_of_the_chosen_checkpoint(tiny_model_dir, qtbot):
+    from groundlabel.desktop.settings_dialog import SettingsDialog
+    from PySide6.QtCore import Qt
+
+    dialog = SettingsDialog(str(tiny_model_dir), "cpu", 0.3, 0.2)
+    qtbot.addWidget(dialog)
+    assert dialog.licence.text() == "see the model card"  # a local folder: not in the list
+    listed = [dialog.model_picker.itemText(i) for i in range(dialog.model_picker.count())]
+    dialog.model_picker.setCurrentIndex(listed.index("facebook/sam3"))
+    assert "SAM License" in dialog.licence.text() and "gated" in dialog.licence.text()
+    tip = dialog.model_picker.itemData(listed.index("facebook/sam3"), Qt.ItemDataRole.ToolTipRole)
+    assert "SAM License" in tip
+    dialog.model_picker.setCurrentIndex(listed.index("google/owlv2-base-patch16-ensemble"))
+    assert dialog.licence.text() == "Apache-2.0"

@@ -16,7 +16,8 @@ from groundlabel.formats.yolo import flat_name
 
 class_names = st.lists(
     st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8).filter(
-        lambda n: n.strip() == n and n
+        # ':' is refused by VOC's labelmap with a clear error (it separates a labelmap line's fields).
+        lambda n: n.strip() == n and n and ":" not in n
     ),
     min_size=1,
     max_size=4,

@@ -1,4 +1,4 @@
-"""SAM behind the Segmenter interface equals transformers' reference path, pixel for pixel.
+"""SAM and SAM-HQ behind the Segmenter interface equal transformers' reference path, pixel for pixel.
 
 The reference is what the model card shows: ``SamProcessor(images, input_boxes=...)``, the
 model on pixel values, ``post_process_masks``. Ours splits it at the image embedding, so
@@ -23,9 +23,17 @@ from groundlabel.segmenters.refine import add_masks
 BOXES = [(3.3, 4.1, 50.7, 40.2), (20.0, 10.0, 90.0, 60.0), (0.0, 0.0, 97.0, 61.0), (60.5, 30.25, 70.0, 41.0)]
 
 
+REFERENCE_CLASSES = {"sam": ("SamModel", "SamProcessor"), "sam_hq": ("SamHQModel", "SamHQProcessor")}
+
+
+@pytest.fixture(scope="module", params=sorted(REFERENCE_CLASSES))
+def family(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory):
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam"))
+def sam_dir(tmp_path_factory, family):
+    return save_random_segmenter(family, tmp_path_factory.mktemp(family))
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +42,11 @@ def segmenter(sam_dir):
 
 
 @pytest.fixture(scope="module")
-def reference(sam_dir):
-    from transformers import SamModel, SamProcessor
+def reference(sam_dir, family):
+    import transformers
 
-    return SamModel.from_pretrained(sam_dir).eval(), SamProcessor.from_pretrained(sam_dir)
+    model_class, processor_class = (getattr(transformers, name) for name in REFERENCE_CLASSES[family])
+    return model_class.from_pretrained(sam_dir).eval(), processor_class.from_pretrained(sam_dir)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +157,8 @@ def test_add_masks_fills_one_rle_per_box_from_one_embedding(segmenter, reference
     assert add_masks(segmenter, image, failed) is failed
 
 
-def test_model_record_names_family_and_checkpoint(segmenter, sam_dir):
-    assert segmenter.model_record == f"sam:{sam_dir}"
+def test_model_record_names_family_and_checkpoint(segmenter, sam_dir, family):
+    assert segmenter.model_record == f"{family}:{sam_dir}"
 
 
 def test_missing_folder_is_one_clear_error(tmp_path):
@@ -194,3 +203,15 @@ def test_gated_checkpoint_says_request_access_and_log_in(monkeypatch):
     message = str(caught.value)
     assert "request access on https://huggingface.co/facebook/gated-sam" in message.lower()
     assert "hf auth login" in message and "\n" not in message
+
+
+def test_the_catalog_lists_every_mask_family_with_its_licence():
+    from groundlabel.model_catalog import MASK_CHECKPOINTS, licence_of, mask_picker_entries
+    from groundlabel.segmenters import DEFAULT_SEGMENTER, SEGMENTER_FAMILIES
+
+    assert {c.family for c in MASK_CHECKPOINTS} == set(SEGMENTER_FAMILIES)
+    assert MASK_CHECKPOINTS[0].model_id == DEFAULT_SEGMENTER
+    assert (
+        licence_of("facebook/sam-vit-base") == "Apache-2.0" and licence_of(DEFAULT_SEGMENTER) == "Apache-2.0"
+    )
+    assert all("[Apache-2.0]" in shown for shown, _ in mask_picker_entries())

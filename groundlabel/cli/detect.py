@@ -10,6 +10,7 @@ from pathlib import Path
 
 from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
 from groundlabel.cli.detect_exemplars import add_exemplar_options, exemplar_labels, exemplars_for
+from groundlabel.cli.detect_masks import MaskRefiner, add_masks_option, refuse_unsupported
 from groundlabel.cli.options import (
     add_model_options,
     add_threshold_options,
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_threshold_options(parser)
     add_bulk_options(parser)
     add_exemplar_options(parser)
+    add_masks_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -67,7 +69,7 @@ def relative_name(path: str, root: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from groundlabel.detector import Detector
-    from groundlabel.formats.coco import CocoBox, CocoImageEntry, build_coco
+    from groundlabel.formats.coco import CocoImageEntry, build_coco, coco_boxes
     from groundlabel.images import expand_inputs
     from groundlabel.labels import LabelSet
     from groundlabel.progress import progress_bar
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return run_into_project(args, labels, exemplars)
     if args.output is None:
         raise GroundlabelError("no output given: pass -o predictions.json (or --into-project for a folder)")
+    refuse_unsupported(args)
     if wants_bulk(args):
         if exemplars:
             raise GroundlabelError(
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
     root = common_root(args.paths)
     detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
+    refiner = MaskRefiner.load(args)
 
     entries: list[CocoImageEntry] = []
     failures: list[tuple[str, str]] = []
@@ -108,13 +112,12 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(sources), "detect") as bar:
         for result in results:
             bar.update(1)
+            if refiner is not None:
+                result = refiner.refine(result)
             if not result.ok:
                 failures.append((result.source, result.error or "unknown error"))
                 continue
-            boxes = [
-                CocoBox(b, c, s)
-                for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)
-            ]
+            boxes = coco_boxes(result)
             box_count += len(boxes)
             width, height = result.image_size
             entries.append(CocoImageEntry(relative_name(result.source, root), width, height, boxes))
@@ -129,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         "box_threshold": args.box_threshold,
         "text_threshold": args.text_threshold,
     }
+    if refiner is not None:
+        info["mask_model"] = refiner.segmenter.model_record
     write_json_atomic(args.output, build_coco(entries, labels.names, info))
     print(
         f"{len(entries)} image(s), {box_count} box(es), {len(failures)} failed -> {args.output}",

@@ -93,10 +93,13 @@ def run_bulk(args: argparse.Namespace, labels: LabelSet) -> int:
 
 def _results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) -> Iterator[DetectionResult]:
     if not args.ray:
+        from groundlabel.cli.detect_masks import MaskRefiner
         from groundlabel.detector import Detector
 
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        yield from detector.detect(todo, labels, **detection_options(args))
+        refiner = MaskRefiner.load(args)
+        results = detector.detect(todo, labels, **detection_options(args))
+        yield from results if refiner is None else map(refiner.refine, results)
         return
     yield from _ray_results(args, labels, todo)
 
@@ -146,11 +149,9 @@ class _CocoSink:
         self.entries: list[tuple[int, Any]] = []
 
     def add(self, index: int, name: str, result: DetectionResult) -> None:
-        from groundlabel.formats.coco import CocoBox, CocoImageEntry
+        from groundlabel.formats.coco import CocoImageEntry, coco_boxes
 
-        boxes = [
-            CocoBox(b, c, s) for b, c, s in zip(result.boxes, result.class_ids, result.scores, strict=True)
-        ]
+        boxes = coco_boxes(result)
         width, height = result.image_size
         self.entries.append((index, CocoImageEntry(name, width, height, boxes)))
 
@@ -180,7 +181,17 @@ class _ShardSink:
     def add(self, index: int, name: str, result: DetectionResult) -> None:
         from groundlabel.formats.shards import result_row
 
-        self.writer.write(result_row(name, result.image_size, result.boxes, result.scores, result.labels))
+        self.writer.write(
+            result_row(
+                name,
+                result.image_size,
+                result.boxes,
+                result.scores,
+                result.labels,
+                result.masks,
+                result.mask_scores,
+            )
+        )
 
     def finish(self, args: argparse.Namespace, labels: LabelSet) -> None:
         pass

@@ -41,6 +41,9 @@ def run_into_project(
         if not images:
             raise GroundlabelError(f"no images found in {folder} (looked for jpg, png, bmp, gif, tif, webp)")
         detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
+        from groundlabel.cli.detect_masks import MaskRefiner
+
+        refiner = MaskRefiner.load(args)  # before detecting: a bad mask model fails in seconds
         plan = prediction_plan(
             project, model_key(detector, exemplars), labels, settings, per_class=not exemplars
         )
@@ -56,6 +59,7 @@ def run_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,
                 on_image=lambda _: bar.update(1), exemplars=exemplars,
             )  # fmt: skip
+        mask_report = _masks_into_project(project, refiner) if refiner is not None else None
     report.skipped = len(images) - len(todo)
     print(
         f"{report.predicted} image(s) predicted, {report.boxes} box(es), {report.skipped} already predicted "
@@ -65,4 +69,19 @@ def run_into_project(
     )
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
-    return 1 if report.failures else 0
+    if mask_report is not None:
+        print(f"{mask_report.masks} mask(s) on {mask_report.images} image(s)", file=sys.stderr)
+        for path, reason in mask_report.failures:
+            print(f"  mask failed: {path}: {reason}", file=sys.stderr)
+    return 1 if report.failures or (mask_report and mask_report.failures) else 0
+
+
+def _masks_into_project(project, refiner):  # noqa: ANN001 (types live in lazily imported modules)
+    """Masks for the project's boxes still without one from this model (the new ones included)."""
+    from groundlabel.progress import progress_bar
+    from groundlabel.segmenters.project_masks import BoxChoice, plan_masks, segment_project
+
+    segmenter = refiner.segmenter
+    plan = plan_masks(project, segmenter.model_record, BoxChoice.ALL)
+    with progress_bar(plan.box_count, "masks", unit="box") as bar:
+        return segment_project(project, segmenter, plan, on_image=lambda item: bar.update(len(item.boxes)))

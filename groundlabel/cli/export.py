@@ -67,6 +67,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help='prefix of each task\'s image URL before the relative path (default: "/data/local-files/?d=")',
     )
+    group.add_argument(
+        "--ls-masks",
+        choices=["brush", "polygons"],
+        default="brush",
+        help="masks as BrushLabels RLE (default, exact) or PolygonLabels (editable points)",
+    )
+    group.add_argument(
+        "--ls-config",
+        type=Path,
+        default=None,
+        metavar="XML",
+        help="the target project's labeling config: its BrushLabels/PolygonLabels control decides how masks go",
+    )
+    coco = parser.add_argument_group("coco")
+    coco.add_argument(
+        "--coco-masks",
+        choices=["polygons", "rle"],
+        default="polygons",
+        help="segmentation as polygons (default: what trainers read) or RLE (exact pixels)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -80,6 +100,15 @@ def project_database_must_exist(folder: Path) -> None:
             f"{folder} has no review project yet: run `groundlabel detect {folder} --labels ... --into-project`, "
             f"`groundlabel import {folder} ...` or `groundlabel review {folder}` first"
         )
+
+
+def read_config_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GroundlabelError(
+            f"{path}: cannot read the labeling config ({exc}); give the project's XML"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
         options = {
             "as_predictions": args.ls_as == "predictions",
             "url_prefix": DEFAULT_URL_PREFIX if args.ls_url_prefix is None else args.ls_url_prefix,
+            "ls_masks": args.ls_masks,
+            "ls_config": read_config_text(args.ls_config) if args.ls_config else None,
         }
+    elif args.format == "coco":
+        options = {"coco_masks": args.coco_masks}
     try:
         with progress_bar(len(dataset.images), f"write {args.format}") as bar:
             outcome = export_dataset(

@@ -84,6 +84,70 @@ def _sam(hq: bool, full_size: bool) -> tuple[Any, Any]:
     return model, processor_class(image_processor=image_processor)
 
 
+def _sam2(full_size: bool) -> tuple[Any, dict]:
+    """SAM 2.1 and its preprocessor settings (a dict: ``Sam2ImageProcessor`` needs torchvision)."""
+    import transformers as tf
+
+    if full_size:
+        # sam2.1-hiera-tiny: Hiera-T (96 wide, blocks 1/2/7/2), FPN 256, 1024-pixel input.
+        config = tf.Sam2Config(
+            vision_config={
+                "backbone_config": {"blocks_per_stage": [1, 2, 7, 2], "global_attention_blocks": [5, 7, 9]}
+            }
+        )
+        size = 1024
+    else:
+        size = TINY_SIZE
+        dims = [16, 32, 64, 128]
+        backbone = {
+            "model_type": "sam2_hiera_det_model",
+            "hidden_size": dims[0],
+            "image_size": [size, size],
+            "blocks_per_stage": [1, 1, 2, 1],
+            "embed_dim_per_stage": dims,
+            "num_attention_heads_per_stage": [1, 1, 2, 2],
+            "window_size_per_stage": [8, 4, 4, 4],
+            "global_attention_blocks": [3],
+            "window_positional_embedding_background_size": [4, 4],
+        }
+        grid = size // 4
+        vision = {
+            "backbone_config": backbone,
+            "backbone_channel_list": dims[::-1],
+            "backbone_feature_sizes": [[grid, grid], [grid // 2, grid // 2], [grid // 4, grid // 4]],
+            "fpn_hidden_size": TINY_HIDDEN,
+        }
+        prompt = {"hidden_size": TINY_HIDDEN, "image_size": size, "patch_size": 16, "mask_input_channels": 8}
+        decoder = {
+            "hidden_size": TINY_HIDDEN,
+            "mlp_dim": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "iou_head_hidden_dim": TINY_HIDDEN,
+        }
+        config = tf.Sam2Config(
+            vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
+        )
+    model = tf.Sam2Model(config)
+    if not full_size:
+        _spread_scores(model.mask_decoder.iou_prediction_head.proj_out)
+    preprocessor = {
+        "image_processor_type": "Sam2ImageProcessor",
+        "processor_class": "Sam2Processor",
+        "size": {"height": size, "width": size},
+        "mask_size": {"height": 256, "width": 256},
+        "do_resize": True,
+        "resample": 2,
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+        "do_convert_rgb": True,
+    }
+    return model, preprocessor
+
+
 def _spread_scores(layer: torch.nn.Linear) -> None:
     """Re-draw the IoU head's last layer with std 0.5 (from transformers' 0.02 init).
 
@@ -102,9 +166,7 @@ def build_random_segmenter(family: str, *, full_size: bool = False, seed: int = 
     elif family == "sam_hq":
         model, processor = _sam(True, full_size)
     elif family == "sam2":
-        from groundlabel.devtools.random_sam2 import build_sam2
-
-        model, processor = build_sam2(full_size)
+        model, processor = _sam2(full_size)
     else:
         raise ValueError(f"no random segmenter for family {family!r} (sam, sam_hq, sam2)")
     return model.eval(), processor
@@ -115,6 +177,9 @@ def save_random_segmenter(family: str, folder: str | Path, *, full_size: bool = 
     folder = Path(folder)
     model, processor = build_random_segmenter(family, full_size=full_size, seed=seed)
     model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    if isinstance(processor, dict):
+        (folder / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+    else:
+        processor.save_pretrained(folder)
     (folder / "groundlabel-random.json").write_text(json.dumps({"family": family, "random": True}))
     return folder

@@ -5,7 +5,8 @@ Every family turns (images, ``LabelSet``) into the same per-query tensors the
 from each position to the class that owns it. For Grounding DINO a position is a
 prompt token; for OWL a position is one text (or example-box) query. With that map
 the same class rule (one class per box, aliases, long lists split) applies to all of
-them. OmDet-Turbo is not supported yet (``NOT_SUPPORTED`` says why).
+them. SAM 3 (``sam3``, ``sam3_lite_text``) has no class logits, one phrase per pass, and
+masks: its adapter post-processes itself (``owns_postprocessing``). OmDet-Turbo is not supported yet (``NOT_SUPPORTED`` says why).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ FAMILIES: dict[str, str] = {
     "mm-grounding-dino": "grounding_dino",
     "owlv2": "owl",
     "owlvit": "owl",
+    "sam3": "sam3",
+    "sam3_lite_text": "sam3",
 }
 #: families transformers has but groundlabel cannot run yet, with the reason.
 NOT_SUPPORTED: dict[str, str] = {

@@ -38,6 +38,11 @@ class FamilyAdapter:
     fast_paths = False
     #: whether the family can detect from example boxes (``Detector.detect_like``).
     supports_exemplars = False
+    #: whether the adapter makes ``DetectionResult``s itself (``detect_batch``): SAM 3, whose
+    #: passes give boxes, masks and scores with no class logits to share the ``Detector``'s rule.
+    owns_postprocessing = False
+    #: whether its results carry a mask per box.
+    makes_masks = False
 
     def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device, dtype: torch.dtype):
         self.model = model

@@ -3,6 +3,22 @@
 Ids start at 1 (id 0 breaks pycocotools' evaluation), categories keep class order,
 ``bbox`` is [x, y, width, height] in pixels of the image as shown. ``build_coco`` is what
 ``groundlabel detect`` writes; ``write_coco_dataset``/``read_coco`` are the dataset format.
+
+Every annotation has ``segmentation`` (Datumaro warns for each one without it): ``[]`` for
+a box without a mask, as Datumaro itself writes, else the mask in one of two encodings:
+
+- **polygons** (the dataset export's default, ``iscrowd: 0``): what every COCO trainer reads
+  for instance masks. Detectron2's default ``mask_format="polygon"``, Ultralytics'
+  ``convert_coco(use_segments=True)``, YOLOX and transformers' COCO image processors take
+  polygons and fail or skip on RLE; MMDetection, torchvision's references and Datumaro take
+  both. Outer contours on pixel edges (``masks.to_polygons``): IoU >= 0.98 with the mask;
+  holes are lost.
+- **RLE** (``detect -o``, and the export's ``coco_masks="rle"``): pycocotools' compressed
+  RLE, exact to the pixel. ``detect`` writes scored predictions, and COCO's results format
+  (``COCO.loadRes``, ``COCOeval(iouType="segm")``) computes areas from RLE only. Written with
+  ``iscrowd: 0``: crowd regions are ignored in training by torchvision and Detectron2.
+
+``area`` is the mask's pixel count when there is a mask, else the box's area.
 """
 
 from __future__ import annotations
@@ -13,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from groundlabel import masks
 from groundlabel.atomic import write_json_atomic
 from groundlabel.formats.dataset import (
     Dataset,
@@ -32,6 +49,32 @@ class CocoBox:
     xyxy: Sequence[float]
     category_index: int  # 0-based position in the class list
     score: float | None = None
+    mask: masks.RLE | None = None
+    mask_score: float | None = None
+
+
+#: The two ``segmentation`` encodings (see the module docstring).
+SEGMENTATION_ENCODINGS = ("polygons", "rle")
+
+
+def segmentation_field(mask: masks.RLE | None, encoding: str) -> list[list[float]] | dict[str, Any]:
+    """A mask as COCO ``segmentation``: ``[]`` without one, else polygons or compressed RLE."""
+    if mask is None:
+        return []
+    if encoding == "rle":
+        return masks.normalise(mask)
+    if encoding != "polygons":
+        raise ValueError(f"unknown COCO segmentation encoding {encoding!r}: use polygons or rle")
+    return masks.to_polygons(mask)
+
+
+def coco_boxes(result: Any) -> list[CocoBox]:
+    """A ``DetectionResult``'s boxes, with its masks and mask scores when it has them."""
+    count = len(result.boxes)
+    box_masks = list(result.masks) if result.masks else [None] * count
+    mask_scores = list(result.mask_scores) if result.mask_scores else [None] * count
+    rows = zip(result.boxes, result.class_ids, result.scores, box_masks, mask_scores, strict=True)
+    return [CocoBox(b, c, s, m, ms) for b, c, s, m, ms in rows]
 
 
 @dataclass
@@ -43,8 +86,12 @@ class CocoImageEntry:
 
 
 def build_coco(
-    entries: Iterable[CocoImageEntry], class_names: Sequence[str], info: dict[str, Any] | None = None
+    entries: Iterable[CocoImageEntry],
+    class_names: Sequence[str],
+    info: dict[str, Any] | None = None,
+    segmentation: str = "rle",
 ) -> dict[str, Any]:
+    """A COCO document; masks as ``segmentation`` (``"rle"``, exact, or ``"polygons"``)."""
     images, annotations = [], []
     for image_id, entry in enumerate(entries, start=1):
         images.append(
@@ -58,11 +105,14 @@ def build_coco(
                 "image_id": image_id,
                 "category_id": box.category_index + 1,
                 "bbox": [x0, y0, width, height],
-                "area": width * height,
+                "area": width * height if box.mask is None else float(masks.area(box.mask)),
+                "segmentation": segmentation_field(box.mask, segmentation),
                 "iscrowd": 0,
             }
             if box.score is not None:
                 annotation["score"] = float(box.score)
+            if box.mask_score is not None:
+                annotation["mask_score"] = float(box.mask_score)
             annotations.append(annotation)
     categories = [{"id": i, "name": name, "supercategory": ""} for i, name in enumerate(class_names, start=1)]
     document: dict[str, Any] = {"info": info or {}, "images": images, "annotations": annotations}
@@ -83,21 +133,31 @@ def split_annotation_path(out: Path, split: str) -> Path:
     return out / ANNOTATIONS / f"instances_{split}.json"
 
 
-def _coco_document(dataset: Dataset, images: list[DatasetImage], progress: Progress | None) -> dict[str, Any]:
+def _coco_document(
+    dataset: Dataset, images: list[DatasetImage], progress: Progress | None, segmentation: str
+) -> dict[str, Any]:
     index = {name: i for i, name in enumerate(dataset.class_names)}
     entries = []
     for image in images:
         # Exports are reviewed ground truth: no "score", which would make them read as predictions.
-        boxes = [CocoBox(box.xyxy, index[box.class_name]) for box in image.boxes]
+        boxes = [CocoBox(box.xyxy, index[box.class_name], mask=box.mask) for box in image.boxes]
         entries.append(CocoImageEntry(image.file_name, int(image.width or 0), int(image.height or 0), boxes))
         tick(progress)
-    return build_coco(entries, dataset.class_names, {"description": "groundlabel export"})
+    return build_coco(entries, dataset.class_names, {"description": "groundlabel export"}, segmentation)
 
 
 def write_coco_dataset(
-    dataset: Dataset, out: Path, progress: Progress | None = None, placer: ImagePlacer | None = None
+    dataset: Dataset,
+    out: Path,
+    progress: Progress | None = None,
+    placer: ImagePlacer | None = None,
+    *,
+    coco_masks: str = "polygons",
 ) -> list[Path]:
     """Write a dataset as COCO; no timestamps, so the same project exports byte-identical files.
+
+    Masks are written as ``coco_masks``: ``"polygons"`` (default, what trainers read) or
+    ``"rle"`` (exact pixels); see the module docstring for why.
 
     With a ``placer`` (a dataset folder) the layout is Datumaro's and CVAT's:
     ``images/<split>/<path>`` and ``annotations/instances_<split>.json`` whose ``file_name``
@@ -106,7 +166,7 @@ def write_coco_dataset(
     """
     if placer is None:
         path = coco_output_path(out)
-        write_json_atomic(path, _coco_document(dataset, dataset.images, progress))
+        write_json_atomic(path, _coco_document(dataset, dataset.images, progress, coco_masks))
         return [path]
     written = []
     for split in dataset.splits:
@@ -114,7 +174,7 @@ def write_coco_dataset(
         for image in images:
             placer.place(image.file_name, out / IMAGES / split / image.file_name)
         path = split_annotation_path(out, split)
-        write_json(path, _coco_document(dataset, images, progress))
+        write_json(path, _coco_document(dataset, images, progress, coco_masks))
         written.append(path)
     return written
 
@@ -152,6 +212,31 @@ def _read_coco_folder(path: Path, progress: Progress | None) -> Dataset:
         merged.splits.append(split)
     assert merged is not None
     return merged
+
+
+def _read_segmentation(value: Any, image: DatasetImage, file: str, where: str) -> masks.RLE | None:
+    """An annotation's ``segmentation`` (polygons, compressed or uncompressed RLE) as a mask;
+    None when absent or empty (a box without a mask)."""
+    if value is None or value == [] or value == [[]]:
+        return None
+    width, height = int(image.width or 0), int(image.height or 0)
+    if isinstance(value, list):
+        if not all(
+            isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 and all(_number(v) for v in p)
+            for p in value
+        ):
+            raise FormatError(file, where, '"segmentation" polygons must be lists of at least 3 x, y pairs')
+        return masks.from_polygons(value, width, height)
+    if not (isinstance(value, dict) and isinstance(value.get("size"), list) and "counts" in value):
+        raise FormatError(file, where, '"segmentation" must be polygons or an RLE with "size" and "counts"')
+    if value["size"] != [height, width]:
+        raise FormatError(
+            file, where, f"the RLE mask is {value['size']} (h, w) but the image is [{height}, {width}]"
+        )
+    try:
+        return masks.normalise(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(file, where, f'"segmentation" is not a readable RLE ({exc})') from None
 
 
 def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
@@ -219,8 +304,17 @@ def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
         if score is not None and not _number(score):
             raise FormatError(file, where, '"score" must be a number')
         any_score = any_score or score is not None
+        mask = _read_segmentation(annotation.get("segmentation"), image, file, where)
+        mask_score = annotation.get("mask_score")
         image.boxes.append(
-            DatasetBox((x, y, x + w, y + h), name, None if score is None else float(score), where)
+            DatasetBox(
+                (x, y, x + w, y + h),
+                name,
+                None if score is None else float(score),
+                where,
+                mask=mask,
+                mask_score=float(mask_score) if mask is not None and _number(mask_score) else None,
+            )
         )
     for image in images.values():
         image.labelled = not any_score

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from groundlabel.errors import GroundlabelError
+from groundlabel.masks import RLE
 
 # Called once per image written or read; the CLI advances a progress bar with it.
 Progress = Callable[[], None]
@@ -41,12 +42,25 @@ def read_json_file(path: Path) -> Any:
 
 @dataclass(frozen=True)
 class DatasetBox:
-    """xyxy pixels of the image as shown; ``score`` only for predictions."""
+    """xyxy pixels of the image as shown; ``score`` only for predictions.
+
+    ``mask`` is the box's instance mask (``groundlabel.masks`` RLE, pixels of the image as
+    shown), None when it has none. A reader that cannot know the image's size in pixels
+    (YOLO segmentation rows, Label Studio polygons without ``original_width``) gives
+    ``polygons`` instead, as fractions of the size (0..1), and import turns them into
+    ``mask`` once the project image's size is known.
+    """
 
     xyxy: tuple[float, float, float, float]
     class_name: str
     score: float | None = None
     entry: str = ""  # where it was read from, for messages ("annotations[4]")
+    mask: RLE | None = field(default=None, hash=False, compare=True)
+    mask_score: float | None = None
+    polygons: tuple[tuple[float, ...], ...] | None = None  # normalised; see the docstring
+    # The format has no box, only the outline (a YOLO seg row, a lone Label Studio polygon):
+    # import makes the box the mask's pixel bounds.
+    box_from_mask: bool = False
 
 
 @dataclass
@@ -81,6 +95,11 @@ class Dataset:
 
     def split_images(self, split: str) -> list[DatasetImage]:
         return [image for image in self.images if image.split == split]
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether any box carries a mask: formats then write their segmentation layout."""
+        return any(box.mask is not None or box.polygons for image in self.images for box in image.boxes)
 
 
 def tick(progress: Progress | None) -> None:

@@ -13,6 +13,13 @@ class's index in the project's class order (0-based) and ``category_name`` its n
 names travel with the rows (imagefolder ignores a dataset card's features when loading a
 folder). ``image_id`` and ``id`` count from 1 across the whole export. Rows are in file
 order, so the same project exports byte-identical files.
+
+With masks, ``objects`` gains ``segmentation``: per object the mask as COCO RLE
+(``{"size": [h, w], "counts": str}``, pycocotools' compressed form, exact to the pixel),
+or null for a box without one. RLE rather than polygons: a row stays small (a string per
+object, where polygons are long float lists), the pixels are exact, and
+``pycocotools.mask.decode`` gives the binary masks that transformers' segmentation
+processors (Mask2Former, MaskFormer) take as ``segmentation_maps``/instance masks.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from groundlabel import masks
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.images_out import ImagePlacer
 from groundlabel.formats.staging import write_text
@@ -28,8 +36,14 @@ from groundlabel.formats.staging import write_text
 METADATA = "metadata.jsonl"
 
 
-def _row(image: DatasetImage, image_id: int, first_box_id: int, index: dict[str, int]) -> dict[str, Any]:
+def _row(
+    image: DatasetImage, image_id: int, first_box_id: int, index: dict[str, int], with_masks: bool = False
+) -> dict[str, Any]:
     objects: dict[str, list[Any]] = {"id": [], "area": [], "bbox": [], "category": [], "category_name": []}
+    if with_masks:
+        objects["segmentation"] = [
+            None if box.mask is None else masks.normalise(box.mask) for box in image.boxes
+        ]
     for n, box in enumerate(image.boxes):
         x0, y0, x1, y1 = (float(v) for v in box.xyxy)
         objects["id"].append(first_box_id + n)
@@ -53,7 +67,8 @@ def write_hf(
     rows: dict[str, list[str]] = {split: [] for split in dataset.splits}
     box_id = 1
     for image_id, image in enumerate(dataset.images, start=1):
-        rows[image.split].append(json.dumps(_row(image, image_id, box_id, index), ensure_ascii=False))
+        row = _row(image, image_id, box_id, index, dataset.has_masks)
+        rows[image.split].append(json.dumps(row, ensure_ascii=False))
         box_id += len(image.boxes)
         if placer is not None:
             placer.place(image.file_name, out / image.split / image.file_name)
@@ -120,6 +135,9 @@ def _read_row(
                 order.setdefault(str(name), index)
     if len(classes) != len(bboxes):
         raise FormatError(file, where, "objects.bbox and objects.category_name differ in length")
+    segmentations = objects.get("segmentation") or [None] * len(bboxes)
+    if not isinstance(segmentations, list) or len(segmentations) != len(bboxes):
+        raise FormatError(file, where, "objects.segmentation and objects.bbox differ in length")
     for n, (bbox, name) in enumerate(zip(bboxes, classes, strict=True)):
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
             raise FormatError(file, f"{where} objects.bbox[{n}]", "must be [x, y, width, height] numbers")
@@ -127,5 +145,21 @@ def _read_row(
         name = str(name)
         if name not in names:
             names.append(name)
-        image.boxes.append(DatasetBox((x, y, x + w, y + h), name, None, f"{where} objects[{n}]"))
+        mask = _read_mask(segmentations[n], image, file, f"{where} objects.segmentation[{n}]")
+        image.boxes.append(DatasetBox((x, y, x + w, y + h), name, None, f"{where} objects[{n}]", mask=mask))
     return image
+
+
+def _read_mask(value: Any, image: DatasetImage, file: str, where: str) -> masks.RLE | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("size"), list) and "counts" in value):
+        raise FormatError(file, where, 'must be null or a COCO RLE {"size": [h, w], "counts": ...}')
+    if image.width is not None and value["size"] != [image.height, image.width]:
+        raise FormatError(
+            file, where, f"the mask is {value['size']} (h, w) but the image is {image.width}x{image.height}"
+        )
+    try:
+        return masks.normalise(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(file, where, f"not a readable RLE ({exc})") from None

@@ -12,6 +12,10 @@ order, written with ElementTree. URLs default to Label Studio's local-files form
 Reading accepts Label Studio's JSON export: per task, the most recent non-cancelled
 annotation (labelled by a person), else the most recent prediction (with scores); tasks
 with neither are skipped.
+
+Masks: when the dataset has them, the config also gets a ``BrushLabels`` (default) or
+``PolygonLabels`` control and each masked box its mask regions beside its rectangle; see
+``labelstudio_masks`` for the encodings, the pairing and how a config picks the kind.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from groundlabel import masks
 from groundlabel.atomic import write_json_atomic, write_text_atomic
 from groundlabel.formats.dataset import (
     Dataset,
@@ -34,6 +40,19 @@ from groundlabel.formats.dataset import (
     tick,
 )
 from groundlabel.formats.images_out import ImagePlacer
+from groundlabel.formats.labelstudio_masks import (
+    BRUSH,
+    MASK_STYLES,
+    MASK_SUFFIX,
+    MaskControl,
+    MaskPiece,
+    add_mask_control,
+    box_id_of,
+    is_mask_region,
+    mask_control,
+    mask_regions,
+    read_mask_region,
+)
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "labeling-config.xml"
@@ -48,15 +67,20 @@ def output_paths(out: Path) -> tuple[Path, Path]:
     return out / TASKS_FILE, out / CONFIG_FILE
 
 
-def labeling_config(class_names: list[str], colours: dict[str, str] | None = None) -> str:
+def labeling_config(
+    class_names: list[str], colours: dict[str, str] | None = None, mask: MaskControl | None = None
+) -> str:
+    """Image + RectangleLabels, and with ``mask`` its BrushLabels or PolygonLabels control."""
     view = ET.Element("View")
     ET.SubElement(view, "Image", {"name": TO_NAME, "value": "$image"})
     rectangles = ET.SubElement(view, "RectangleLabels", {"name": FROM_NAME, "toName": TO_NAME})
+    labels = []
     for name in class_names:
-        attributes = {"value": name}
-        if colours and name in colours:
-            attributes["background"] = colours[name]
-        ET.SubElement(rectangles, "Label", attributes)
+        attributes = {"background": colours[name]} if colours and name in colours else {}
+        labels.append((name, attributes))
+        ET.SubElement(rectangles, "Label", {"value": name, **attributes})
+    if mask is not None:
+        add_mask_control(view, mask, labels)
     ET.indent(view)
     return ET.tostring(view, encoding="unicode") + "\n"
 
@@ -91,14 +115,20 @@ def build_tasks(
     url_prefix: str,
     model_version: str,
     progress: Progress | None = None,
+    mask: MaskControl | None = None,
 ) -> list[dict[str, Any]]:
     tasks = []
     for image_number, image in enumerate(dataset.images, start=1):
         width, height = int(image.width or 0), int(image.height or 0)
-        result = [
-            _region(box, width, height, f"gl{image_number}-{n}", as_predictions)
-            for n, box in enumerate(image.boxes, start=1)
-        ]
+        result = []
+        for n, box in enumerate(image.boxes, start=1):
+            region_id = f"gl{image_number}-{n}"
+            result.append(_region(box, width, height, region_id, as_predictions))
+            if mask is not None and box.mask is not None:
+                score = box.mask_score if as_predictions else None
+                result += mask_regions(
+                    box.mask, box.class_name, width, height, mask, region_id + MASK_SUFFIX, score
+                )
         task: dict[str, Any] = {
             "data": {"image": f"{url_prefix}{image.file_name}", "file_name": image.file_name}
         }
@@ -123,17 +153,27 @@ def write_labelstudio(
     *,
     as_predictions: bool = False,
     url_prefix: str = DEFAULT_URL_PREFIX,
+    ls_masks: str = BRUSH,
+    ls_config: str | None = None,
 ) -> list[Path]:
     """Tasks and config; with a ``placer`` the images too, at ``OUT/<path>``, so the default
-    URLs resolve for a Label Studio whose local-files document root (and storage) is OUT."""
+    URLs resolve for a Label Studio whose local-files document root (and storage) is OUT.
+
+    Masks go out as ``ls_masks`` (brush or polygons), unless ``ls_config`` (the text of the
+    target project's labeling config) has a mask control: then as that control says."""
     tasks_path, config_path = output_paths(out)
     model_version = dataset.model or "groundlabel"
-    tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress)
+    mask = None
+    if dataset.has_masks:
+        if ls_masks not in MASK_STYLES:
+            raise FormatError(str(out), "", f"unknown mask style {ls_masks!r}: use brush or polygons")
+        mask = (mask_control(ls_config) if ls_config else None) or MaskControl(ls_masks, to_name=TO_NAME)
+    tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress, mask)
     if len(dataset.splits) > 1:
         for task, image in zip(tasks, dataset.images, strict=True):
             task["data"]["split"] = image.split
     write_json_atomic(tasks_path, tasks)
-    write_text_atomic(config_path, labeling_config(dataset.class_names, dataset.colours))
+    write_text_atomic(config_path, labeling_config(dataset.class_names, dataset.colours, mask))
     if placer is not None:
         for image in dataset.images:
             placer.place(image.file_name, out / image.file_name)
@@ -203,6 +243,50 @@ def _read_region(region: Any, file: str, where: str) -> tuple[DatasetBox, tuple[
     return box, size
 
 
+def _region_size(region: dict[str, Any]) -> tuple[int, int] | None:
+    width, height = region.get("original_width"), region.get("original_height")
+    if _number(width) and _number(height) and width > 0 and height > 0:
+        return int(width), int(height)
+    return None
+
+
+def _attach_mask_pieces(
+    image: DatasetImage, pieces: list[MaskPiece], boxes_by_id: dict[str, int], file: str, where: str
+) -> None:
+    """Give each rectangle the union of its mask regions; unpaired mask regions become boxes."""
+    grouped: dict[int, list[MaskPiece]] = {}
+    for piece in pieces:
+        owner = box_id_of(piece.region_id)
+        index = boxes_by_id.get(owner) if owner is not None else None
+        if index is None:
+            image.boxes.append(_box_of_mask(piece, image))
+            continue
+        if piece.label != image.boxes[index].class_name:
+            raise FormatError(
+                file,
+                where,
+                f"mask {piece.region_id} is {piece.label!r} but its box is {image.boxes[index].class_name!r}",
+            )
+        grouped.setdefault(index, []).append(piece)
+    for index, group in grouped.items():
+        box = image.boxes[index]
+        if all(p.mask is not None for p in group):
+            merged = masks.merge([p.mask for p in group])
+            image.boxes[index] = replace(box, mask=merged, mask_score=group[0].score)
+        else:
+            image.boxes[index] = replace(box, polygons=tuple(p.polygon for p in group if p.polygon))
+
+
+def _box_of_mask(piece: MaskPiece, image: DatasetImage) -> DatasetBox:
+    """A mask region without a rectangle: a box around it (normalised when the size is unknown)."""
+    if piece.mask is not None:
+        return DatasetBox(masks.bbox(piece.mask), piece.label, piece.score, piece.region_id, mask=piece.mask)
+    xs, ys = piece.polygon[0::2], piece.polygon[1::2]
+    image.normalised = True
+    return DatasetBox((min(xs), min(ys), max(xs), max(ys)), piece.label, piece.score, piece.region_id,
+                      polygons=(piece.polygon,), box_from_mask=True)  # fmt: skip
+
+
 def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
     """Read a Label Studio JSON export (or our tasks file): boxes in pixels when sizes are known.
 
@@ -234,17 +318,25 @@ def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
         file_name = data.get("file_name") if isinstance(data.get("file_name"), str) else None
         image = DatasetImage(file_name or file_name_from_url(data["image"]), None, None, entry=where)
         image.labelled = annotation is not None
-        regions = []
+        regions, mask_items = [], []
         for n, region in enumerate(result):
+            if isinstance(region, dict) and is_mask_region(region):
+                mask_items.append((region, f"{where} result[{n}]"))
+                continue
             read = _read_region(region, file, f"{where} result[{n}]")
             if read is not None:
-                regions.append(read)
-        sizes = {size for _, size in regions if size is not None}
+                regions.append((*read, region.get("id")))
+        sizes = {size for _, size, _ in regions if size is not None} | {
+            _region_size(region) for region, _ in mask_items if _region_size(region) is not None
+        }
         if len(sizes) > 1:
             raise FormatError(file, where, f"regions disagree on the image size: {sorted(sizes)}")
         if sizes:
             image.width, image.height = sizes.pop()
-        for box, _ in regions:
+        size = None if image.width is None else (image.width, image.height)
+        pieces = [read_mask_region(region, size, file, at) for region, at in mask_items]
+        boxes_by_id: dict[str, int] = {}
+        for box, _, region_id in regions:
             if image.width is None:
                 scaled = tuple(v / 100 for v in box.xyxy)
                 image.normalised = True
@@ -252,7 +344,11 @@ def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
                 w, h = image.width, image.height
                 x0, y0, x1, y1 = box.xyxy
                 scaled = (x0 / 100 * w, y0 / 100 * h, x1 / 100 * w, y1 / 100 * h)
+            if region_id is not None:
+                boxes_by_id[str(region_id)] = len(image.boxes)
             image.boxes.append(DatasetBox(scaled, box.class_name, box.score, box.entry))
+        _attach_mask_pieces(image, pieces, boxes_by_id, file, where)
+        for box in image.boxes:
             if box.class_name not in names:
                 names.append(box.class_name)
         images.append(image)

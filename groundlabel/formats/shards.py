@@ -9,7 +9,8 @@ so ``--resume`` can read the names done and skip them. Images that failed are no
 written, so a rerun retries them.
 
 One line: ``{"file": "sub/a.jpg", "width": 640, "height": 480, "boxes": [[x0, y0, x1,
-y1], ...], "scores": [...], "classes": ["cat", ...]}`` (pixels of the image as shown).
+y1], ...], "scores": [...], "classes": ["cat", ...]}`` (pixels of the image as shown), plus
+``"masks": [RLE | null, ...]`` and ``"mask_scores"`` when the run made masks (exact COCO RLE).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import IO, Any
 from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.masks import normalise
 
 MANIFEST = "manifest.json"
 FORMAT_TAG = "groundlabel-shards"
@@ -42,8 +44,10 @@ def result_row(
     boxes: Sequence[Sequence[float]],
     scores: Sequence[float],
     classes: Sequence[str],
+    masks: Sequence[dict | None] = (),
+    mask_scores: Sequence[float | None] = (),
 ) -> dict[str, Any]:
-    return {
+    row = {
         "file": file_name,
         "width": size[0],
         "height": size[1],
@@ -51,6 +55,10 @@ def result_row(
         "scores": list(scores),
         "classes": list(classes),
     }
+    if any(m is not None for m in masks):
+        row["masks"] = [None if m is None else normalise(m) for m in masks]
+        row["mask_scores"] = list(mask_scores) or [None] * len(masks)
+    return row
 
 
 def shard_files(folder: Path) -> list[Path]:
@@ -180,14 +188,29 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
                 str(folder), where, '"boxes", "scores" and "classes" must be lists of one length'
             )
         image = DatasetImage(row["file"], width, height, entry=where, file=str(folder / where.split(":")[0]))
+        row_masks = row.get("masks") or [None] * len(boxes)
+        row_mask_scores = row.get("mask_scores") or [None] * len(boxes)
+        if not (isinstance(row_masks, list) and len(row_masks) == len(boxes) == len(row_mask_scores)):
+            raise FormatError(str(folder), where, '"masks" and "mask_scores" must have one entry per box')
         for i, (box, score, name) in enumerate(zip(boxes, scores, names, strict=True)):
             if name not in classes:
                 raise FormatError(str(folder), f"{where} boxes[{i}]", f"class {name!r} is not in {MANIFEST}")
             if not (isinstance(box, list) and len(box) == 4):
                 raise FormatError(str(folder), f"{where} boxes[{i}]", "a box is [x0, y0, x1, y1]")
+            mask = row_masks[i]
+            if mask is not None and not (isinstance(mask, dict) and mask.get("size") == [height, width]):
+                raise FormatError(
+                    str(folder), f"{where} masks[{i}]", f"must be an RLE of size [{height}, {width}]"
+                )
+            mask_score = row_mask_scores[i] if mask is not None else None
             image.boxes.append(
                 DatasetBox(
-                    tuple(float(v) for v in box), name, None if score is None else float(score), entry=where
+                    tuple(float(v) for v in box),
+                    name,
+                    None if score is None else float(score),
+                    entry=where,
+                    mask=None if mask is None else normalise(mask),
+                    mask_score=None if mask_score is None else float(mask_score),
                 )
             )
         images.append(image)
@@ -213,14 +236,15 @@ def write_shards(
     with ShardWriter(out, manifest, resume=False) as writer:
         for image in dataset.images:
             writer.write(
-                {
-                    "file": image.file_name,
-                    "width": image.width,
-                    "height": image.height,
-                    "boxes": [list(b.xyxy) for b in image.boxes],
-                    "scores": [b.score for b in image.boxes],
-                    "classes": [b.class_name for b in image.boxes],
-                }
+                result_row(
+                    image.file_name,
+                    (image.width, image.height),
+                    [b.xyxy for b in image.boxes],
+                    [b.score for b in image.boxes],
+                    [b.class_name for b in image.boxes],
+                    [b.mask for b in image.boxes],
+                    [b.mask_score for b in image.boxes],
+                )
             )
             tick(progress)
     return [out / MANIFEST, *writer.written]

@@ -92,6 +92,13 @@ def write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """A plain binary write (a label PNG), atomic through the staging folder's rename."""
+    make_parent(path)
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
 def write_json(path: Path, document: object) -> None:
     """Indented JSON with a trailing newline, like ``groundlabel.atomic.write_json_atomic``."""
     write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -15,6 +15,12 @@ becomes the one pixel holding its centre, so its edges move by at most 1 px.
 Each XML sits at ``Annotations/<image path without extension>.xml``; ``<filename>`` is the
 image's name, ``<folder>`` its folder, ``<path>`` its path relative to the image folder
 (what import matches on). Text is XML-escaped, so any class name survives.
+
+With masks, ``SegmentationObject/`` and ``SegmentationClass/`` palette PNGs and
+``ImageSets/Segmentation/<split>.txt`` are written too, and ``<segmented>1`` marks the
+images that have them (see ``voc_masks``). Class colours in ``labelmap.txt`` are made
+distinct (a repeated colour gets VOC's colour for its index), so the class PNG's colours
+name one class each.
 """
 
 from __future__ import annotations
@@ -24,9 +30,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
 from xml.sax.saxutils import escape
 
+from groundlabel import masks
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.images_out import ImagePlacer
 from groundlabel.formats.staging import write_text
+from groundlabel.formats.voc_masks import (
+    SEGMENTATION_SETS,
+    has_segmentation,
+    read_object_masks,
+    voc_colormap,
+    write_segmentation,
+)
 
 ANNOTATIONS, JPEG_IMAGES, LABELMAP = "Annotations", "JPEGImages", "labelmap.txt"
 IMAGE_SETS = Path("ImageSets") / "Main"
@@ -55,7 +69,7 @@ def from_voc_bndbox(xmin: int, ymin: int, xmax: int, ymax: int) -> tuple[float, 
     return float(xmin - 1), float(ymin - 1), float(xmax), float(ymax)
 
 
-def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
+def image_xml(image: DatasetImage, stored_name: str | None = None, segmented: bool = False) -> str:
     """``<path>`` is the image's path in the project folder (import matches on it);
     ``<filename>`` the file's path below ``JPEGImages/`` (``stored_name``, after conversion),
     which is where Datumaro looks for the image.
@@ -76,7 +90,7 @@ def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
         f"    <height>{height}</height>",
         "    <depth>3</depth>",  # groundlabel reads every image as 8-bit RGB
         "  </size>",
-        "  <segmented>0</segmented>",
+        f"  <segmented>{int(segmented)}</segmented>",
     ]
     for box in image.boxes:
         xmin, ymin, xmax, ymax = to_voc_bndbox(box.xyxy, width, height)
@@ -98,18 +112,33 @@ def image_xml(image: DatasetImage, stored_name: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _colour(hex_colour: str | None, index: int) -> str:
+def _colour(hex_colour: str | None, index: int) -> tuple[int, int, int]:
     if hex_colour and len(hex_colour) == 7 and hex_colour.startswith("#"):
-        return ",".join(str(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5))
-    return f"{(index * 67) % 256},{(index * 131) % 256},{(index * 193) % 256}"
+        r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        return r, g, b
+    return (index * 67) % 256, (index * 131) % 256, (index * 193) % 256
+
+
+def class_colours(class_names: list[str], colours: dict[str, str]) -> list[tuple[int, int, int]]:
+    """One distinct colour per class (never background's black): a class PNG's colour names one class."""
+    taken = {(0, 0, 0)}
+    standard = voc_colormap()
+    chosen = []
+    for i, name in enumerate(class_names, start=1):
+        colour = _colour(colours.get(name), i)
+        if colour in taken:
+            colour = next(c for c in standard[i:] + standard[1:i] if c not in taken)
+        taken.add(colour)
+        chosen.append(colour)
+    return chosen
 
 
 def labelmap(class_names: list[str], colours: dict[str, str]) -> str:
     lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-    for i, name in enumerate(class_names, start=1):
+    for name, colour in zip(class_names, class_colours(class_names, colours), strict=True):
         if ":" in name or "\n" in name:
             raise FormatError(LABELMAP, name, "a VOC class name cannot hold ':'; rename the class")
-        lines.append(f"{name}:{_colour(colours.get(name), i)}::")
+        lines.append(f"{name}:{','.join(str(c) for c in colour)}::")
     return "".join(f"{line}\n" for line in lines)
 
 
@@ -118,21 +147,34 @@ def write_voc(
 ) -> list[Path]:
     written = []
     ids: dict[str, list[str]] = {split: [] for split in dataset.splits}
+    segmented_ids: dict[str, list[str]] = {split: [] for split in dataset.splits}
+    with_masks = dataset.has_masks
+    colours = class_colours(dataset.class_names, dataset.colours)
+    class_index = {name: i for i, name in enumerate(dataset.class_names, start=1)}
     for image in dataset.images:
         stem = PurePosixPath(image.file_name).with_suffix("").as_posix()
         stored = image.file_name
         if placer is not None:
             stored = placer.target_name(image.file_name, jpeg=True)
             placer.place(image.file_name, out / JPEG_IMAGES / stored, jpeg=True)
+        segmented = with_masks and has_segmentation(image)
         target = out / ANNOTATIONS / f"{stem}.xml"
-        write_text(target, image_xml(image, stored))
+        write_text(target, image_xml(image, stored, segmented))
         written.append(target)
         ids[image.split].append(stem)
+        if segmented:
+            written += write_segmentation(image, stem, out, colours, class_index)
+            segmented_ids[image.split].append(stem)
         tick(progress)
     for split, stems in ids.items():
         image_set = out / IMAGE_SETS / f"{split}.txt"
         write_text(image_set, "".join(f"{i}\n" for i in stems))
         written.append(image_set)
+    if with_masks:
+        for split, stems in segmented_ids.items():
+            image_set = out / SEGMENTATION_SETS / f"{split}.txt"
+            write_text(image_set, "".join(f"{i}\n" for i in stems))
+            written.append(image_set)
     write_text(out / LABELMAP, labelmap(dataset.class_names, dataset.colours))
     written.append(out / LABELMAP)
     return written
@@ -206,12 +248,26 @@ def read_voc(path: Path, progress: Progress | None = None) -> Dataset:
     images = []
     for file in files:
         image = read_voc_file(file, base)
-        image.split = splits.get(file.relative_to(base).with_suffix("").as_posix(), "train")
+        stem = file.relative_to(base).with_suffix("").as_posix()
+        image.split = splits.get(stem, "train")
+        _attach_masks(image, read_object_masks(root, stem, image), str(file))
         images.append(image)
         names.extend(b.class_name for b in image.boxes if b.class_name not in names)
         tick(progress)
     split_names = list(dict.fromkeys(splits.values())) or ["train"]
     return Dataset(class_names=names, images=images, source=str(path), splits=split_names)
+
+
+def _attach_masks(image: DatasetImage, object_masks: dict[int, masks.RLE], file: str) -> None:
+    """Give the n-th ``<object>`` the pixels numbered n in its SegmentationObject PNG."""
+    extra = sorted(n for n in object_masks if n > len(image.boxes))
+    if extra:
+        raise FormatError(
+            file, "", f"SegmentationObject has object {extra[0]} but the XML has {len(image.boxes)}"
+        )
+    for number, mask in object_masks.items():
+        box = image.boxes[number - 1]
+        image.boxes[number - 1] = DatasetBox(box.xyxy, box.class_name, box.score, box.entry, mask=mask)
 
 
 def _labelmap_names(path: Path) -> list[str]:

@@ -7,16 +7,28 @@ stable as long as the class order is. A reviewed-empty image gets an empty label
 (a negative). ``data.yaml`` names ``path``, one entry per split and ``names``; Ultralytics
 requires ``val``, so without a split of that name ``val`` points at the training images.
 Reading also accepts the older layout, where ``labels/`` mirrors the image folder.
+
+**Segmentation** (Ultralytics' seg layout): when the export holds masks, each line is
+``class x1 y1 x2 y2 ...``, the mask's outline normalised (``masks.to_polygons``, COCO's
+pixel-edge coordinates divided by the size, as Ultralytics' own ``convert_coco`` writes
+them). A row holds one polygon, so a mask in several parts is joined by zero-width bridges
+(out to each part and back along the same line), as ``convert_coco`` does. Ultralytics drops
+every segment of a dataset whose box and segment counts differ, so in such an export a box
+without a mask is written as its rectangle (4 corners), and reading takes an axis-aligned
+4-corner row back as a plain box. The box of a seg row is its mask's pixel bounds.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import yaml
 
+from groundlabel import masks
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.images_out import ImagePlacer
 from groundlabel.formats.staging import write_text
@@ -42,6 +54,35 @@ def yolo_line(class_index: int, xyxy: tuple[float, float, float, float], width: 
     return f"{class_index} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
 
 
+def _joined_outline(polygons: Sequence[Sequence[float]]) -> list[float]:
+    """Several outlines as one row: each part is entered at its point nearest the previous
+    part and left at the same point, and the way back retraces the bridges (zero width)."""
+    parts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
+    path = [parts[0], parts[0][:1]]
+    stops = [parts[0][0]]
+    for part in parts[1:]:
+        start = int(np.argmin(np.linalg.norm(part - stops[-1], axis=1)))
+        loop = np.concatenate([part[start:], part[:start], part[start : start + 1]])
+        path.append(loop)
+        stops.append(loop[0])
+    path.extend(stop[None, :] for stop in reversed(stops[1:-1]))
+    return [float(v) for v in np.concatenate(path).reshape(-1)]
+
+
+def yolo_segment_line(
+    class_index: int, xyxy: tuple[float, float, float, float], mask: masks.RLE | None, width: int, height: int
+) -> str:
+    """``class x1 y1 x2 y2 ...`` of a mask's outline (its box's rectangle when it has none)."""
+    polygons = masks.to_polygons(mask) if mask is not None else []
+    if polygons:
+        flat = polygons[0] if len(polygons) == 1 else _joined_outline(polygons)
+    else:
+        x0, y0, x1, y1 = xyxy
+        flat = [x0, y0, x1, y0, x1, y1, x0, y1]
+    scale = (width, height)
+    return " ".join([str(class_index), *(f"{v / scale[i % 2]:.6f}" for i, v in enumerate(flat))])
+
+
 def _val_split(splits: list[str]) -> str:
     """Ultralytics requires ``val``: the split named so, else the first that is not train."""
     if "val" in splits:
@@ -52,8 +93,9 @@ def _val_split(splits: list[str]) -> str:
 def data_yaml(class_names: list[str], out: Path, splits: list[str]) -> str:
     header = (
         "# Written by groundlabel export, the layout Ultralytics reads: images/<split>/... and\n"
-        "# labels/<split>/... (class cx cy w h, normalised). `path` is where this folder was\n"
-        "# written; after moving it, change `path` (or train with data=<this file>'s new path).\n"
+        "# labels/<split>/... (class cx cy w h, or class x1 y1 x2 y2 ... for masks; normalised).\n"
+        "# `path` is where this folder was written; after moving it, change `path` (or train\n"
+        "# with data=<this file>'s new path).\n"
     )
     body: dict[str, Any] = {"path": str(out)}
     for split in splits:
@@ -78,9 +120,15 @@ def write_yolo(
     """
     index = {name: i for i, name in enumerate(dataset.class_names)}
     written = []
+    segments = dataset.has_masks
     for image in dataset.images:
         width, height = int(image.width or 0), int(image.height or 0)
-        lines = [yolo_line(index[b.class_name], b.xyxy, width, height) for b in image.boxes]
+        if segments:
+            lines = [
+                yolo_segment_line(index[b.class_name], b.xyxy, b.mask, width, height) for b in image.boxes
+            ]
+        else:
+            lines = [yolo_line(index[b.class_name], b.xyxy, width, height) for b in image.boxes]
         flat = flat_name(image.file_name)
         target = out / LABELS / image.split / f"{PurePosixPath(flat).with_suffix('')}.txt"
         write_text(target, "".join(f"{line}\n" for line in lines))
@@ -150,22 +198,50 @@ def read_yolo_file(path: Path, file_name: str, class_names: list[str]) -> Datase
             continue
         where = f"line {number}"
         parts = line.split()
-        if len(parts) != 5:
-            raise FormatError(str(path), where, f"expected 'class cx cy w h', got {line.strip()!r}")
+        if len(parts) != 5 and (len(parts) < 7 or len(parts) % 2 == 0):
+            raise FormatError(
+                str(path),
+                where,
+                f"expected 'class cx cy w h' or 'class x1 y1 x2 y2 x3 y3 ...', got {line.strip()!r}",
+            )
         try:
             class_index = int(parts[0])
-            cx, cy, w, h = (float(p) for p in parts[1:])
+            values = [float(p) for p in parts[1:]]
         except ValueError:
             raise FormatError(str(path), where, f"not numbers: {line.strip()!r}") from None
         if not 0 <= class_index < len(class_names):
             raise FormatError(
                 str(path), where, f"unknown class: id {class_index} (data.yaml has {len(class_names)})"
             )
-        if not all(math.isfinite(v) for v in (cx, cy, w, h)) or w < 0 or h < 0:
-            raise FormatError(str(path), where, "coordinates must be finite, with width and height >= 0")
-        xyxy = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        image.boxes.append(DatasetBox(xyxy, class_names[class_index], None, where))
+        if not all(math.isfinite(v) for v in values):
+            raise FormatError(str(path), where, "coordinates must be finite")
+        if len(values) == 4:
+            cx, cy, w, h = values
+            if w < 0 or h < 0:
+                raise FormatError(str(path), where, "width and height must be >= 0")
+            xyxy = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            image.boxes.append(DatasetBox(xyxy, class_names[class_index], None, where))
+            continue
+        xs, ys = values[0::2], values[1::2]
+        xyxy = (min(xs), min(ys), max(xs), max(ys))
+        polygon = None if _is_box_rectangle(xs, ys, xyxy) else (tuple(values),)
+        image.boxes.append(
+            DatasetBox(
+                xyxy,
+                class_names[class_index],
+                None,
+                where,
+                polygons=polygon,
+                box_from_mask=polygon is not None,
+            )
+        )
     return image
+
+
+def _is_box_rectangle(xs: list[float], ys: list[float], xyxy: tuple[float, float, float, float]) -> bool:
+    """A 4-corner axis-aligned row: how a box without a mask is written in a seg export."""
+    x0, y0, x1, y1 = xyxy
+    return len(xs) == 4 and all(x in (x0, x1) for x in xs) and all(y in (y0, y1) for y in ys)
 
 
 def read_yolo(path: Path, progress: Progress | None = None) -> Dataset:

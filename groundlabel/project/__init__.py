@@ -22,6 +22,7 @@ Edits a person makes are commands (``groundlabel.project.commands``) with undo/r
     project.execute(SetBoxGeometry(box.id, xyxy)); project.execute(RelabelBoxes([box.id], cls.id))
     project.execute(AcceptBoxes(ids)); project.execute(RejectBoxes(ids)); DeleteBoxes(ids)
     project.execute(SetImageState(image.id, ImageState.REVIEWED))
+    project.execute(SetMasks({box.id: MaskValue(rle, score, model), other.id: None}))  # set / clear
     AddClass(name, aliases, colour), RenameClass, RecolourClass, SetClassAliases, DeleteClass,
     ReorderClasses, MacroCommand([...], "accept all")            # one undo step, one transaction
     project.history.undo(); project.history.redo(); project.history.can_undo / undo_description
@@ -63,6 +64,7 @@ from groundlabel.project.commands import (
     SetBoxStatus,
     SetClassAliases,
     SetImageState,
+    SetMasks,
     UndoStack,
     UpdateClass,
 )
@@ -73,6 +75,7 @@ from groundlabel.project.models import (
     ClassRecord,
     ImageRecord,
     ImageState,
+    MaskValue,
     ProjectChange,
 )
 from groundlabel.project.store import (
@@ -99,6 +102,7 @@ __all__ = [
     "ImageRecord",
     "ImageState",
     "MacroCommand",
+    "MaskValue",
     "ProjectChange",
     "ProjectError",
     "RecolourClass",
@@ -111,6 +115,7 @@ __all__ = [
     "SetBoxStatus",
     "SetClassAliases",
     "SetImageState",
+    "SetMasks",
     "StaleEditError",
     "UndoStack",
     "UpdateClass",

@@ -14,11 +14,11 @@ a command refers to has gone meanwhile (re-predicted by a worker), apply/revert 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageState
+from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageState, MaskValue
 
 if TYPE_CHECKING:
     from groundlabel.project.store import ReviewProject
@@ -149,6 +149,43 @@ def AcceptBoxes(box_ids: Iterable[int]) -> SetBoxStatus:
 
 def RejectBoxes(box_ids: Iterable[int]) -> SetBoxStatus:
     return SetBoxStatus(list(box_ids), BoxStatus.REJECTED)
+
+
+@dataclass
+class SetMasks(Command):
+    """Set, clear (``None``) or re-run the masks of several boxes as one undo step.
+
+    ``masks`` maps box id -> the new ``MaskValue`` (RLE, score, model) or ``None`` to clear it.
+    The first apply remembers each box's mask, score and model, so undo restores exactly what
+    was there (a box that had no mask gets none again) and redo sets the same values again.
+    """
+
+    masks: Mapping[int, MaskValue | None]
+    description: str = ""
+    _old: dict[int, tuple[object, float | None, str | None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.masks = dict(self.masks)
+        if not self.description:
+            cleared = sum(value is None for value in self.masks.values())
+            verb = "clear" if cleared == len(self.masks) else "set"
+            self.description = f"{verb} {len(self.masks)} mask(s)"
+
+    def apply(self, project: ReviewProject) -> None:
+        old = {}
+        for box_id in self.masks:
+            box = project.box(box_id)
+            old[box_id] = (box.mask, box.mask_score, box.mask_model)
+        self._old = old
+        for box_id, value in self.masks.items():
+            if value is None:
+                project.update_box(box_id, mask=None, mask_score=None, mask_model=None)
+            else:
+                project.update_box(box_id, mask=value.mask, mask_score=value.score, mask_model=value.model)
+
+    def revert(self, project: ReviewProject) -> None:
+        for box_id, (mask, score, model) in self._old.items():
+            project.update_box(box_id, mask=mask, mask_score=score, mask_model=model)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from groundlabel import masks
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.yolo import FLAT_SEPARATOR
@@ -76,7 +77,9 @@ def _add_images(
         boxes = []
         if record.state is not ImageState.REVIEWED_EMPTY:
             boxes = [
-                DatasetBox(b.xyxy, names[b.class_id], b.score) for b in project.boxes(record.id) if b.exported
+                DatasetBox(b.xyxy, names[b.class_id], b.score, mask=b.mask, mask_score=b.mask_score)
+                for b in project.boxes(record.id)
+                if b.exported
             ]
         dataset.images.append(DatasetImage(record.path, info.width, info.height, boxes))
 
@@ -147,7 +150,28 @@ def _scaled_box(box: DatasetBox, image: DatasetImage, width: int, height: int, f
         min(max(x1, 0.0), width),
         min(max(y1, 0.0), height),
     )
-    return DatasetBox(clamped, box.class_name, box.score, box.entry)
+    mask = _box_mask(box, image, width, height, file)
+    if box.box_from_mask and mask is not None and masks.area(mask):
+        clamped = masks.bbox(mask)
+    return DatasetBox(clamped, box.class_name, box.score, box.entry, mask, box.mask_score)
+
+
+def _box_mask(box: DatasetBox, image: DatasetImage, width: int, height: int, file: str) -> masks.RLE | None:
+    """The box's mask in pixels of the project image: normalised polygons are scaled and
+    rasterised now that the size is known; a mask of another size is refused."""
+    if box.polygons:
+        scaled = [[v * (width if i % 2 == 0 else height) for i, v in enumerate(p)] for p in box.polygons]
+        return masks.from_polygons(scaled, width, height)
+    if box.mask is None:
+        return None
+    if masks.size(box.mask) != (width, height):
+        mask_width, mask_height = masks.size(box.mask)
+        raise FormatError(
+            file,
+            box.entry or image.entry,
+            f"the mask is {mask_width}x{mask_height} pixels but {image.file_name} is {width}x{height}",
+        )
+    return masks.normalise(box.mask)
 
 
 def _same_box(a: tuple[int, tuple[float, ...]], b: tuple[int, tuple[float, ...]]) -> bool:
@@ -221,6 +245,9 @@ def import_dataset(
                     model=dataset.model if box.score is not None else None,
                     box_threshold=dataset.box_threshold if box.score is not None else None,
                     text_threshold=dataset.text_threshold if box.score is not None else None,
+                    mask=box.mask,
+                    mask_score=box.mask_score if box.mask is not None else None,
+                    mask_model=dataset.model if box.mask is not None and box.score is not None else None,
                 )
                 report.boxes += 1
             current = project.image(record.id).state

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from groundlabel.masks import RLE
 
 
 class ImageState(StrEnum):
@@ -44,6 +46,7 @@ class ImageRecord:
     pending_count: int = 0
     accepted_count: int = 0
     rejected_count: int = 0
+    mask_count: int = 0  # boxes of the image (any status) that carry a mask
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -78,6 +81,15 @@ class BoxRecord:
     box_threshold: float | None = None
     text_threshold: float | None = None
     auto_accepted: bool = False  # arrived accepted by the calibrated auto-accept rule
+    # The box's instance mask (``groundlabel.masks`` RLE, pixels of the image as shown), kept in
+    # the box's row so accept/reject/delete/undo move box and mask together. Not hashed: a dict.
+    mask: RLE | None = field(default=None, hash=False)
+    mask_score: float | None = None  # the segmenter's predicted quality of the mask
+    mask_model: str | None = None  # the model that made the mask (None when drawn or imported)
+
+    @property
+    def has_mask(self) -> bool:
+        return self.mask is not None
 
     @property
     def exported(self) -> bool:
@@ -85,6 +97,15 @@ class BoxRecord:
         return self.status is BoxStatus.ACCEPTED or (
             self.source is BoxSource.HAND and self.status is not BoxStatus.REJECTED
         )
+
+
+@dataclass(frozen=True)
+class MaskValue:
+    """A mask to give a box (``commands.SetMasks``): the RLE, its score and the model that made it."""
+
+    mask: RLE = field(hash=False)
+    score: float | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,21 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from groundlabel import masks
+from groundlabel.masks import RLE
 from groundlabel.project.database import ProjectError
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
 
 IMAGE_COLUMNS = "id, path, state, width, height, content_hash, prediction_key, missing, changed"
 BOX_COLUMNS = (
     "id, image_id, class_id, x0, y0, x1, y1, score, source, status, model, box_threshold, text_threshold, "
-    "auto_accepted"
+    "auto_accepted, mask, mask_score, mask_model"
 )
 BOX_PLACEHOLDERS = ",".join("?" * len(BOX_COLUMNS.split(",")))
 
 
-def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0)) -> ImageRecord:
+def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0, 0)) -> ImageRecord:
+    """An image row plus its (pending, accepted, rejected, masked) box counts."""
     return ImageRecord(
         id=row[0],
         path=row[1],
@@ -32,6 +35,7 @@ def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0)) -> ImageRec
         pending_count=counts[0] or 0,
         accepted_count=counts[1] or 0,
         rejected_count=counts[2] or 0,
+        mask_count=(counts[3] if len(counts) > 3 else 0) or 0,
     )
 
 
@@ -48,7 +52,21 @@ def box_row(row: Sequence[Any]) -> BoxRecord:
         box_threshold=row[11],
         text_threshold=row[12],
         auto_accepted=bool(row[13]),
+        mask=mask_from_column(row[14]),
+        mask_score=row[15],
+        mask_model=row[16],
     )
+
+
+def mask_to_column(mask: RLE | None) -> str | None:
+    """The ``boxes.mask`` text of a mask: compact JSON of the product's RLE (None stays NULL)."""
+    if mask is None:
+        return None
+    return json.dumps(masks.normalise(mask), separators=(",", ":"))
+
+
+def mask_from_column(text: str | None) -> RLE | None:
+    return None if text is None else json.loads(text)
 
 
 def class_row(row: Sequence[Any]) -> ClassRecord:

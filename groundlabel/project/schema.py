@@ -61,8 +61,18 @@ _V2 = """
 ALTER TABLE boxes ADD COLUMN auto_accepted INTEGER NOT NULL DEFAULT 0
 """
 
+# Version 3: an instance mask per box, in the box's own row so that accepting, rejecting,
+# deleting or undoing a box acts on its mask too. ``mask`` is the JSON of the product's COCO
+# RLE (``groundlabel.masks``, a few hundred bytes a typical object), NULL when the box has no
+# mask; ``mask_score`` is the segmenter's predicted quality, ``mask_model`` what made it.
+_V3 = """
+ALTER TABLE boxes ADD COLUMN mask TEXT;
+ALTER TABLE boxes ADD COLUMN mask_score REAL;
+ALTER TABLE boxes ADD COLUMN mask_model TEXT
+"""
+
 # MIGRATIONS[n] takes the database from version n to n + 1.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from groundlabel import masks
 from groundlabel.labels import LabelClass, LabelSet
+from groundlabel.masks import RLE
 from groundlabel.project.database import ProjectDatabase, ProjectError, StaleEditError
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
 from groundlabel.project.rows import (
@@ -22,6 +24,7 @@ from groundlabel.project.rows import (
     check_xyxy,
     class_row,
     image_row,
+    mask_to_column,
 )
 from groundlabel.project.scan import file_digest, file_signature, scan_image_paths
 from groundlabel.project.schema import migrate
@@ -51,6 +54,30 @@ def prediction_key(
     apply, so keys made before any calibration stay valid)."""
     key = f"{model}\n{labels.fingerprint()}\n{settings.fingerprint()}"
     return f"{key}\n{class_thresholds}" if class_thresholds else key
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _prediction_masks(result: DetectionResult) -> tuple[list[RLE | None], list[float | None]]:
+    """One (mask, mask score) per box of a detection result; Nones when it carries no masks."""
+    count = len(result.boxes)
+    box_masks = list(result.masks) if result.masks else [None] * count
+    scores = list(result.mask_scores) if result.mask_scores else [None] * count
+    if len(box_masks) != count or len(scores) != count:
+        raise ProjectError(
+            f"{result.source}: the detection has {count} boxes but {len(box_masks)} masks and "
+            f"{len(scores)} mask scores; a segmenter must give one per box"
+        )
+    width, height = result.image_size
+    for mask in box_masks:
+        if mask is not None and masks.size(mask) != (width, height):
+            raise ProjectError(
+                f"{result.source}: a mask is {masks.size(mask)[0]}x{masks.size(mask)[1]} pixels but "
+                f"the image is {width}x{height}"
+            )
+    return box_masks, scores
 
 
 class ReviewProject(ProjectDatabase):
@@ -140,12 +167,13 @@ class ReviewProject(ProjectDatabase):
             )
         rows = self._read(
             f"""SELECT {", ".join("i." + c.strip() for c in IMAGE_COLUMNS.split(","))},
-                   c.pending, c.accepted, c.rejected
+                   c.pending, c.accepted, c.rejected, c.masked
             FROM images i LEFT JOIN (
                 SELECT image_id,
                        SUM(status = 'pending') AS pending,
                        SUM(status = 'accepted') AS accepted,
-                       SUM(status = 'rejected') AS rejected
+                       SUM(status = 'rejected') AS rejected,
+                       SUM(mask IS NOT NULL) AS masked
                 FROM boxes GROUP BY image_id) c ON c.image_id = i.id
             WHERE {" AND ".join(where)} ORDER BY i.path""",
             params,
@@ -157,7 +185,8 @@ class ReviewProject(ProjectDatabase):
             f"""SELECT {IMAGE_COLUMNS},
                 (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'pending'),
                 (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'accepted'),
-                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'rejected')
+                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND status = 'rejected'),
+                (SELECT COUNT(*) FROM boxes WHERE image_id = images.id AND mask IS NOT NULL)
             FROM images WHERE id = ?""",
             (image_id,),
         )
@@ -377,11 +406,15 @@ class ReviewProject(ProjectDatabase):
         text_threshold: float | None = None,
         box_id: int | None = None,
         auto_accepted: bool = False,
+        mask: RLE | None = None,
+        mask_score: float | None = None,
+        mask_model: str | None = None,
     ) -> BoxRecord:
         """Low level (not undoable; user edits go through ``commands.AddBox``)."""
-        self.image(image_id)
+        image = self.image(image_id)
         self.class_record(class_id)
         coords = check_xyxy(xyxy)
+        mask_text = self._mask_column(image, mask)
         with self._write("boxes", [image_id]) as connection:
             cursor = connection.execute(
                 f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({BOX_PLACEHOLDERS})",
@@ -390,6 +423,7 @@ class ReviewProject(ProjectDatabase):
                     None if score is None else float(score),
                     str(BoxSource(source)), str(BoxStatus(status)),
                     model, box_threshold, text_threshold, int(auto_accepted),
+                    mask_text, _optional_float(mask_score), mask_model,
                 ),
             )  # fmt: skip
             new_id = cursor.lastrowid if box_id is None else box_id
@@ -409,11 +443,30 @@ class ReviewProject(ProjectDatabase):
             text_threshold=box.text_threshold,
             box_id=box.id,
             auto_accepted=box.auto_accepted,
+            mask=box.mask,
+            mask_score=box.mask_score,
+            mask_model=box.mask_model,
         )
 
+    def _mask_column(self, image: ImageRecord, mask: RLE | None) -> str | None:
+        """The ``boxes.mask`` text for a mask of ``image``; a mask of another size is refused."""
+        if mask is None:
+            return None
+        try:
+            width, height = masks.size(mask)
+        except (KeyError, TypeError, ValueError):
+            raise ProjectError(f"{image.path}: a mask must be a COCO RLE with 'size' and 'counts'") from None
+        if image.size is not None and (width, height) != image.size:
+            raise ProjectError(
+                f"{image.path}: the mask is {width}x{height} pixels but the image is "
+                f"{image.size[0]}x{image.size[1]}; masks are in pixels of the image as shown"
+            )
+        return mask_to_column(mask)
+
     def update_box(self, box_id: int, **fields: Any) -> BoxRecord:
-        """Low level: set ``xyxy``, ``class_id`` and/or ``status``."""
-        allowed = {"xyxy", "class_id", "status"}
+        """Low level: set ``xyxy``, ``class_id``, ``status``, ``mask``, ``mask_score`` and/or
+        ``mask_model`` (``mask=None`` clears the mask; the score and model are set as given)."""
+        allowed = {"xyxy", "class_id", "status", "mask", "mask_score", "mask_model"}
         if not fields.keys() <= allowed:
             raise ValueError(f"unknown box fields {sorted(fields.keys() - allowed)}")
         current = self.box(box_id)
@@ -424,6 +477,12 @@ class ReviewProject(ProjectDatabase):
             values["class_id"] = self.class_record(fields["class_id"]).id
         if "status" in fields:
             values["status"] = str(BoxStatus(fields["status"]))
+        if "mask" in fields:
+            values["mask"] = self._mask_column(self.image(current.image_id), fields["mask"])
+        if "mask_score" in fields:
+            values["mask_score"] = _optional_float(fields["mask_score"])
+        if "mask_model" in fields:
+            values["mask_model"] = fields["mask_model"]
         with self._write("boxes", [current.image_id]) as connection:
             for key, value in values.items():
                 connection.execute(f"UPDATE boxes SET {key} = ? WHERE id = ?", (value, box_id))
@@ -457,6 +516,7 @@ class ReviewProject(ProjectDatabase):
         settings: DetectionSettings,
         class_thresholds: str = "",
         auto_accept: Mapping[str, float] | None = None,
+        mask_model: str | None = None,
     ) -> list[BoxRecord]:
         """Store one image's detector output in one transaction. Safe from a worker thread.
 
@@ -467,6 +527,10 @@ class ReviewProject(ProjectDatabase):
         their state). A box whose class is in ``auto_accept`` with a score at or above its value
         arrives accepted and flagged ``auto_accepted``. Not undoable: an undo of an edit to a
         replaced box raises ``StaleEditError``.
+
+        The result's ``masks``/``mask_scores`` (one per box, when present) are stored with their
+        boxes; ``mask_model`` names the segmenter that made them (default: ``model``, as for a
+        family such as SAM 3 whose detections carry masks).
         """
         if not result.ok:
             raise ProjectError(f"{result.source}: cannot record a failed detection ({result.error})")
@@ -482,14 +546,20 @@ class ReviewProject(ProjectDatabase):
                 "AND (status = 'pending' OR (auto_accepted = 1 AND status = 'accepted'))",
                 (image_id,),
             )
-            for xyxy, score, name in zip(result.boxes, result.scores, result.labels, strict=True):
+            box_masks, mask_scores = _prediction_masks(result)
+            mask_model = mask_model or model
+            rows = zip(result.boxes, result.scores, result.labels, box_masks, mask_scores, strict=True)
+            for xyxy, score, name, mask, mask_score in rows:
                 auto = name in auto_accept and score >= auto_accept[name]
+                mask_text = mask_to_column(mask)
                 connection.execute(
                     f"INSERT INTO boxes({BOX_COLUMNS}) VALUES ({BOX_PLACEHOLDERS})",
                     (
                         None, image_id, class_ids[name], *check_xyxy(xyxy), float(score),
                         "model", "accepted" if auto else "pending", model,
                         settings.box_threshold, settings.text_threshold, int(auto),
+                        mask_text, _optional_float(mask_score) if mask_text else None,
+                        mask_model if mask_text else None,
                     ),
                 )  # fmt: skip
             connection.execute(

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from groundlabel.segmenters.base import ImageEmbedding, MaskProposal, Segmenter, load_segmenter
 
+#: The mask model ``detect --masks`` and ``segment`` use when none is named. SAM 2.1 tiny over
+#: SAM ViT-B: the same licence (Apache-2.0), a third of the parameters (39 M vs 94 M), a
+#: faster image encoder, and SAM 2's better box-prompted masks on SAM's own image benchmarks.
+DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
+
 #: model_type in config.json -> adapter module in this package.
 SEGMENTER_FAMILIES: dict[str, str] = {
     "sam": "sam",
@@ -18,4 +23,11 @@ SEGMENTER_FAMILIES: dict[str, str] = {
     "sam2": "sam2",
 }
 
-__all__ = ["SEGMENTER_FAMILIES", "ImageEmbedding", "MaskProposal", "Segmenter", "load_segmenter"]
+__all__ = [
+    "DEFAULT_SEGMENTER",
+    "SEGMENTER_FAMILIES",
+    "ImageEmbedding",
+    "MaskProposal",
+    "Segmenter",
+    "load_segmenter",
+]

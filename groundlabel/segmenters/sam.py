@@ -97,6 +97,16 @@ class SamSegmenter(Segmenter):
         array = np.asarray([list(b) for b in boxes], dtype=np.float32)
         return torch.from_numpy(self._scale(array, features)).unsqueeze(0).to(self.device)
 
+    def _point_tensors(
+        self, points: Sequence[tuple[float, float]], labels: Sequence[int], features: SamFeatures
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input_points (1, 1, n, 2), input_labels (1, 1, n)) for one object, as the processor makes them."""
+        coords = self._scale(np.array([[list(p) for p in points]]), features)
+        return (
+            torch.from_numpy(coords).unsqueeze(0).to(self.device),
+            torch.from_numpy(np.array([[list(labels)]])).to(self.device),
+        )
+
     def _decode(
         self, features: SamFeatures, multimask: bool, **prompts: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,9 +149,9 @@ class SamSegmenter(Segmenter):
         features: SamFeatures = embedding.data
         prompts: dict[str, torch.Tensor] = {}
         if points:
-            coords = self._scale(np.array([[list(p) for p in points]]), features)
-            prompts["input_points"] = torch.from_numpy(coords).unsqueeze(0).to(self.device)
-            prompts["input_labels"] = torch.from_numpy(np.array([[list(point_labels)]])).to(self.device)
+            prompts["input_points"], prompts["input_labels"] = self._point_tensors(
+                points, point_labels, features
+            )
         if box is not None:
             prompts["input_boxes"] = self._box_tensor([box], features)
         multimask = box is None and len(points) == 1
