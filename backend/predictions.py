@@ -2,7 +2,7 @@
 
 Label Studio stores regions in percent of the image as it shows it (EXIF-upright, the
 size ``load_image`` returns), with the label's exact ``value`` from the config. Masks go
-out through ``groundlabel.masks`` (Label Studio's own brush codec, OpenCV contours).
+out through the core's Label Studio mask writer (Label Studio's own brush codec, OpenCV contours).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from groundlabel import masks
+from groundlabel.formats.labelstudio_masks import BRUSH, MASK_SUFFIX, POLYGONS, MaskControl
+from groundlabel.formats.labelstudio_masks import mask_regions as core_mask_regions
 from groundlabel.masks import RLE
 
 
@@ -79,31 +81,28 @@ def mask_regions(
 ) -> list[dict[str, Any]]:
     """A mask as Label Studio regions: one ``brushlabels`` RLE, or one ``polygonlabels`` per part.
 
-    ``parent_id`` names the rectangle the mask belongs to: Label Studio 1.23 keeps results
-    that share an ``id`` as one region of one shape (the second shape would be dropped), and
-    nests a region under the one its ``parentID`` names in the region list, so box and mask
-    stay two shapes shown as one group there.
+    The regions themselves are the core's (``groundlabel.formats.labelstudio_masks``, the
+    same writer as ``groundlabel export --format labelstudio``). ``parent_id`` names the
+    rectangle the mask belongs to: Label Studio 1.23 keeps results that share an ``id`` as
+    one region of one shape (the second shape would be dropped), and nests a region under
+    the one its ``parentID`` names in the region list, so box and mask stay two shapes
+    shown as one group there.
     """
     width, height = masks.size(mask)
-    common: dict[str, Any] = {
-        "from_name": from_name,
-        "to_name": to_name,
-        "type": result_type,
-        "original_width": width,
-        "original_height": height,
-        "image_rotation": 0,
-        "score": float(score),
-    }
+    style = BRUSH if result_type == "brushlabels" else POLYGONS
+    control = MaskControl(style, from_name, to_name)
+    regions = core_mask_regions(mask, label, width, height, control, region_id, score)
     if parent_id is not None:
-        common["parentID"] = parent_id
-    if result_type == "brushlabels":
-        value = {"format": "rle", "rle": masks.to_labelstudio_brush(mask), "brushlabels": [label]}
-        return [{"id": region_id, **common, "value": value}]
-    regions = []
-    for index, polygon in enumerate(masks.to_polygons(mask)):
-        points = [
-            [polygon[i] / width * 100.0, polygon[i + 1] / height * 100.0] for i in range(0, len(polygon), 2)
-        ]
-        value = {"points": points, "closed": True, "polygonlabels": [label]}
-        regions.append({"id": f"{region_id}-{index}" if index else region_id, **common, "value": value})
+        for item in regions:
+            item["parentID"] = parent_id
     return regions
+
+
+def mask_region_id(box_id: str, index: int, from_name: str) -> str:
+    """The id of a box's mask in its ``index``-th mask control.
+
+    The first is ``<box id>-mask`` (parts ``-mask2``...), the core's convention, so an
+    export of the accepted predictions read by ``groundlabel import`` pairs mask and box;
+    the masks in any further control get the control's name, unique in the task.
+    """
+    return f"{box_id}{MASK_SUFFIX}" if index == 0 else f"{box_id}{MASK_SUFFIX}-{from_name}"

@@ -23,7 +23,7 @@ from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
 from groundlabel.backend.metrics import BackendMetrics
 from groundlabel.backend.model_version import model_version
-from groundlabel.backend.predictions import Box, mask_regions, prediction, region
+from groundlabel.backend.predictions import Box, mask_region_id, mask_regions, prediction, region
 from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
 from groundlabel.backend.task_images import TaskImageFetcher
 from groundlabel.backend.task_masks import TaskMasks
@@ -246,7 +246,7 @@ class Predictor:
             mask = result.masks[index] if index < len(result.masks) else None
             if mask is None:
                 continue
-            for mask_target in target.masks:
+            for control, mask_target in enumerate(target.masks):
                 value = mask_target.label_for(label)
                 if value is not None:
                     regions += mask_regions(
@@ -255,7 +255,7 @@ class Predictor:
                         mask_target.from_name,
                         mask_target.result_type,
                         target.to_name,
-                        f"{region_id}-{mask_target.from_name}",
+                        mask_region_id(region_id, control, mask_target.from_name),
                         score,
                         parent_id=region_id if target.draw_boxes else None,
                     )

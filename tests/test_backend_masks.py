@@ -326,3 +326,27 @@ def test_key_points_carry_their_sign_and_a_point_without_one_is_positive():
     assert prompt is not None and prompt.positive == (True, False) and prompt.label == "Cat"
     box, points, labels = prompt.in_pixels((200, 100))
     assert (box, points, labels) == (None, [(20.0, 20.0), (60.0, 40.0)], [1, 0])
+
+
+def test_sam3_masks_need_no_mask_model(family_model, settings):
+    """SAM 3 finds masks with its boxes: they go to the brush control as the family made them."""
+    from groundlabel import Detector
+
+    detector = Detector.load(str(family_model("sam3")), device="cpu")
+    sam3 = Predictor(detector, DetectionSettings(0.05, 0.0), TaskImageFetcher(settings))
+    config = (
+        '<View><Image name="image" value="$image"/>'
+        '<RectangleLabels name="box" toName="image"><Label value="cat"/></RectangleLabels>'
+        '<BrushLabels name="brush" toName="image"><Label value="cat"/></BrushLabels></View>'
+    )
+    with TestClient(create_app(sam3, settings)) as client:
+        regions = predict(client, config)["result"]
+    found = detector.detect_image(chelsea(), LabelSet((LabelClass("cat"),)), sam3.settings)
+    assert found.masks and len(found.masks) == len(found.boxes)
+    brushes = [r for r in regions if r["type"] == "brushlabels"]
+    boxes = [r for r in regions if r["type"] == "rectanglelabels"]
+    assert len(brushes) == len(boxes) == len(found.boxes)
+    assert [b["parentID"] for b in brushes] == [b["id"] for b in boxes]
+    for brush, mask in zip(brushes, found.masks, strict=True):
+        assert np.array_equal(brush_mask(brush), masks.decode(mask))
+    assert "+" not in sam3.model_version  # no mask model in the version: the family made them
