@@ -46,6 +46,8 @@ class ModelOptions:
 
 def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predictor:
     """Load the detector and wire it to an image fetcher holding Label Studio's credentials."""
+    # The mask model first: it is the smaller one, so a wrong --masks fails before the detector loads.
+    segmenter = load_segmenter(options.masks, options.device, options.dtype) if options.masks else None
     detector = Detector.load(options.model, device=options.device, dtype=options.dtype)
     auth = (
         LabelStudioAuth(settings.label_studio_url, settings.api_key)
@@ -53,7 +55,6 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
         else None
     )
     detection = DetectionSettings(box_threshold=options.box_threshold, text_threshold=options.text_threshold)
-    segmenter = load_segmenter(options.masks, options.device, options.dtype) if options.masks else None
     return Predictor(
         detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds, segmenter=segmenter
     )

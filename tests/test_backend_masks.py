@@ -350,3 +350,19 @@ def test_sam3_masks_need_no_mask_model(family_model, settings):
     for brush, mask in zip(brushes, found.masks, strict=True):
         assert np.array_equal(brush_mask(brush), masks.decode(mask))
     assert "+" not in sam3.model_version  # no mask model in the version: the family made them
+
+
+def test_serve_with_a_detector_as_mask_model_is_one_line(tiny_model_dir):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "GROUNDLABEL_"))}
+    command = [sys.executable, "-m", "groundlabel", "serve", "--model", str(tiny_model_dir)]
+    command += ["--masks", str(tiny_model_dir), "--port", "1", "--device", "cpu"]
+    result = subprocess.run(
+        command, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert "not a mask model" in line and "Traceback" not in result.stderr
