@@ -25,6 +25,7 @@ from sam_reference import ReferenceSam
 from groundlabel import masks
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.devtools.random_segmenters import save_random_segmenter
+from groundlabel.formats.labelstudio_masks import box_id_of
 from groundlabel.labels import LabelClass, LabelSet
 from groundlabel.segmenters import load_segmenter
 
@@ -200,6 +201,7 @@ def test_each_box_comes_with_its_brush_and_polygon_mask_equal_to_the_reference(
         mine = children[rectangle["id"]]
         (brush,) = [r for r in mine if r["type"] == "brushlabels"]
         assert (brush["from_name"], brush["to_name"]) == ("brush", "image")
+        assert box_id_of(brush["id"]) == rectangle["id"]  # the core's reader pairs them by id too
         assert (brush["original_width"], brush["original_height"]) == (451, 300)
         assert brush["value"]["brushlabels"] == [label]
         assert np.array_equal(brush_mask(brush), mask)
