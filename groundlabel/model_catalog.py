@@ -69,18 +69,17 @@ def licence_of(model_id: str) -> str | None:
 
 
 #: Box -> mask models (``groundlabel.segmenters``, for ``detect --masks`` and ``segment``):
-#: SAM 2.1, SAM and SAM-HQ, all Apache-2.0 and ungated. SAM 2.1 tiny is the default.
+#: SAM 2.1, SAM and SAM-HQ, all ungated. SAM 2.1 tiny is the default.
+SAM_HQ_LICENCE = "Apache-2.0 (SysCV/sam-hq's licence; see the model card)"
 MASK_CHECKPOINTS: tuple[Checkpoint, ...] = (
-    Checkpoint("sam2", "facebook/sam2.1-hiera-tiny", "default mask model, 39 M parameters"),
-    Checkpoint("sam2", "facebook/sam2.1-hiera-small", "46 M"),
-    Checkpoint("sam2", "facebook/sam2.1-hiera-base-plus", "81 M"),
-    Checkpoint("sam2", "facebook/sam2.1-hiera-large", "224 M"),
-    Checkpoint("sam", "facebook/sam-vit-base", "94 M"),
-    Checkpoint("sam", "facebook/sam-vit-large", "312 M"),
-    Checkpoint("sam", "facebook/sam-vit-huge", "641 M"),
-    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-base", "finer edges"),
-    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-large", "finer edges"),
-    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-huge", "finer edges"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-tiny", "default mask model"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-small"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-base-plus"),
+    Checkpoint("sam2", "facebook/sam2.1-hiera-large"),
+    Checkpoint("sam", "facebook/sam-vit-base"),
+    Checkpoint("sam", "facebook/sam-vit-large"),
+    Checkpoint("sam", "facebook/sam-vit-huge"),
+    Checkpoint("sam_hq", "syscv-community/sam-hq-vit-base", "finer edges", SAM_HQ_LICENCE),
 )
 
 

@@ -214,4 +214,15 @@ def test_the_catalog_lists_every_mask_family_with_its_licence():
     assert (
         licence_of("facebook/sam-vit-base") == "Apache-2.0" and licence_of(DEFAULT_SEGMENTER) == "Apache-2.0"
     )
-    assert all("[Apache-2.0]" in shown for shown, _ in mask_picker_entries())
+    assert all("[Apache-2.0" in shown for shown, _ in mask_picker_entries())
+
+
+def test_prompts_after_embed_never_run_the_vision_encoder(segmenter, image, monkeypatch):
+    embedding = segmenter.embed(image)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the vision encoder ran for a prompt")
+
+    monkeypatch.setattr(segmenter.model.vision_encoder, "forward", refuse)
+    assert len(segmenter.masks_for_boxes(embedding, BOXES)) == len(BOXES)
+    assert segmenter.mask_for_prompt(embedding, BOXES[0], [(30.0, 20.0)], [0]).mask.shape == (61, 97)

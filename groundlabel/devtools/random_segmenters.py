@@ -90,11 +90,8 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
 
     if full_size:
         # sam2.1-hiera-tiny: Hiera-T (96 wide, blocks 1/2/7/2), FPN 256, 1024-pixel input.
-        config = tf.Sam2Config(
-            vision_config={
-                "backbone_config": {"blocks_per_stage": [1, 2, 7, 2], "global_attention_blocks": [5, 7, 9]}
-            }
-        )
+        # transformers' Sam2Config defaults are that architecture (global attention at 5/7/9).
+        config = tf.Sam2Config()
         size = 1024
     else:
         size = TINY_SIZE
