@@ -6,6 +6,11 @@ alongside it, or the label that text names. A context with only a picked label (
 keypoint or a box) narrows the prompt to that label; with a model that searches by
 example (OWLv2, OWL-ViT) a drawn rectangle is itself the example to find more of
 (``interactive_examples``).
+
+With a mask model and a ``BrushLabels`` / ``PolygonLabels`` control on the image, smart
+key points (positive, or negative with Alt) and a drawn rectangle are a SAM prompt
+instead, as in Label Studio's own SAM examples: Label Studio sends every smart region of
+the annotation in the context, so each new point refines the same mask (``MaskPrompt``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class InteractiveContext:
     picked: list[tuple[str | None, str]] = field(default_factory=list)
     # Drawn rectangles: (to_name, label, (x, y, width, height) in percent of the image).
     rectangles: list[tuple[str | None, str, tuple[float, float, float, float]]] = field(default_factory=list)
+    # Key points: (to_name, label, x, y in percent, positive); Alt-clicked smart points are negative.
+    points: list[tuple[str | None, str, float, float, bool]] = field(default_factory=list)
 
     @classmethod
     def parse(cls, context: object) -> InteractiveContext | None:
@@ -53,6 +60,7 @@ class InteractiveContext:
                 if key.endswith("labels") and isinstance(labels, list):
                     parsed.picked.extend((to_name, label) for label in labels if isinstance(label, str))
             parsed.rectangles.extend(drawn_rectangles(item))
+            parsed.points.extend(key_points(item))
         return parsed if parsed.texts or parsed.picked else None
 
     @staticmethod
@@ -67,6 +75,20 @@ class InteractiveContext:
             for to_name, label, box in self.rectangles
             if to_name in (None, target.to_name) and label in names
         ]
+
+    def mask_prompt_for(self, to_name: str) -> MaskPrompt | None:
+        """The SAM prompt on one image: all its key points and its latest rectangle, if any."""
+        points = [p for p in self.points if p[0] in (None, to_name)]
+        rectangles = [r for r in self.rectangles if r[0] in (None, to_name)]
+        if not points and not rectangles:
+            return None
+        label = rectangles[-1][1] if rectangles else points[0][1]
+        return MaskPrompt(
+            label=label,
+            box=rectangles[-1][2] if rectangles else None,
+            points=tuple((x, y) for _, _, x, y, _ in points),
+            positive=tuple(positive for *_, positive in points),
+        )
 
     def labels_for(self, target: BoxTarget) -> LabelSet | None:
         """The label set to prompt ``target`` with, or None when the context has nothing for it."""
@@ -88,6 +110,46 @@ class InteractiveContext:
             wanted = dict.fromkeys(picked)
             return LabelSet(tuple(c for c in target.labels.classes if c.name in wanted))
         return None
+
+
+@dataclass(frozen=True)
+class MaskPrompt:
+    """A point-and-box prompt in percent of the image, and the label the annotator picked."""
+
+    label: str
+    box: tuple[float, float, float, float] | None  # x, y, width, height
+    points: tuple[tuple[float, float], ...] = ()
+    positive: tuple[bool, ...] = ()
+
+    def in_pixels(
+        self, image_size: tuple[int, int]
+    ) -> tuple[tuple[float, float, float, float] | None, list[tuple[float, float]], list[int]]:
+        """(xyxy box or None, points, labels 1/0) in pixels of an image of ``image_size``."""
+        width, height = image_size
+        box = None
+        if self.box is not None:
+            x, y, w, h = self.box
+            box = (x * width / 100, y * height / 100, (x + w) * width / 100, (y + h) * height / 100)
+        points = [(x * width / 100, y * height / 100) for x, y in self.points]
+        return box, points, [1 if positive else 0 for positive in self.positive]
+
+
+def key_points(item: dict[str, Any]) -> list[tuple[str | None, str, float, float, bool]]:
+    """A ``keypointlabels`` context item as (to_name, label, x, y percent, positive) points.
+
+    Label Studio 1.23 marks smart points with ``is_positive`` (false when Alt was held); a
+    point without it is positive.
+    """
+    value = item["value"]
+    if item.get("type") != "keypointlabels" or not isinstance(value.get("keypointlabels"), list):
+        return []
+    try:
+        x, y = float(value["x"]), float(value["y"])
+    except (KeyError, TypeError, ValueError):
+        return []
+    positive = item.get("is_positive", True) not in (False, 0, "false", "False")
+    labels = [label for label in value["keypointlabels"] if isinstance(label, str)]
+    return [(item.get("to_name"), label, x, y, positive) for label in labels[:1] or [""]]
 
 
 def drawn_rectangles(item: dict[str, Any]) -> list[tuple[str | None, str, tuple[float, float, float, float]]]:

@@ -1,15 +1,20 @@
-"""What a Label Studio labeling config asks of a box detector.
+"""What a Label Studio labeling config asks of a box detector (and of a mask model).
 
 The config is parsed per request with label-studio-sdk's ``LabelInterface`` (Label
 Studio's own reader of the XML), so the backend keeps no per-project state: every
 ``RectangleLabels`` control bound to an ``Image`` becomes one ``BoxTarget`` with its own
 label set, prompt phrases and optional score threshold.
+
+``BrushLabels`` and ``PolygonLabels`` controls on an image become ``MaskTarget``s: the
+masks of that image's boxes go there (brush RLE or polygons). A mask control on an image
+without ``RectangleLabels`` still gets masks: the detector is then prompted with the mask
+controls' labels and no rectangle is drawn (``BoxTarget.draw_boxes`` False).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from groundlabel.errors import GroundlabelError, LabelSetError
 from groundlabel.labels import LabelClass, LabelSet
@@ -19,6 +24,28 @@ log = logging.getLogger(__name__)
 
 class LabelConfigError(GroundlabelError):
     """The project's labeling config cannot be read or has nothing to predict."""
+
+
+#: Label Studio control tags that hold masks, and the result ``type`` each writes.
+MASK_CONTROLS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
+
+
+@dataclass(frozen=True)
+class MaskTarget:
+    """One ``BrushLabels`` or ``PolygonLabels`` control on one ``Image``: where masks go."""
+
+    from_name: str
+    to_name: str
+    # "brushlabels" (Label Studio RLE) or "polygonlabels" (points in percent).
+    result_type: str
+    labels: LabelSet
+
+    def label_for(self, label: str, lone_fallback: bool = False) -> str | None:
+        """The control's label value equal to ``label``; with ``lone_fallback``, else its only label."""
+        names = self.labels.names
+        if label in names:
+            return label
+        return names[0] if lone_fallback and len(names) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,10 @@ class BoxTarget:
     score_threshold: float | None = None
     # TextArea controls on the same image: their text becomes the prompt interactively.
     prompt_controls: tuple[str, ...] = ()
+    # BrushLabels / PolygonLabels controls on the same image: each box's mask goes there.
+    masks: tuple[MaskTarget, ...] = ()
+    # False for a target made from mask controls alone: boxes drive masks but are not shown.
+    draw_boxes: bool = True
 
 
 def _truthy(value: object) -> bool:
@@ -66,7 +97,9 @@ def _score_threshold(control_name: str, attrs: dict) -> float | None:
 
 
 def parse_box_targets(label_config: str) -> list[BoxTarget]:
-    """Every usable (RectangleLabels control, Image) pair, in config order.
+    """Every usable (RectangleLabels control, Image) pair, in config order, with its mask controls.
+
+    Images with only BrushLabels / PolygonLabels controls come after, one target each.
 
     Raises ``LabelConfigError`` with the reason when the config is unreadable or has no
     usable control, so the caller can log it once and answer with empty results.
@@ -89,49 +122,99 @@ def parse_box_targets(label_config: str) -> list[BoxTarget]:
 
     targets: list[BoxTarget] = []
     skipped: list[str] = []
+    mask_targets: dict[str, list[MaskTarget]] = {}
+    mask_sources: dict[str, list[_ControlOnImage]] = {}
     for control in interface.controls:
-        if control.tag != "RectangleLabels":
+        if control.tag != "RectangleLabels" and control.tag not in MASK_CONTROLS:
             continue
-        attrs = control.attr or {}
-        if _truthy(attrs.get("model_skip", "false")):
-            skipped.append(f"{control.name} (model_skip)")
-            continue
-        label_attrs = getattr(control, "labels_attrs", {}) or {}
-        if not label_attrs:
-            skipped.append(f"{control.name} (no labels)")
-            continue
-        try:
-            labels = LabelSet(
-                tuple(_label_class(value, dict(label.attr or {})) for value, label in label_attrs.items())
-            )
-        except LabelSetError as exc:
-            skipped.append(f"{control.name} ({exc})")
-            continue
-        for to_name in control.to_name or []:
-            image = images.get(to_name)
-            if image is None:
-                skipped.append(f"{control.name} -> {to_name} (not an Image)")
-                continue
-            data_key = (image.value or "").lstrip("$")
-            if not data_key:
-                skipped.append(f"{control.name} -> {to_name} (Image has no value)")
-                continue
-            targets.append(
-                BoxTarget(
-                    from_name=control.name,
-                    to_name=to_name,
-                    data_key=data_key,
-                    labels=labels,
-                    score_threshold=_score_threshold(control.name, attrs),
-                    prompt_controls=tuple(text_areas.get(to_name, ())),
+        for found in _controls_on_images(control, images, skipped):
+            if control.tag == "RectangleLabels":
+                targets.append(
+                    BoxTarget(
+                        from_name=control.name,
+                        to_name=found.to_name,
+                        data_key=found.data_key,
+                        labels=found.labels,
+                        score_threshold=found.score_threshold,
+                        prompt_controls=tuple(text_areas.get(found.to_name, ())),
+                    )
                 )
-            )
+            else:
+                mask = MaskTarget(control.name, found.to_name, MASK_CONTROLS[control.tag], found.labels)
+                mask_targets.setdefault(found.to_name, []).append(mask)
+                mask_sources.setdefault(found.to_name, []).append(found)
+    with_boxes = {t.to_name for t in targets}
+    targets = [replace(t, masks=tuple(mask_targets.get(t.to_name, ()))) for t in targets]
+    for to_name, sources in mask_sources.items():
+        if to_name not in with_boxes:  # masks only: prompt with the mask controls' labels
+            targets.append(_mask_only_target(to_name, sources, mask_targets[to_name], text_areas))
     if skipped:
         log.info("controls not predicted: %s", "; ".join(skipped))
     if not targets:
         reason = f" (skipped: {'; '.join(skipped)})" if skipped else ""
         raise LabelConfigError(
-            "the labeling config has no RectangleLabels control bound to an Image; "
-            "add <RectangleLabels name=... toName=IMAGE> with <Label value=...> children" + reason
+            "the labeling config has no RectangleLabels, BrushLabels or PolygonLabels control bound to "
+            "an Image; add <RectangleLabels name=... toName=IMAGE> with <Label value=...> children" + reason
         )
     return targets
+
+
+@dataclass(frozen=True)
+class _ControlOnImage:
+    """A labels control's usable binding to one Image."""
+
+    to_name: str
+    data_key: str
+    labels: LabelSet
+    score_threshold: float | None
+
+
+def _controls_on_images(control: object, images: dict, skipped: list[str]) -> list[_ControlOnImage]:
+    """Each Image a labels control is bound to, with its label set; the reasons for the rest."""
+    attrs = control.attr or {}
+    if _truthy(attrs.get("model_skip", "false")):
+        skipped.append(f"{control.name} (model_skip)")
+        return []
+    label_attrs = getattr(control, "labels_attrs", {}) or {}
+    if not label_attrs:
+        skipped.append(f"{control.name} (no labels)")
+        return []
+    try:
+        labels = LabelSet(
+            tuple(_label_class(value, dict(label.attr or {})) for value, label in label_attrs.items())
+        )
+    except LabelSetError as exc:
+        skipped.append(f"{control.name} ({exc})")
+        return []
+    found = []
+    for to_name in control.to_name or []:
+        image = images.get(to_name)
+        if image is None:
+            skipped.append(f"{control.name} -> {to_name} (not an Image)")
+            continue
+        data_key = (image.value or "").lstrip("$")
+        if not data_key:
+            skipped.append(f"{control.name} -> {to_name} (Image has no value)")
+            continue
+        found.append(_ControlOnImage(to_name, data_key, labels, _score_threshold(control.name, attrs)))
+    return found
+
+
+def _mask_only_target(
+    to_name: str, sources: list[_ControlOnImage], masks: list[MaskTarget], text_areas: dict[str, list[str]]
+) -> BoxTarget:
+    """The detector's target for an image with mask controls and no RectangleLabels."""
+    classes: dict[str, LabelClass] = {}
+    for source in sources:
+        for cls in source.labels.classes:
+            classes.setdefault(cls.name, cls)
+    return BoxTarget(
+        from_name=masks[0].from_name,
+        to_name=to_name,
+        data_key=sources[0].data_key,
+        labels=LabelSet(tuple(classes.values())),
+        score_threshold=sources[0].score_threshold,
+        prompt_controls=tuple(text_areas.get(to_name, ())),
+        masks=tuple(masks),
+        draw_boxes=False,
+    )

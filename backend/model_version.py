@@ -16,19 +16,26 @@ from groundlabel.families import FAMILIES
 
 # Bump when the way labels become prompts or boxes become regions changes.
 PROMPT_RULES = "ls-prompt-1"
+# Bump when the way masks become brush or polygon regions changes.
+MASK_RULES = "ls-masks-1"
 
 
-def model_version(model_name: str, settings: DetectionSettings, class_thresholds: str = "") -> str:
+def model_version(
+    model_name: str, settings: DetectionSettings, class_thresholds: str = "", mask_model: str = ""
+) -> str:
     """``groundlabel-<family>-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash.
 
     ``model_name`` is ``Detector.model_record`` (``family:checkpoint``) or a bare checkpoint;
     the family is shown unless the checkpoint's name already starts with it. ``class_thresholds``
     is ``ClassThresholds.fingerprint()``: new per-class thresholds make a new version, so Label
-    Studio asks again; none keeps the version of a backend without them.
+    Studio asks again; none keeps the version of a backend without them. ``mask_model`` is the
+    segmenter's ``model_record`` (``serve --masks``): it joins the hash and the name.
     """
     parts = [model_name, settings.fingerprint(), PROMPT_RULES]
     if class_thresholds:
         parts.append(class_thresholds)
+    if mask_model:
+        parts.append(f"masks={mask_model}:{MASK_RULES}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     family, sep, checkpoint = model_name.partition(":")
     if not sep or family not in FAMILIES:
@@ -36,4 +43,8 @@ def model_version(model_name: str, settings: DetectionSettings, class_thresholds
     short_name = PurePath(checkpoint.rstrip("/\\")).name or "model"
     if family and not short_name.startswith(family):
         short_name = f"{family}-{short_name}"
+    if mask_model:
+        mask_family, _, mask_checkpoint = mask_model.partition(":")
+        mask_name = PurePath(mask_checkpoint.rstrip("/\\")).name or mask_family
+        short_name += f"+{mask_name}"
     return f"groundlabel-{short_name}-{digest[:8]}"

@@ -12,24 +12,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from groundlabel.backend.inference_owner import InferenceOwner
-from groundlabel.backend.interactive import InteractiveContext
+from groundlabel.backend.interactive import InteractiveContext, MaskPrompt
 from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
 from groundlabel.backend.metrics import BackendMetrics
 from groundlabel.backend.model_version import model_version
-from groundlabel.backend.predictions import Box, prediction, region
+from groundlabel.backend.predictions import Box, mask_region_id, mask_regions, prediction, region
 from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
 from groundlabel.backend.task_images import TaskImageFetcher
+from groundlabel.backend.task_masks import TaskMasks
 from PIL import Image
 
+from groundlabel import masks
 from groundlabel.class_thresholds import ClassThresholds
-from groundlabel.detector import DetectionSettings, Detector
+from groundlabel.detector import DetectionResult, DetectionSettings, Detector
 from groundlabel.errors import GroundlabelError
+from groundlabel.labels import LabelSet
+from groundlabel.segmenters import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +66,20 @@ class Predictor:
         fetcher: TaskImageFetcher,
         class_thresholds: ClassThresholds | None = None,
         metrics: BackendMetrics | None = None,
+        segmenter: Segmenter | None = None,
     ) -> None:
         self.detector = detector
         self.settings = settings
         self.fetcher = fetcher
         self.class_thresholds = class_thresholds or ClassThresholds()
-        self.model_version = model_version(
-            detector.model_record, settings, self.class_thresholds.fingerprint()
-        )
         self.metrics = metrics or BackendMetrics()
         self.inference = InferenceOwner(detector, on_inference=self.metrics.inference_seconds.observe)
+        # The optional mask model (``serve --masks``): masks for boxes, SAM answers to clicks.
+        self.masks = TaskMasks(segmenter, self.inference)
+        self.model_version = model_version(
+            detector.model_record, settings, self.class_thresholds.fingerprint(), self.masks.model_record
+        )
+        self._told_no_masks: set[str] = set()
         self.claims = TaskClaims()
         # Set at shutdown: batches stop between tasks and hand the rest to the queue.
         self.stopping = threading.Event()
@@ -160,51 +169,153 @@ class Predictor:
         task_id = task.get("id")
         images: dict[str, Image.Image] = {}
         regions: list[dict[str, Any]] = []
+        prompted: set[str] = set()
+
+        def image_of(target: BoxTarget) -> Image.Image:
+            if target.data_key not in images:
+                images[target.data_key] = self.fetcher.fetch(
+                    self._reference(task, target), task_id if isinstance(task_id, int) else None
+                )
+            return images[target.data_key]
+
         for target in targets:
             labels = target.labels
             if context is not None:
+                prompt = context.mask_prompt_for(target.to_name) if self._answers_clicks(target) else None
+                if prompt is not None:  # SAM: the clicks and the rectangle make one mask
+                    if target.to_name not in prompted:
+                        prompted.add(target.to_name)
+                        regions.extend(self._prompted_mask(task, target, prompt, image_of))
+                    continue
                 labels = context.labels_for(target)
                 if labels is None:
                     continue
-            if target.data_key not in images:
-                reference = task["data"].get(target.data_key)
-                if reference is None:
-                    raise TaskPredictionError(
-                        f"task data has no {target.data_key!r} (the Image {target.to_name!r})"
-                    )
-                images[target.data_key] = self.fetcher.fetch(
-                    reference, task_id if isinstance(task_id, int) else None
-                )
-            image = images[target.data_key]
-            settings = self.settings
-            if target.score_threshold is not None:
-                settings = replace(settings, box_threshold=target.score_threshold)
-            examples = context.examples_for(target) if context is not None else []
-            if examples and self.detector.adapter.supports_exemplars:
-                result = self.inference.run(
-                    partial(detect_from_drawn_boxes, self.detector, image, examples, settings)
-                )
-            else:
-                cut = self.class_thresholds.for_labels(labels)
-                if cut.active:  # run at the lowest threshold a class needs, then cut per class
-                    run = replace(
-                        settings,
-                        box_threshold=cut.detection_floor(settings.box_threshold),
-                        max_detections=None,
-                    )
-                else:
-                    run = settings
-                result = self.inference.detect(image, labels, run)
-                if cut.active:
-                    result = cut.apply(result, settings.box_threshold, settings.max_detections)
-            for box, score, label in zip(result.boxes, result.scores, result.labels, strict=True):
+            image = image_of(target)
+            result = self._detect(image, target, labels, context)
+            if target.masks:
+                result = self.masks.add_masks(self._image_key(task, target), image, result)
+                if not result.masks and result.boxes:
+                    self._tell_no_masks(target)
+            regions.extend(self._regions(task_id, target, result, len(regions)))
+        return prediction(regions, self.model_version)
+
+    def _detect(
+        self, image: Image.Image, target: BoxTarget, labels: LabelSet, context: InteractiveContext | None
+    ) -> DetectionResult:
+        settings = self.settings
+        if target.score_threshold is not None:
+            settings = replace(settings, box_threshold=target.score_threshold)
+        examples = context.examples_for(target) if context is not None else []
+        if examples and self.detector.adapter.supports_exemplars:
+            return self.inference.run(
+                partial(detect_from_drawn_boxes, self.detector, image, examples, settings)
+            )
+        cut = self.class_thresholds.for_labels(labels)
+        if cut.active:  # run at the lowest threshold a class needs, then cut per class
+            run = replace(
+                settings,
+                box_threshold=cut.detection_floor(settings.box_threshold),
+                max_detections=None,
+            )
+        else:
+            run = settings
+        result = self.inference.detect(image, labels, run)
+        if cut.active:
+            result = cut.apply(result, settings.box_threshold, settings.max_detections)
+        return result
+
+    def _regions(
+        self, task_id: Any, target: BoxTarget, result: DetectionResult, first: int
+    ) -> list[dict[str, Any]]:
+        """Rectangles (when the config has them) and each box's mask for every mask control that has its label."""
+        regions: list[dict[str, Any]] = []
+        for index, (box, score, label) in enumerate(
+            zip(result.boxes, result.scores, result.labels, strict=True)
+        ):
+            region_id = f"gl-{task_id}-{first + len(regions)}"
+            if target.draw_boxes:
                 regions.append(
                     region(
                         Box(*box, score=score, label=label),
                         target.from_name,
                         target.to_name,
                         result.image_size,
-                        region_id=f"gl-{task_id}-{len(regions)}",
+                        region_id=region_id,
                     )
                 )
-        return prediction(regions, self.model_version)
+            mask = result.masks[index] if index < len(result.masks) else None
+            if mask is None:
+                continue
+            for control, mask_target in enumerate(target.masks):
+                value = mask_target.label_for(label)
+                if value is not None:
+                    regions += mask_regions(
+                        mask,
+                        value,
+                        mask_target.from_name,
+                        mask_target.result_type,
+                        target.to_name,
+                        mask_region_id(region_id, control, mask_target.from_name),
+                        score,
+                        parent_id=region_id if target.draw_boxes else None,
+                    )
+        return regions
+
+    def _answers_clicks(self, target: BoxTarget) -> bool:
+        return self.masks.segmenter is not None and bool(target.masks)
+
+    def _prompted_mask(
+        self,
+        task: dict[str, Any],
+        target: BoxTarget,
+        prompt: MaskPrompt,
+        image_of: Callable[[BoxTarget], Image.Image],
+    ) -> list[dict[str, Any]]:
+        """SAM's mask for the annotator's points and rectangle, on every mask control of the image."""
+        key = self._image_key(task, target)
+        size = self.masks.image_size(key) or image_of(target).size
+        box, points, point_labels = prompt.in_pixels(size)
+        proposal, _ = self.masks.mask_for_prompt(key, lambda: image_of(target), box, points, point_labels)
+        mask = masks.encode(proposal.mask)
+        regions: list[dict[str, Any]] = []
+        for mask_target in target.masks:
+            value = mask_target.label_for(prompt.label, lone_fallback=True)
+            if value is None:
+                log.info(
+                    "interactive label %r is not one of %s's labels", prompt.label, mask_target.from_name
+                )
+                continue
+            regions += mask_regions(
+                mask,
+                value,
+                mask_target.from_name,
+                mask_target.result_type,
+                target.to_name,
+                f"gl-{task.get('id')}-click-{mask_target.from_name}",
+                proposal.score,
+            )
+        return regions
+
+    @staticmethod
+    def _reference(task: dict[str, Any], target: BoxTarget) -> Any:
+        reference = task["data"].get(target.data_key)
+        if reference is None:
+            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Image {target.to_name!r})")
+        return reference
+
+    def _image_key(self, task: dict[str, Any], target: BoxTarget) -> tuple[Any, str]:
+        """What identifies a task image for the embedding cache: the task and the image's URL."""
+        return task.get("id"), str(self._reference(task, target))
+
+    def _tell_no_masks(self, target: BoxTarget) -> None:
+        names = ", ".join(m.from_name for m in target.masks)
+        if names in self._told_no_masks:
+            return
+        self._told_no_masks.add(names)
+        log.warning(
+            "the labeling config asks for masks (%s) but this backend has no mask model and %s makes none: "
+            "start it with --masks MODEL (e.g. facebook/sam-vit-base); %s",
+            names,
+            self.detector.model_name,
+            "boxes only" if target.draw_boxes else "nothing is predicted for it",
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from groundlabel.backend.serve_cli import require_backend_extra
+from groundlabel.backend.serve_cli import add_masks_option, require_backend_extra
 
 from groundlabel.cli.bulk_options import add_ray_options, check_ray_options
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pre-label a Label Studio project through its API (no timeouts, resumable)",
         description=(
             "Fetch a project's tasks from Label Studio, predict boxes for its RectangleLabels controls "
+            "(and masks for BrushLabels / PolygonLabels with --masks) "
             "and post each prediction as soon as it is ready. Tasks that already hold this model version "
             "are skipped, so a rerun resumes. Uses LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
             "(a Personal Access Token or a legacy token)."
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--project", type=positive_int, required=True, help="Label Studio project id")
     add_model_options(parser)
     add_threshold_options(parser, label_studio=True)
+    add_masks_option(parser)
     add_ray_options(parser)
     parser.set_defaults(handler=run)
 
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         )
     with LabelStudioClient(settings.label_studio_url, settings.api_key) as client:
         total = count_tasks(client, args.project)  # checks URL, key and project before the model loads
-        options = ModelOptions(args.model, args.device, args.dtype, args.box_threshold, args.text_threshold)
+        options = ModelOptions(
+            args.model, args.device, args.dtype, args.box_threshold, args.text_threshold, masks=args.masks
+        )
         if args.ray:
             from groundlabel.backend.prelabel_ray_cli import prelabel_with_ray
 

@@ -19,11 +19,17 @@ from groundlabel.progress import progress_bar
 def actors_model_version(options: ModelOptions) -> str:
     """The version each actor's predictor posts (``Predictor.model_version``), without loading the model.
 
-    Family and checkpoint, thresholds, per-class thresholds: a different one here would make a
-    rerun re-predict every task instead of resuming."""
+    Family and checkpoint, thresholds, per-class thresholds, the mask model: a different one
+    here would make a rerun re-predict every task instead of resuming."""
     record = f"{checkpoint_family(options.model)}:{options.model}"
     thresholds = options.class_thresholds.fingerprint() if options.class_thresholds else ""
-    return model_version(record, DetectionSettings(options.box_threshold, options.text_threshold), thresholds)
+    mask_record = ""
+    if options.masks:  # ``Segmenter.model_record``: the adapter's family is the config's model_type
+        from groundlabel.segmenters.loading import read_config
+
+        mask_record = f"{read_config(options.masks).get('model_type', '')}:{options.masks}"
+    settings = DetectionSettings(options.box_threshold, options.text_threshold)
+    return model_version(record, settings, thresholds, mask_record)
 
 
 def prelabel_with_ray(
@@ -41,13 +47,7 @@ def prelabel_with_ray(
     check_model(options.model)  # one line before Ray starts, not an actor's traceback
     project = client.get_project(args.project)
     parse_box_targets(project.get("label_config", ""))  # a config without boxes fails here, once
-    # The version each actor's predictor posts (``Predictor.model_version``): family and checkpoint,
-    # thresholds, per-class thresholds; a different one here would re-predict every task on a rerun.
-    record = f"{checkpoint_family(options.model)}:{options.model}"
-    thresholds = options.class_thresholds.fingerprint() if options.class_thresholds else ""
-    version = model_version(
-        record, DetectionSettings(options.box_threshold, options.text_threshold), thresholds
-    )
+    version = actors_model_version(options)
     job = PrelabelJob(options, settings, project.get("label_config", ""), args.threads_per_worker)
     with progress_bar(total, f"project {args.project} on ray", unit="task") as bar:
         report = run_prelabel_on_ray(

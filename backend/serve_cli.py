@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the Label Studio ML backend",
         description=(
             "Serve Grounding DINO to Label Studio: boxes for every RectangleLabels control, prompted "
-            "with the project's own labels. Label Studio's address and key come from LABEL_STUDIO_URL "
+            "with the project's own labels, and masks for BrushLabels / PolygonLabels with --masks. Label Studio's address and key come from LABEL_STUDIO_URL "
             "and LABEL_STUDIO_API_KEY; every option can also be set as GROUNDLABEL_<OPTION> "
             "(e.g. GROUNDLABEL_PORT)."
         ),
@@ -55,7 +55,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON {class: threshold or null} (groundlabel calibrate -o): each class keeps boxes at or "
         "above its own threshold; keys match label values or their predicted_values aliases",
     )
+    add_masks_option(parser)
     parser.set_defaults(handler=run)
+
+
+def add_masks_option(parser: argparse.ArgumentParser) -> None:
+    """``--masks MODEL``: the mask model for BrushLabels / PolygonLabels and for interactive clicks."""
+    parser.add_argument(
+        "--masks",
+        metavar="MODEL",
+        default=env_default("MASKS", None),
+        help="SAM, SAM-HQ or SAM 2.1 checkpoint (hub id or folder), e.g. facebook/sam-vit-base: predictions "
+        "carry each box's mask where the labeling config has BrushLabels or PolygonLabels, and smart "
+        "KeyPointLabels / RectangleLabels clicks get SAM masks interactively. SAM 3 models need none "
+        "(default: no mask model)",
+    )
 
 
 def require_backend_extra(command: str) -> None:
@@ -81,7 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
     thresholds = ClassThresholds.load_json(args.class_thresholds) if args.class_thresholds else None
     options = ModelOptions(
-        args.model, args.device, args.dtype, args.box_threshold, args.text_threshold, thresholds
+        args.model,
+        args.device,
+        args.dtype,
+        args.box_threshold,
+        args.text_threshold,
+        thresholds,
+        masks=args.masks,
     )
     serve(
         options, args.host, args.port, state_dir=Path(args.state_dir).expanduser() if args.state_dir else None

@@ -28,6 +28,7 @@ from groundlabel.backend.webhook_worker import PrelabelWorker
 
 from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionSettings, Detector
+from groundlabel.segmenters import load_segmenter
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,13 @@ class ModelOptions:
     box_threshold: float = 0.35
     text_threshold: float = 0.25
     class_thresholds: ClassThresholds | None = None  # --class-thresholds FILE
+    masks: str | None = None  # --masks MODEL: a SAM-family checkpoint for the boxes' masks and clicks
 
 
 def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predictor:
     """Load the detector and wire it to an image fetcher holding Label Studio's credentials."""
+    # The mask model first: it is the smaller one, so a wrong --masks fails before the detector loads.
+    segmenter = load_segmenter(options.masks, options.device, options.dtype) if options.masks else None
     detector = Detector.load(options.model, device=options.device, dtype=options.dtype)
     auth = (
         LabelStudioAuth(settings.label_studio_url, settings.api_key)
@@ -51,7 +55,9 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
         else None
     )
     detection = DetectionSettings(box_threshold=options.box_threshold, text_threshold=options.text_threshold)
-    return Predictor(detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds)
+    return Predictor(
+        detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds, segmenter=segmenter
+    )
 
 
 def serve(

@@ -14,7 +14,7 @@ from groundlabel.desktop.app_settings import AppSettings
 from groundlabel.desktop.file_list import MASKS_FILTER
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from sam_reference import SamReference
+from sam_reference import ReferenceSam
 
 from groundlabel import masks as mask_codec
 from groundlabel.devtools.random_segmenters import save_random_segmenter
@@ -34,7 +34,7 @@ def sam_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(sam_dir):
-    return SamReference(sam_dir)
+    return ReferenceSam(sam_dir)
 
 
 def open_window(qtbot, monkeypatch, tmp_path, model_dir, photo_dir, mask_model: str):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sam_reference import SamReference
+from sam_reference import ReferenceSam
 from test_desktop_real_window import STEP_TIMEOUT, ProjectDB, make_folder, stop_app
 from xsession import XSession, missing_tools, wait_for
 
@@ -169,10 +169,10 @@ def test_real_window_refine_point_undo_accept_export(display, tiny_model_dir, tm
     exported = coco_mask.decode({**segmentation, "counts": segmentation["counts"].encode()}).astype(bool)
     assert annotation["area"] == pytest.approx(float(exported.sum()))
 
-    reference = SamReference(sam).mask(
+    reference = ReferenceSam(sam).mask(
         folder / path, (x0, y0, x1, y1), [(px, py) for px, py, _ in points_a], [lab for _, _, lab in points_a]
     )
     assert 0 < reference.mean() < 1
     assert np.array_equal(exported, reference)
-    refined_alone = SamReference(sam).mask(folder / path, (x0, y0, x1, y1))
+    refined_alone = ReferenceSam(sam).mask(folder / path, (x0, y0, x1, y1))
     assert not np.array_equal(refined_alone, reference)  # the negative point changed the mask

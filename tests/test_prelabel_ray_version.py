@@ -20,3 +20,16 @@ def test_the_driver_computes_the_version_a_predictor_posts(tiny_model_dir, per_c
         assert predictor.model_version.startswith("groundlabel-grounding-dino-")
     finally:
         predictor.fetcher.close()
+
+
+def test_the_driver_counts_the_mask_model_in_the_version(tiny_model_dir, tmp_path):
+    from groundlabel.devtools.random_segmenters import save_random_segmenter
+
+    sam = save_random_segmenter("sam", tmp_path / "sam")
+    options = ModelOptions(str(tiny_model_dir), "cpu", "fp32", 0.3, 0.2, masks=str(sam))
+    predictor = build_predictor(options, BackendSettings())
+    try:
+        assert actors_model_version(options) == predictor.model_version
+        assert "+sam" in predictor.model_version
+    finally:
+        predictor.fetcher.close()
