@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import torch
 
 from groundlabel.errors import ModelLoadError
-from groundlabel.families import FAMILIES, NOT_SUPPORTED
+from groundlabel.families import CLOSED_SET, FAMILIES, NOT_SUPPORTED
 
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -119,9 +119,22 @@ def _refuse_unsupported(model: str, config_file: Path | None) -> None:
         raise ModelLoadError(f"{model!r} is a {model_type!r} model: {NOT_SUPPORTED[model_type]}")
 
 
+def _load_network(model: str, dtype: torch.dtype, local_files_only: bool) -> torch.nn.Module:
+    """The model through the auto class of its family: zero-shot, or closed-set (``CLOSED_SET``)."""
+    from transformers import AutoConfig, AutoModelForObjectDetection, AutoModelForZeroShotObjectDetection
+
+    config = AutoConfig.from_pretrained(model, local_files_only=local_files_only)
+    auto = (
+        AutoModelForObjectDetection
+        if config.model_type in CLOSED_SET
+        else AutoModelForZeroShotObjectDetection
+    )
+    return auto.from_pretrained(model, config=config, dtype=dtype, local_files_only=local_files_only)
+
+
 def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
     """Load model and processor; raise ``ModelLoadError`` with a fix for every user error."""
-    from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+    from transformers import AutoProcessor
 
     resolved_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, resolved_device)
@@ -138,16 +151,14 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
         try:
             # Cached (or local) weights load without touching the network.
             processor = AutoProcessor.from_pretrained(model, local_files_only=True)
-            network = AutoModelForZeroShotObjectDetection.from_pretrained(
-                model, dtype=torch_dtype, local_files_only=True
-            )
+            network = _load_network(model, torch_dtype, local_files_only=True)
         except OSError:
             if _looks_local(model) or _hub_offline():
                 raise
             _require_hub(model)
             log.warning("downloading %s from the Hugging Face Hub (once; cached afterwards)", model)
             processor = AutoProcessor.from_pretrained(model)
-            network = AutoModelForZeroShotObjectDetection.from_pretrained(model, dtype=torch_dtype)
+            network = _load_network(model, torch_dtype, local_files_only=False)
     except OSError as exc:
         raise ModelLoadError(_not_available_message(model, str(exc))) from None
     except ImportError as exc:
@@ -178,3 +189,18 @@ def checkpoint_family(model: str) -> str:
         return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
     except (OSError, ValueError):
         return ""
+
+
+def closed_set_classes(model: str) -> list[str] | None:
+    """The classes of a local closed-set checkpoint (its ``id2label``), or None for any other model."""
+    import json
+
+    config_file = Path(model).expanduser() / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if config.get("model_type") not in CLOSED_SET or not isinstance(config.get("id2label"), dict):
+        return None
+    id2label = config["id2label"]
+    return [str(id2label[k]) for k in sorted(id2label, key=int)]

@@ -28,6 +28,7 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.import_",
     "groundlabel.cli.calibrate",
     "groundlabel.cli.report",
+    "groundlabel.cli.train",
 ]
 PLUGIN_GROUP = "groundlabel.commands"
 
