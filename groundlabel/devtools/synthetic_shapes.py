@@ -73,7 +73,9 @@ def shapes_image(
     return image, boxes
 
 
-def write_shapes_project(folder: str | Path, count: int, seed: int = 0, size: int = 128) -> Path:
+def write_shapes_project(
+    folder: str | Path, count: int, seed: int = 0, size: int = 128, max_shapes: int = 3
+) -> Path:
     """``count`` shape images in ``folder`` as a reviewed project (every box accepted, hand-drawn)."""
     from groundlabel.project import ImageState, ReviewProject
 
@@ -82,7 +84,7 @@ def write_shapes_project(folder: str | Path, count: int, seed: int = 0, size: in
     rng = random.Random(seed)
     truth: dict[str, list[ShapeBox]] = {}
     for i in range(count):
-        image, boxes = shapes_image(rng, size)
+        image, boxes = shapes_image(rng, size, max_shapes)
         name = f"shape{i:04d}.png"
         image.save(folder / name)
         truth[name] = boxes

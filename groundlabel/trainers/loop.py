@@ -264,7 +264,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
     def result() -> TrainResult:
         return TrainResult(Path(options.output), data.classes, history, best_epoch, per_class)
 
-    def write_metrics() -> None:
+    def write_metrics(with_report: bool = False) -> None:
         document = {
             "arch": options.arch,
             "classes": data.classes,
@@ -276,7 +276,8 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
             "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
         }
         write_json_atomic(Path(options.output) / METRICS, document)
-        write_report(Path(options.output), result())
+        if with_report:  # plots cost a second or two: at the end, and when interrupted
+            write_report(Path(options.output), result())
 
     epoch = first
     try:
@@ -336,11 +337,12 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
             done = history[-1].epoch if history else first - 1
             save_state(Path(options.output), checkpoint_state(done))
             if history:
-                write_metrics()
+                write_metrics(with_report=True)
         raise TrainingInterrupted(
             f"interrupted in epoch {epoch}; checkpoint saved in {options.output}: run the same command "
             "with --resume to continue"
         ) from None
     if hooks.main:
+        write_metrics(with_report=True)
         _record_in_project(options, result())
     return result()
