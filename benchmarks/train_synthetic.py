@@ -134,9 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--config", default="tiny", help="tiny, default, or a config.json for --from-scratch")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.skip_training:
         run_training(args.images, args.epochs, args.size, args.config, args.batch_size, args.lr)
     if not args.skip_speed:
