@@ -22,7 +22,7 @@ pytest.importorskip("ray.train", reason="Ray Train is part of the ray extra")
 def local_ray(tmp_path_factory):
     from groundlabel.distributed.session import start_local
 
-    temp_dir = Path(tempfile.mkdtemp(prefix="gltrain-", dir=tmp_path_factory.getbasetemp()))
+    temp_dir = Path(tempfile.mkdtemp(prefix="gt-", dir=tmp_path_factory.getbasetemp()))
     start_local(num_cpus=2, object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(temp_dir))
     assert ray.util.get_node_ip_address() == HEAD_IP
     yield

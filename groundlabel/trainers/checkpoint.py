@@ -61,10 +61,16 @@ def save_model(model: torch.nn.Module, processor: Any, model_dir: Path) -> None:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".saving-"))
+    from transformers.utils import logging as hf_logging
+
+    quiet = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its "Writing model shards" bar would break the epoch bars
     try:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         for item in staging.iterdir():
             os.replace(item, model_dir / item.name)
     finally:
+        if quiet:
+            hf_logging.enable_progress_bar()
         shutil.rmtree(staging, ignore_errors=True)

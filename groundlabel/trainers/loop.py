@@ -93,6 +93,7 @@ class Hooks:
     shard: tuple[int, int] = (0, 1)  # (rank, world size)
     wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None  # e.g. Ray Train's prepare_model
     show_progress: bool = True
+    output_checked: bool = False  # the caller (the Ray driver) has checked -o already
 
     @property
     def main(self) -> bool:
@@ -207,7 +208,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
         raise GroundlabelError(
             f"--image-size must be a multiple of {arch.size_multiple} (got {options.image_size})"
         )
-    if hooks.main:
+    if hooks.main and not hooks.output_checked:
         _check_output(options)
     device = resolve_device(options.device)
     data = training_data(options.folder, options.split, options.seed)

@@ -35,10 +35,20 @@ def _worker_loop(config: dict[str, Any]) -> None:
             model, move_to_device=False, parallel_strategy_kwargs={"find_unused_parameters": True}
         )
 
-    train(
-        options,
-        Hooks(shard=(context.get_world_rank(), context.get_world_size()), wrap=wrap, show_progress=False),
-    )
+    shard = (context.get_world_rank(), context.get_world_size())
+    train(options, Hooks(shard=shard, wrap=wrap, show_progress=False, output_checked=True))
+
+
+def _raise_user_error(exc: BaseException) -> None:
+    """A worker's ``GroundlabelError`` (wrapped by Ray Train) as the one line it is."""
+    failures = getattr(exc, "worker_failures", None) or {}
+    for error in [*failures.values(), exc.__cause__]:
+        if isinstance(error, GroundlabelError):
+            raise type(error)(str(error)) from None
+    marker = "groundlabel.errors.GroundlabelError: "
+    text = str(exc)
+    if marker in text:
+        raise GroundlabelError(text.split(marker, 1)[1].strip().splitlines()[0]) from None
 
 
 def train_on_ray(options: TrainOptions, workers: int, address: str | None = None) -> TrainResult:
@@ -81,11 +91,7 @@ def train_on_ray(options: TrainOptions, workers: int, address: str | None = None
         try:
             trainer.fit()
         except Exception as exc:  # Ray wraps a worker's error in its own type
-            cause = exc
-            while cause.__cause__ is not None:
-                cause = cause.__cause__
-            if isinstance(cause, GroundlabelError):
-                raise type(cause)(str(cause)) from None
+            _raise_user_error(exc)
             raise
     metrics = json.loads((output / METRICS).read_text())
     history = [EpochRecord(**r) for r in metrics["history"]]
