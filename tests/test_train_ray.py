@@ -41,3 +41,26 @@ def test_two_workers_train_data_parallel_into_the_same_model_folder(local_ray, t
     assert all(r["map50"] is not None for r in metrics["history"])
     assert (out / "config.json").is_file() and (out / "train_report.html").is_file()
     assert "best epoch" in capsys.readouterr().err
+
+
+def test_detect_ray_runs_a_trained_model_without_labels(local_ray, tmp_path):
+    import torch
+    from train_helpers import save_closed_set_model
+
+    model = save_closed_set_model(tmp_path / "model")
+    folder = write_shapes_project(tmp_path / "shapes", 4, seed=3, size=64, max_shapes=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a Ray worker's arithmetic
+    try:
+        assert main(["detect", str(folder), "--model", str(model), "-o", str(tmp_path / "plain.json")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert (
+        main(["detect", str(folder), "--model", str(model), "-o", str(tmp_path / "ray.json"), "--ray"]) == 0
+    )
+    plain, distributed = (json.loads((tmp_path / n).read_text()) for n in ("plain.json", "ray.json"))
+    assert [c["name"] for c in distributed["categories"]] == ["square", "disc", "triangle"]
+    assert distributed["info"]["family"] == "rt_detr_v2"
+    key = lambda a: (a["image_id"], a["category_id"], round(a["score"], 4))  # noqa: E731
+    assert sorted(map(key, distributed["annotations"])) == sorted(map(key, plain["annotations"]))
+    assert plain["annotations"]
