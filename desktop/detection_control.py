@@ -149,6 +149,12 @@ class DetectionControl(QObject):
         self.model_status.emit(f"Loading model {model} …")
         self.thread.worker.load_requested.emit(model, device)
 
+    def prelabel_with(self, model: str) -> None:
+        """Switch the project to ``model`` (e.g. one just trained) and detect on every unreviewed image once it loads."""
+        settings = self.settings()
+        self._detect_remaining_when_ready = True
+        self.apply_settings(model, self.model_choice()[1], settings.box_threshold, settings.text_threshold)
+
     def _on_model_ready(self, model: str, device: str) -> None:
         self.model_ready = True
         detector = self.thread.worker.detector
@@ -159,6 +165,9 @@ class DetectionControl(QObject):
             f"Model: {model} ({family}) on {device}" if family else f"Model: {model} on {device}"
         )
         self.model_problem.emit(None)
+        if getattr(self, "_detect_remaining_when_ready", False):
+            self._detect_remaining_when_ready = False
+            self.detect(self.remaining_ids())
 
     def _on_model_failed(self, reason: str) -> None:
         """Never a modal box: the banner shows it and the window stays usable."""

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
             review_menu.addAction(a[name])
         review_menu.addSeparator()
         self.report_action = review_menu.addAction("Re&port…", self.show_report)
+        self.train_action = review_menu.addAction("&Train…", self.train_detector)
         masks_menu = menu.addMenu("&Masks")
         for name in ("refine_selected", "refine_accepted", "points_tool", "brush_tool", "eraser_tool"):
             masks_menu.addAction(a[name])
@@ -451,6 +452,28 @@ class MainWindow(QMainWindow):
             self.report_error("Open a folder first.")
             return
         self.dialog = run_report_dialog(self, self.controller.project, self.report_error)
+
+    def train_detector(self) -> None:
+        """Review → Train…: a detector from the reviewed images, then pre-label the rest with it."""
+        from groundlabel.desktop.train_dialog import TrainDialog
+
+        if self.controller.project is None:
+            self.report_error("Open a folder first.")
+            return
+        self.train_dialog = TrainDialog(self.controller.project.root, self)
+        self.train_dialog.finished_training.connect(self._on_trained)
+        self.train_dialog.show()
+
+    def _on_trained(self, result: object) -> None:
+        from groundlabel.desktop.train_dialog import offer_prelabel
+
+        from groundlabel.project import ImageState
+
+        project = self.controller.project
+        if project is None:
+            return
+        unreviewed = len(project.images(state=[ImageState.NEW, ImageState.PREDICTED]))
+        offer_prelabel(self, result, unreviewed, self.detection.prelabel_with)
 
     def export_dataset(self) -> None:
         from groundlabel.desktop.dataset_dialogs import run_export_dialog

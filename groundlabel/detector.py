@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -266,6 +266,8 @@ class Detector:
         if not batch:
             return
         images = [p.image for p in batch]
+        if not getattr(self.adapter, "uses_text_threshold", True):  # closed-set: the box score decides
+            settings = replace(settings, text_threshold=0.0)
         if pixels is None:
             pixels = self._pixels(images)
         if self.adapter.owns_postprocessing:  # SAM 3: boxes, masks and scores per phrase pass

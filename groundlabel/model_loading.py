@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import torch
 
 from groundlabel.errors import ModelLoadError
-from groundlabel.families import FAMILIES, NOT_SUPPORTED
+from groundlabel.families import CLOSED_SET, FAMILIES, NOT_SUPPORTED
 
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -163,20 +163,29 @@ def _refuse_unsupported(model: str, config_file: Path | None) -> None:
 def _load_parts(
     model: str, torch_dtype: torch.dtype, local_files_only: bool
 ) -> tuple[torch.nn.Module, object]:
-    """Network and processor; a family module with its own ``load_parts`` (SAM 3) loads itself."""
+    """Network and processor; a family module with its own ``load_parts`` (SAM 3) loads itself,
+    closed-set detectors (``CLOSED_SET``) load through the object-detection auto class."""
     import importlib
 
-    from transformers import AutoConfig, AutoModelForZeroShotObjectDetection, AutoProcessor
+    from transformers import (
+        AutoConfig,
+        AutoModelForObjectDetection,
+        AutoModelForZeroShotObjectDetection,
+        AutoProcessor,
+    )
 
-    model_type = AutoConfig.from_pretrained(model, local_files_only=local_files_only).model_type
-    if model_type in FAMILIES:
-        module = importlib.import_module(f"groundlabel.families.{FAMILIES[model_type]}")
+    config = AutoConfig.from_pretrained(model, local_files_only=local_files_only)
+    if config.model_type in FAMILIES:
+        module = importlib.import_module(f"groundlabel.families.{FAMILIES[config.model_type]}")
         if hasattr(module, "load_parts"):
             return module.load_parts(model, torch_dtype, local_files_only)
     processor = AutoProcessor.from_pretrained(model, local_files_only=local_files_only)
-    network = AutoModelForZeroShotObjectDetection.from_pretrained(
-        model, dtype=torch_dtype, local_files_only=local_files_only
+    auto = (
+        AutoModelForObjectDetection
+        if config.model_type in CLOSED_SET
+        else AutoModelForZeroShotObjectDetection
     )
+    network = auto.from_pretrained(model, config=config, dtype=torch_dtype, local_files_only=local_files_only)
     return network, processor
 
 
@@ -240,3 +249,18 @@ def checkpoint_family(model: str) -> str:
 #: loads on two threads at once (the desktop's detector and its mask model) can leave one
 #: model with meta tensors ("Cannot copy out of meta tensor"). One load at a time avoids it.
 FROM_PRETRAINED_LOCK = threading.RLock()
+
+
+def closed_set_classes(model: str) -> list[str] | None:
+    """The classes of a local closed-set checkpoint (its ``id2label``), or None for any other model."""
+    import json
+
+    config_file = Path(model).expanduser() / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if config.get("model_type") not in CLOSED_SET or not isinstance(config.get("id2label"), dict):
+        return None
+    id2label = config["id2label"]
+    return [str(id2label[k]) for k in sorted(id2label, key=int)]

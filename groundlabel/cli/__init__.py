@@ -29,6 +29,7 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.calibrate",
     "groundlabel.cli.report",
     "groundlabel.cli.segment",
+    "groundlabel.cli.train",
 ]
 PLUGIN_GROUP = "groundlabel.commands"
 

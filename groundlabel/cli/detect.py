@@ -75,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.progress import progress_bar
 
     exemplars = exemplars_for(args)
-    labels = exemplar_labels(exemplars) if exemplars else LabelSet.parse(require_labels(args.labels))
+    labels = (
+        exemplar_labels(exemplars) if exemplars else LabelSet.parse(require_labels(args.labels, args.model))
+    )
     if args.into_project:
         from groundlabel.cli.detect_into_project import run_into_project
 

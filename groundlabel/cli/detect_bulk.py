@@ -127,7 +127,7 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
         model=args.model,
         device=args.device,
         dtype=args.dtype,
-        labels=args.labels,
+        labels=args.labels or ", ".join(labels.names),  # a closed-set model: all its classes
         box_threshold=args.box_threshold,
         text_threshold=args.text_threshold,
         nms_iou=args.nms_iou,

@@ -120,7 +120,14 @@ def add_threshold_options(parser: argparse.ArgumentParser, *, label_studio: bool
     )
 
 
-def require_labels(text: str | None) -> str:
+def require_labels(text: str | None, model: str | None = None) -> str:
+    """The --labels text; a closed-set model (``groundlabel train``'s) without it detects all its classes."""
+    if (not text or not text.strip()) and model:
+        from groundlabel.model_loading import closed_set_classes
+
+        classes = closed_set_classes(model)
+        if classes:
+            return ", ".join(classes)
     if not text or not text.strip():
         raise GroundlabelError('no classes given: pass --labels "cat, dog, remote control=remote|tv remote"')
     return text

@@ -21,7 +21,12 @@ FAMILIES: dict[str, str] = {
     "owlvit": "owl",
     "sam3": "sam3",
     "sam3_lite_text": "sam3",
+    "rt_detr_v2": "rt_detr",
+    "d_fine": "rt_detr",
 }
+#: closed-set families (classes fixed by the checkpoint's id2label; what ``groundlabel train`` makes),
+#: loaded with ``AutoModelForObjectDetection`` instead of the zero-shot auto class.
+CLOSED_SET: frozenset[str] = frozenset({"rt_detr_v2", "d_fine"})
 #: families transformers has but groundlabel cannot run yet, with the reason.
 NOT_SUPPORTED: dict[str, str] = {
     "omdet-turbo": "OmDet-Turbo's processor needs torchvision and its backbone timm, which groundlabel "
@@ -37,4 +42,4 @@ def adapter_for(model_type: str) -> type[FamilyAdapter]:
     return module.ADAPTER
 
 
-__all__ = ["FAMILIES", "NOT_SUPPORTED", "FamilyAdapter", "Prompt", "adapter_for"]
+__all__ = ["CLOSED_SET", "FAMILIES", "NOT_SUPPORTED", "FamilyAdapter", "Prompt", "adapter_for"]

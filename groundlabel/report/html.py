@@ -114,5 +114,9 @@ def build_html(
             progress()
     if not shown:
         parts.append("<p class='note'>No hand-drawn boxes in reviewed images yet.</p>")
-    parts.append("</div></body></html>")
+    from groundlabel.trainers.report import project_trainings_html
+
+    parts.append("</div>")
+    parts.append(project_trainings_html(data.folder))  # curves of the models trained on this project
+    parts.append("</body></html>")
     return "\n".join(parts)
