@@ -138,3 +138,50 @@ def test_the_export_folder_serves_its_own_images_through_a_local_storage(
         )
         assert response.status_code == 200
         assert response.content == (out / task["data"]["file_name"]).read_bytes()
+
+
+@pytest.mark.parametrize("style", ["brush", "polygons"])
+def test_masks_go_into_label_studio_and_come_back(
+    label_studio: LabelStudio, tmp_path: Path, style: str
+) -> None:
+    """Brush RLE and polygons: Label Studio takes the config and the regions, and its own
+    export imports back with the masks (exact for brush, IoU >= 0.98 for polygons)."""
+    import numpy as np
+    from mask_folder import make_mask_folder
+
+    from groundlabel import masks
+
+    folder = label_studio.files_root / f"masks-{style}"
+    expected = make_mask_folder(folder)
+    out = tmp_path / "ls"
+    args = ["export", str(folder), "-f", "labelstudio", "-o", str(out), "--ls-masks", style]
+    assert main([*args, "--ls-url-prefix", f"/data/local-files/?d={folder.name}/"]) == 0
+    project_id = label_studio.create_project(f"masks-{style}", (out / "labeling-config.xml").read_text())
+    tasks = json.loads((out / "tasks.json").read_text())
+    answer = label_studio.api("POST", f"/api/projects/{project_id}/import", json=tasks)
+    assert answer["task_count"] == answer["annotation_count"] == len(expected)
+    exported = label_studio.api(
+        "GET",
+        f"/api/projects/{project_id}/export",
+        params={"exportType": "JSON", "download_all_tasks": "true"},
+    )
+    kind = "brushlabels" if style == "brush" else "polygonlabels"
+    assert any(r["type"] == kind for t in exported for r in t["annotations"][0]["result"])
+    export_file = tmp_path / "label-studio-export.json"
+    export_file.write_text(json.dumps(exported))
+    fresh = tmp_path / "fresh"
+    copy_images_only(folder, fresh)
+    assert main(["import", str(fresh), str(export_file), "-f", "labelstudio"]) == 0
+    with ReviewProject.open(fresh) as project:
+        names = {c.id: c.name for c in project.classes()}
+        for path, boxes in expected.items():
+            got = [(names[b.class_id], b.mask) for b in project.boxes(project.image_by_path(path).id)]
+            assert len(got) == len(boxes)
+            for cls, mask, _ in boxes:
+                if mask is None:
+                    assert any(c == cls and m is None for c, m in got)
+                    continue
+                best = max((masks.iou(m, masks.encode(mask)) for c, m in got if c == cls and m is not None))
+                assert best == 1.0 if style == "brush" else best >= 0.98
+                if style == "brush":
+                    assert any(m is not None and np.array_equal(masks.decode(m), mask) for _, m in got)

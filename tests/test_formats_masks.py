@@ -7,6 +7,7 @@ shards); IoU >= 0.98 where it stores polygons (COCO polygons, YOLO seg, Label St
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,101 @@ def test_a_mask_of_the_wrong_size_in_a_file_is_one_clear_error(mask_folder, tmp_
     path.write_text(json.dumps(document))
     with pytest.raises(FormatError, match=r"the RLE mask is \[5, 5\] \(h, w\) but the image is"):
         get_format("coco").read(tmp_path / "out", None)
+
+
+def test_cli_export_then_import_keeps_the_masks(mask_folder, tmp_path: Path) -> None:
+    from groundlabel.cli import main
+
+    folder, expected = mask_folder
+    out = tmp_path / "coco"
+    assert main(["export", str(folder), "-f", "coco", "-o", str(out), "--coco-masks", "rle"]) == 0
+    fresh = tmp_path / "fresh"
+    copy_images_only(folder, fresh)
+    assert main(["import", str(fresh), str(out), "-f", "coco"]) == 0
+    with ReviewProject.open(fresh) as project:
+        image = project.image_by_path("b.png")
+        (box,) = project.boxes(image.id)
+        assert image.mask_count == 1 and image.state == "reviewed"
+        assert np.array_equal(masks.decode(box.mask), expected["b.png"][0][1])
+
+
+def test_the_labeling_config_decides_brush_or_polygons(mask_folder, tmp_path: Path) -> None:
+    from groundlabel.formats.dataset import FormatError
+    from groundlabel.formats.labelstudio_masks import mask_control
+
+    folder, _ = mask_folder
+    config = (
+        '<View><Image name="img" value="$image"/><RectangleLabels name="box" toName="img">'
+        '<Label value="cat"/></RectangleLabels><PolygonLabels name="outline" toName="img">'
+        '<Label value="cat"/></PolygonLabels></View>'
+    )
+    control = mask_control(config)
+    assert (control.style, control.from_name, control.to_name) == ("polygons", "outline", "img")
+    assert mask_control(config.replace("PolygonLabels", "BrushLabels")).style == "brush"
+    assert mask_control('<View><Image name="i" value="$image"/></View>') is None
+    export(folder, "labelstudio", tmp_path / "ls", ls_masks="brush", ls_config=config)
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    regions = [r for t in tasks for r in t["annotations"][0]["result"]]
+    masked = [r for r in regions if r["type"] != "rectanglelabels"]
+    assert masked and all(r["type"] == "polygonlabels" and r["from_name"] == "outline" for r in masked)
+    boxes = [r for r in regions if r["type"] == "rectanglelabels"]
+    assert {(r["from_name"], r["to_name"]) for r in boxes + masked} <= {("box", "img"), ("outline", "img")}
+    assert (tmp_path / "ls" / "labeling-config.xml").read_text() == config
+    imported = _imported(folder, tmp_path, "labelstudio", tmp_path / "ls")
+    assert sum(b[2] is not None for boxes in imported.values() for b in boxes) == 4
+    with pytest.raises(FormatError, match="has no BrushLabels or PolygonLabels control"):
+        export(
+            folder, "labelstudio", tmp_path / "ls2", ls_config=config.split("<PolygonLabels")[0] + "</View>"
+        )
+
+
+def test_a_label_studio_brush_region_without_a_rectangle_becomes_a_box(tmp_path: Path) -> None:
+    mask = np.zeros((20, 30), dtype=bool)
+    mask[4:9, 10:25] = True
+    region = {"id": "sam1", "from_name": "tag", "to_name": "image", "type": "brushlabels",
+              "original_width": 30, "original_height": 20, "score": 0.6,
+              "value": {"format": "rle", "rle": masks.to_labelstudio_brush(mask), "brushlabels": ["cat"]}}  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(
+        json.dumps([{"data": {"image": "/data/local-files/?d=x.png"}, "predictions": [{"result": [region]}]}])
+    )
+    (image,) = get_format("labelstudio").read(path, None).images
+    (box,) = image.boxes
+    assert box.class_name == "cat" and box.xyxy == (10.0, 4.0, 25.0, 9.0) and box.score == 0.6
+    assert np.array_equal(masks.decode(box.mask), mask)
+
+
+def test_without_the_label_studio_sdk_brush_masks_say_how_to_get_it(monkeypatch) -> None:
+    import builtins
+
+    from groundlabel.errors import GroundlabelError
+
+    real_import = builtins.__import__
+
+    def no_sdk(name, *args, **kwargs):
+        if name.startswith("label_studio_sdk"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sdk)
+    with pytest.raises(GroundlabelError, match=r"pip install 'groundlabel\[backend\]'"):
+        masks.to_labelstudio_brush(np.ones((3, 3), dtype=bool))
+
+
+def test_importing_masks_onto_the_same_boxes_gives_them_their_masks(mask_folder, tmp_path: Path) -> None:
+    folder, expected = mask_folder
+    out = tmp_path / "coco"
+    export(folder, "coco", out, coco_masks="rle")
+    fresh = tmp_path / "fresh"
+    copy_images_only(folder, fresh)
+    dataset = get_format("coco").read(out, None)
+    boxes_only = get_format("coco").read(out, None)
+    for image in boxes_only.images:
+        image.boxes = [replace(b, mask=None) for b in image.boxes]
+    with ReviewProject.open(fresh) as project:
+        import_dataset(project, boxes_only)
+        assert sum(i.mask_count for i in project.images()) == 0
+        report = import_dataset(project, dataset)
+        assert report.boxes == 0 and report.masks_added == 4
+        image = project.image_by_path("b.png")
+        assert np.array_equal(masks.decode(project.boxes(image.id)[0].mask), expected["b.png"][0][1])

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{report.images} image(s), {report.boxes} box(es) imported into {args.folder}"
         + (f", {report.duplicates} already there" if report.duplicates else "")
+        + (f" ({report.masks_added} of them given the file's mask)" if report.masks_added else "")
         + (f"; new classes: {', '.join(report.classes_added)}" if report.classes_added else ""),
         file=sys.stderr,
     )

@@ -15,8 +15,10 @@ folder). ``image_id`` and ``id`` count from 1 across the whole export. Rows are 
 order, so the same project exports byte-identical files.
 
 With masks, ``objects`` gains ``segmentation``: per object the mask as COCO RLE
-(``{"size": [h, w], "counts": str}``, pycocotools' compressed form, exact to the pixel),
-or null for a box without one. RLE rather than polygons: a row stays small (a string per
+(``{"size": [h, w], "counts": str}``, pycocotools' compressed form, exact to the pixel).
+A box without a mask gets the empty mask (no pixels; read back as no mask), not null:
+``datasets`` refuses splits whose metadata infer different features, and a split holding
+only unmasked boxes would infer null. RLE rather than polygons: a row stays small (a string per
 object, where polygons are long float lists), the pixels are exact, and
 ``pycocotools.mask.decode`` gives the binary masks that transformers' segmentation
 processors (Mask2Former, MaskFormer) take as ``segmentation_maps``/instance masks.
@@ -27,6 +29,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from groundlabel import masks
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
@@ -41,8 +45,9 @@ def _row(
 ) -> dict[str, Any]:
     objects: dict[str, list[Any]] = {"id": [], "area": [], "bbox": [], "category": [], "category_name": []}
     if with_masks:
+        empty = masks.encode(np.zeros((int(image.height or 0), int(image.width or 0)), dtype=bool))
         objects["segmentation"] = [
-            None if box.mask is None else masks.normalise(box.mask) for box in image.boxes
+            empty if box.mask is None else masks.normalise(box.mask) for box in image.boxes
         ]
     for n, box in enumerate(image.boxes):
         x0, y0, x1, y1 = (float(v) for v in box.xyxy)
@@ -160,6 +165,7 @@ def _read_mask(value: Any, image: DatasetImage, file: str, where: str) -> masks.
             file, where, f"the mask is {value['size']} (h, w) but the image is {image.width}x{image.height}"
         )
     try:
-        return masks.normalise(value)
+        mask = masks.normalise(value)
+        return mask if masks.area(mask) else None  # the empty mask stands for "no mask"
     except (TypeError, ValueError) as exc:
         raise FormatError(file, where, f"not a readable RLE ({exc})") from None

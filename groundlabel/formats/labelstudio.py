@@ -52,6 +52,7 @@ from groundlabel.formats.labelstudio_masks import (
     mask_control,
     mask_regions,
     read_mask_region,
+    rectangle_control,
 )
 
 TASKS_FILE = "tasks.json"
@@ -85,12 +86,19 @@ def labeling_config(
     return ET.tostring(view, encoding="unicode") + "\n"
 
 
-def _region(box: DatasetBox, width: int, height: int, region_id: str, with_score: bool) -> dict[str, Any]:
+def _region(
+    box: DatasetBox,
+    width: int,
+    height: int,
+    region_id: str,
+    with_score: bool,
+    names: tuple[str, str] = (FROM_NAME, TO_NAME),
+) -> dict[str, Any]:
     x0, y0, x1, y1 = box.xyxy
     region: dict[str, Any] = {
         "id": region_id,
-        "from_name": FROM_NAME,
-        "to_name": TO_NAME,
+        "from_name": names[0],
+        "to_name": names[1],
         "type": "rectanglelabels",
         "original_width": width,
         "original_height": height,
@@ -116,6 +124,7 @@ def build_tasks(
     model_version: str,
     progress: Progress | None = None,
     mask: MaskControl | None = None,
+    box_names: tuple[str, str] = (FROM_NAME, TO_NAME),
 ) -> list[dict[str, Any]]:
     tasks = []
     for image_number, image in enumerate(dataset.images, start=1):
@@ -123,7 +132,7 @@ def build_tasks(
         result = []
         for n, box in enumerate(image.boxes, start=1):
             region_id = f"gl{image_number}-{n}"
-            result.append(_region(box, width, height, region_id, as_predictions))
+            result.append(_region(box, width, height, region_id, as_predictions, box_names))
             if mask is not None and box.mask is not None:
                 score = box.mask_score if as_predictions else None
                 result += mask_regions(
@@ -159,25 +168,41 @@ def write_labelstudio(
     """Tasks and config; with a ``placer`` the images too, at ``OUT/<path>``, so the default
     URLs resolve for a Label Studio whose local-files document root (and storage) is OUT.
 
-    Masks go out as ``ls_masks`` (brush or polygons), unless ``ls_config`` (the text of the
-    target project's labeling config) has a mask control: then as that control says."""
+    Masks go out as ``ls_masks`` (brush or polygons). With ``ls_config`` (the text of the
+    target project's labeling config) its controls decide instead: boxes go to its
+    ``RectangleLabels``, masks to its ``BrushLabels`` or ``PolygonLabels``, and that config is
+    the one written beside the tasks."""
     tasks_path, config_path = output_paths(out)
     model_version = dataset.model or "groundlabel"
-    mask = None
-    if dataset.has_masks:
-        if ls_masks not in MASK_STYLES:
-            raise FormatError(str(out), "", f"unknown mask style {ls_masks!r}: use brush or polygons")
-        mask = (mask_control(ls_config) if ls_config else None) or MaskControl(ls_masks, to_name=TO_NAME)
-    tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress, mask)
+    if ls_masks not in MASK_STYLES:
+        raise FormatError(str(out), "", f"unknown mask style {ls_masks!r}: use brush or polygons")
+    mask = MaskControl(ls_masks, to_name=TO_NAME) if dataset.has_masks else None
+    box_names = (FROM_NAME, TO_NAME)
+    if ls_config is not None:
+        box_names = rectangle_control(ls_config) or _refuse_config("RectangleLabels control for the boxes")
+        if dataset.has_masks:
+            mask = mask_control(ls_config) or _refuse_config(
+                "BrushLabels or PolygonLabels control for the masks"
+            )
+    tasks = build_tasks(dataset, as_predictions, url_prefix, model_version, progress, mask, box_names)
     if len(dataset.splits) > 1:
         for task, image in zip(tasks, dataset.images, strict=True):
             task["data"]["split"] = image.split
     write_json_atomic(tasks_path, tasks)
-    write_text_atomic(config_path, labeling_config(dataset.class_names, dataset.colours, mask))
+    config = (
+        ls_config if ls_config is not None else labeling_config(dataset.class_names, dataset.colours, mask)
+    )
+    write_text_atomic(config_path, config)
     if placer is not None:
         for image in dataset.images:
             placer.place(image.file_name, out / image.file_name)
     return [tasks_path, config_path]
+
+
+def _refuse_config(missing: str) -> Any:
+    raise FormatError(
+        "--ls-config", "", f"the labeling config has no {missing}; add one, or leave out --ls-config"
+    )
 
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")

@@ -57,6 +57,16 @@ def mask_control(config: str) -> MaskControl | None:
     return found.get(BRUSH) or found.get(POLYGONS)
 
 
+def rectangle_control(config: str) -> tuple[str, str] | None:
+    """``(name, toName)`` of a labeling config's first ``<RectangleLabels>``; None without one."""
+    try:
+        root = ET.fromstring(config)
+    except ET.ParseError as exc:
+        raise FormatError("labeling config", "", f"not readable XML ({exc})") from None
+    element = next((e for e in root.iter("RectangleLabels") if e.get("name")), None)
+    return None if element is None else (element.get("name"), element.get("toName") or "image")
+
+
 def add_mask_control(
     view: ET.Element, control: MaskControl, labels: list[tuple[str, dict[str, str]]]
 ) -> None:

@@ -89,6 +89,7 @@ class ImportReport:
     images: int = 0
     boxes: int = 0
     duplicates: int = 0  # boxes already in the project, skipped (importing twice adds nothing)
+    masks_added: int = 0  # of those, boxes that had no mask and got the file's
     classes_added: list[str] = field(default_factory=list)
 
 
@@ -188,7 +189,8 @@ def import_dataset(
 
     ``status`` None: boxes a person labelled become accepted, predictions pending. Accepted
     images become reviewed (reviewed-empty when they have no box); pending ones move from new
-    to predicted. A box equal to one already on the image is skipped.
+    to predicted. A box equal to one already on the image is skipped; if it had no mask and the
+    file gives one, it gets that mask (a dataset segmented elsewhere comes back).
     """
     index = _ImageIndex(project.images())
     resolved: list[tuple[DatasetImage, ImageRecord, list[DatasetBox]]] = []
@@ -226,14 +228,23 @@ def import_dataset(
         report.classes_added = [n for n in class_ids if n not in before]
         for image, record, boxes in resolved:
             box_status = status or (BoxStatus.ACCEPTED if image.labelled else BoxStatus.PENDING)
-            existing = {(b.class_id, b.xyxy) for b in project.boxes(record.id)}
+            existing = project.boxes(record.id)
             for box in boxes:
                 key = (class_ids[box.class_name], box.xyxy)
-                if any(
-                    k[0] == key[0] and all(abs(a - b) < 1e-6 for a, b in zip(k[1], key[1], strict=True))
-                    for k in existing
-                ):
+                same = next(
+                    (
+                        b
+                        for b in existing
+                        if b.class_id == key[0]
+                        and all(abs(p - q) < 1e-6 for p, q in zip(b.xyxy, key[1], strict=True))
+                    ),
+                    None,
+                )
+                if same is not None:
                     report.duplicates += 1
+                    if same.mask is None and box.mask is not None:  # the box came back with a mask
+                        project.update_box(same.id, mask=box.mask, mask_score=box.mask_score, mask_model=None)
+                        report.masks_added += 1
                     continue
                 project.insert_box(
                     record.id,
