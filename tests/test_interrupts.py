@@ -144,7 +144,9 @@ def integrity(folder: Path) -> str:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM, signal.SIGTERM]], ids=["ctrl-c", "sigterm-x2"])
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGINT], [signal.SIGTERM, signal.SIGTERM]], ids=["ctrl-c", "sigterm-x2"]
+)
 def test_detect_into_project_stops_and_keeps_what_it_predicted(
     many_photos: Path, tiny_model_dir: Path, tmp_path: Path, signals: list[int]
 ) -> None:
