@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -131,12 +131,23 @@ class SignalWatch:
         kept = self.kept() if callable(self.kept) else self.kept
         line = f"{self.name}: second signal, stopped at once" + (f"; {kept}" if kept else "") + "\n"
         try:
+            for hook in list(_abrupt_exit_hooks):
+                with suppress(Exception):  # nothing may keep the process from ending now
+                    hook()
             os.write(2, line.encode("utf-8", "replace"))
         finally:
             os._exit(128 + signum)
 
 
 _current: SignalWatch | None = None
+_abrupt_exit_hooks: list[Callable[[], object]] = []
+
+
+def on_abrupt_exit(hook: Callable[[], object]) -> None:
+    """Run ``hook`` (quick, in the watcher thread) just before a second signal ends the process,
+    e.g. to stop child processes that would outlive it."""
+    if hook not in _abrupt_exit_hooks:
+        _abrupt_exit_hooks.append(hook)
 
 
 def current() -> SignalWatch | None:

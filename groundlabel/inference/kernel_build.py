@@ -131,6 +131,9 @@ def cached_extension(
         if module is not None:
             return module
         _remove_leftovers(root, name)
+        from groundlabel import interrupts
+
+        interrupts.on_abrupt_exit(stop_running_builds)  # a second Ctrl+C leaves no compiler running
         log.warning("%s", notice)
         scratch = Path(tempfile.mkdtemp(prefix=f"{name}.build-{os.getpid()}-", dir=root))
         try:
