@@ -53,6 +53,7 @@ class SignalWatch:
         self.on_first: Callable[[int], None] | None = None
         self.count = 0
         self._raised = False
+        self._signalled = False
         self._pipe: tuple[int, int] | None = None
         self._previous_fd = -1
         self._previous: dict[int, object] = {}
@@ -60,6 +61,7 @@ class SignalWatch:
 
     # -- the handler: a flag and, once, an exception -------------------------------------------
     def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self._signalled = True  # before the watcher thread may have counted it
         if self.on_first is None and not self._raised:
             self._raised = True
             raise Interrupted(signum)
@@ -96,7 +98,7 @@ class SignalWatch:
         """Restore the previous handlers, unless a signal came: then the process is on its way out,
         and a further signal during the interpreter's shutdown (which joins threads) must still end
         it at once, so the watch stays."""
-        if self._pipe is None or self.count:
+        if self._pipe is None or self.count or self._signalled:
             return
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
