@@ -159,7 +159,7 @@ def test_detect_into_project_stops_and_keeps_what_it_predicted(
     finally:
         stop_process(process)
     text = no_traceback(log)
-    assert code == 128 + signals[-1]
+    assert code in (128 + signals[-1], -signals[-1])  # or ended by it in the interpreter's last steps
     kept = predicted(many_photos)
     assert 2 <= kept < 40 and integrity(many_photos) == "ok"
     if len(signals) > 1:  # the graceful stop may have finished before the second signal: either line
@@ -198,7 +198,7 @@ def test_detect_on_ray_stops_on_two_sigterms_and_leaves_no_ray_running(
         left = sweep(str(ray_tmp))
         shutil.rmtree(ray_tmp, ignore_errors=True)
     no_traceback(log)
-    assert code == 128 + signal.SIGTERM
+    assert code in (128 + signal.SIGTERM, -signal.SIGTERM)  # or ended by it in the last steps
     assert left == [], "Ray processes outlived the command"
 
 
