@@ -11,6 +11,7 @@ import sys
 
 from groundlabel.backend.serve_cli import add_masks_option, require_backend_extra
 
+from groundlabel import interrupts
 from groundlabel.cli.bulk_options import add_ray_options, check_ray_options
 from groundlabel.cli.options import add_model_options, add_threshold_options, positive_int
 from groundlabel.errors import GroundlabelError
@@ -34,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_masks_option(parser)
     add_ray_options(parser)
     parser.set_defaults(handler=run)
+
+
+def _kept(done: int, total: int | None) -> str:
+    of = f" of {total}" if total is not None else ""
+    return f"{done}{of} task(s) done; Label Studio holds their predictions and a rerun skips them"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +78,14 @@ def run(args: argparse.Namespace) -> int:
             version = predictor.model_version
             try:
                 with progress_bar(total, f"project {args.project}", unit="task") as bar:
-                    report = prelabel_project(
-                        client, predictor, args.project, on_task_done=lambda _task, _outcome: bar.update(1)
-                    )
+                    done = [0]  # counted here: a bar off a terminal counts nothing
+
+                    def task_done(_task: int, _outcome: str) -> None:
+                        done[0] += 1
+                        bar.update(1)
+
+                    interrupts.set_kept(lambda: _kept(done[0], total))
+                    report = prelabel_project(client, predictor, args.project, on_task_done=task_done)
             finally:
                 predictor.fetcher.close()
     print(

@@ -50,6 +50,17 @@ def prelabel_with_ray(
     version = actors_model_version(options)
     job = PrelabelJob(options, settings, project.get("label_config", ""), args.threads_per_worker)
     with progress_bar(total, f"project {args.project} on ray", unit="task") as bar:
+        from groundlabel.backend.prelabel_cli import _kept
+
+        from groundlabel import interrupts
+
+        done = [0]  # counted here: a bar off a terminal counts nothing
+
+        def progress() -> None:
+            done[0] += 1
+            bar.update(1)
+
+        interrupts.set_kept(lambda: _kept(done[0], total))
         report = run_prelabel_on_ray(
             client,
             args.project,
@@ -58,6 +69,6 @@ def prelabel_with_ray(
             args.address,
             args.workers,
             args.gpus_per_worker or 0.0,
-            lambda: bar.update(1),
+            progress,
         )
     return report, version

@@ -6,14 +6,16 @@ waits for it, and a model that cannot load stops ``groundlabel serve`` with one 
 On SIGTERM (``docker stop``) or Ctrl+C the backend stops taking work at once: running
 /predict batches and the background worker finish the image in progress, leave the rest
 in the queue on disk, and the process exits within a few seconds, not after the batch.
+A second signal during that stop ends the process at once; the queue is a committed
+SQLite file, so nothing in it is lost, and claims of the ended process are free again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from groundlabel.backend.task_images import TaskImageFetcher
 from groundlabel.backend.task_queue import TaskQueue
 from groundlabel.backend.webhook_worker import PrelabelWorker
 
+from groundlabel import interrupts
 from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionSettings, Detector
 from groundlabel.segmenters import load_segmenter
@@ -108,41 +111,43 @@ def serve(
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
 
-    def begin_stop() -> None:
+    def begin_stop(signum: int) -> None:
+        # In the signal watcher's thread, never in a signal handler: Event.set takes a lock, and a
+        # handler re-entering it on a second SIGTERM deadlocked the process (interrupts.py).
         log.info("stopping: finishing the image in progress, keeping the rest queued")
         predictor.stopping.set()
         if worker is not None:
             worker.request_stop()
+        server.should_exit = True
 
-    # uvicorn raises the signal again once it has shut down, into the handlers it found:
-    # these ignore it, so the queue is saved below and the process exits with 0.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        _stopping_server(config, begin_stop).run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if worker is not None:
-            worker.stop()
-        predictor.close()
-        log.info("stopped; the queue is saved in %s", settings.state_dir)
+    server = _stopping_server(config)
+    with interrupts.watch_for("groundlabel serve") as watch:
+        watch.on_first = begin_stop
+        watch.kept = f"the queue in {settings.state_dir} keeps every task not yet posted"
+        try:
+            server.run()
+        finally:
+            if worker is not None:
+                worker.stop()
+            predictor.close()
+            log.info("stopped; the queue is saved in %s", settings.state_dir)
 
 
 # Seconds uvicorn waits for open requests after SIGTERM; batches stop at the next image.
 SHUTDOWN_GRACE_S = 5
 
 
-def _stopping_server(config: Any, on_signal: Callable[[], None]) -> Any:
-    """uvicorn's server, calling ``on_signal`` the moment SIGTERM or SIGINT comes.
+def _stopping_server(config: Any) -> Any:
+    """uvicorn's server, leaving SIGTERM and SIGINT to ``interrupts`` (which sets ``should_exit``).
 
-    uvicorn would otherwise wait for in-flight /predict batches (up to the predict budget)
-    before anything else learns about the shutdown.
+    uvicorn's own handlers would wait for in-flight /predict batches (up to the predict
+    budget) before anything else learns about the shutdown, and re-raise the signal after.
     """
     import uvicorn
 
     class StoppingServer(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            on_signal()
-            super().handle_exit(sig, frame)
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     return StoppingServer(config)

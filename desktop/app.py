@@ -11,6 +11,7 @@ import ctypes.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from groundlabel.errors import GroundlabelError
 
@@ -78,6 +79,56 @@ def run_app(
     window.raise_()
     window.activateWindow()
     app.installEventFilter(ReturnFocusAfterDialogs(window))
+    interrupted = _close_on_signal(window)
     if folder is not None:
         window.open_folder(folder)
-    return int(app.exec())
+    code = int(app.exec())
+    if window.background_running:
+        # A model load or the kernel build cannot be cut short and every edit is already committed:
+        # end here instead of joining it (Qt would also abort on destroying a running QThread).
+        from groundlabel.inference.kernel_build import stop_running_builds
+
+        stop_running_builds()  # no orphaned compiler: the next start builds the kernel afresh
+        code = interrupted.code(code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return interrupted.code(code)
+
+
+class _SignalCloser:
+    """Ctrl+C or SIGTERM in the terminal closes the window as Ctrl+Q does; a second one ends at once.
+
+    The first signal is seen by ``groundlabel.interrupts``' watcher thread (Qt's event loop
+    runs no Python signal handler while idle); it emits a Qt signal, which Qt delivers on the
+    GUI thread.
+    """
+
+    def __init__(self, window: Any) -> None:
+        from PySide6.QtCore import QObject, Qt, Signal
+
+        class Relay(QObject):
+            close_requested = Signal()
+
+        self.signum: int | None = None
+        self.relay = Relay()
+        self.relay.close_requested.connect(window.close, Qt.ConnectionType.QueuedConnection)
+
+    def on_signal(self, signum: int) -> None:
+        self.signum = signum
+        self.relay.close_requested.emit()
+
+    def code(self, code: int) -> int:
+        if self.signum is None:
+            return code
+        print("groundlabel: interrupted; every edit is already saved in the project", file=sys.stderr)
+        return 128 + self.signum
+
+
+def _close_on_signal(window: Any) -> _SignalCloser:
+    from groundlabel import interrupts
+
+    closer = _SignalCloser(window)
+    interrupts.set_on_first(closer.on_signal)
+    interrupts.set_kept("every edit is already saved in the project")
+    return closer

@@ -315,8 +315,9 @@ class DetectionControl(QObject):
         else:
             self.error.emit(reason)
 
-    def shutdown(self) -> None:
-        self.thread.stop()
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """True when the worker thread has ended within ``timeout_ms``."""
+        return self.thread.stop(timeout_ms)
 
     def state(self) -> dict[str, Any]:
         return {"busy": self.busy, "model_ready": self.model_ready, "model_error": self.model_error}

@@ -165,6 +165,9 @@ class DetectionWorker(QObject):
         )
 
 
+_still_running: set[tuple[QThread, QObject]] = set()  # threads that outlived their window
+
+
 class DetectionThread(QObject):
     """Starts the worker on its own thread and stops it cleanly when the window closes."""
 
@@ -176,7 +179,16 @@ class DetectionThread(QObject):
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
-    def stop(self, timeout_ms: int = 30000) -> None:
+    def stop(self, timeout_ms: int = 30000) -> bool:
+        """Cancel the job and end the thread; False when it is still busy after ``timeout_ms``
+        (a model load or the kernel build cannot be cut short: the caller must not wait for it)."""
         self.worker.cancel()
         self.thread.quit()
-        self.thread.wait(timeout_ms)
+        if self.thread.wait(timeout_ms):
+            return True
+        # Still busy: keep the thread and its worker alive past the window (Qt aborts the process
+        # when a running QThread is destroyed) until it ends by itself, or the process does.
+        thread, worker = self.thread, self.worker
+        _still_running.add((thread, worker))
+        thread.finished.connect(lambda: _still_running.discard((thread, worker)))
+        return False

@@ -21,6 +21,7 @@ from groundlabel.desktop.model_banner import ModelBanner
 from groundlabel.desktop.session import ProjectSession
 from groundlabel.desktop.settings_dialog import SettingsDialog
 from groundlabel.desktop.shortcuts import SHORTCUTS
+from groundlabel.desktop.tasks import cancel_running
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -37,6 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from groundlabel.project.thresholds import auto_accept_precision, load_thresholds
+
+QUIT_WAIT_MS = 500  # the detection thread gets this long to finish its image when the window closes
 
 
 def choose_from_menu(menu: QMenu, pos: QPoint) -> QAction | None:
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []  # every message shown, newest last (tests read it)
         self.done_messages: list[str] = []
         self.dialog: QWidget | None = None  # the open export/import dialog
+        self.background_running = False  # set on close: work left running that quitting must not join
 
         self.canvas = ImageCanvas()
         self.files = FileListPanel()
@@ -521,8 +525,13 @@ class MainWindow(QMainWindow):
             self.resizeDocks(self._docks, [250, 230], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Quit within 2 s whatever runs in the background (issue 18): every edit is already
+        # committed, and a model load or kernel build cannot be cut short, so it is not waited for;
+        # ``app.run_app`` then ends the process without joining it.
         self.app_settings.save_window(self.saveGeometry(), self.saveState())
-        self.detection.shutdown()
-        self.masks.shutdown()
+        detection_ended = self.detection.shutdown(QUIT_WAIT_MS)
+        jobs_running = cancel_running(self)
+        masks_ended = self.masks.shutdown()
         self.controller.shutdown()
+        self.background_running = not detection_ended or jobs_running or not masks_ended
         super().closeEvent(event)

@@ -355,8 +355,16 @@ class MaskControl(QObject):
         self.canvas.brush_radius = min(max(self.canvas.brush_radius * factor, 1.0), 200.0)
         self.message.emit(f"Brush radius {self.canvas.brush_radius:.0f} px")
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_ms: int = 500) -> bool:
+        """Cancel queued mask work and wait at most ``wait_ms`` for the running call.
+
+        A mask-model load or a vision pass cannot be cut short, so quitting does not wait for it
+        (issue 18: the window closes within 2 s); its result only touched memory, never the
+        project, which every finished edit already is in. Returns whether nothing is left running.
+        """
+        finished = True
         if self._refine_task is not None:
             self._refine_task.cancel()
-            self._refine_task.wait(30000)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+            finished = bool(self._refine_task.wait(wait_ms))
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        return finished and not self.pending and not self.loading

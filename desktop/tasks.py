@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from groundlabel.errors import GroundlabelError
@@ -22,6 +22,26 @@ log = logging.getLogger(__name__)
 
 class Cancelled(Exception):
     """The user cancelled the job."""
+
+
+_outliving: set[BackgroundTask] = set()  # jobs still running when their window closed
+
+
+def cancel_running(owner: QObject) -> bool:
+    """Cancel ``owner``'s running jobs; True when some still run (quitting must not wait for them).
+
+    Those are unparented and kept here until they end: Qt aborts the process when a running
+    QThread is destroyed with its window.
+    """
+    running = False
+    for task in owner.findChildren(BackgroundTask):
+        task.cancel()
+        if task.isRunning():
+            running = True
+            task.setParent(None)
+            _outliving.add(task)
+            task.finished.connect(lambda done=task: _outliving.discard(done))
+    return running
 
 
 class BackgroundTask(QThread):

@@ -104,6 +104,12 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return 0.0 if union <= 0 else inter / union
 
 
+def _is_proposal(source: str, score: float | None) -> bool:
+    """A model's box: predicted here, or imported with a score (``detect -o`` on another machine,
+    then ``import``; the model it came from is recorded from the COCO ``info``)."""
+    return score is not None and source in ("model", "import")
+
+
 def collect_decisions(project: ReviewProject) -> ReviewDecisions:
     """Read the decisions of the project's reviewed images (one query)."""
     classes = {c.id: ClassDecisions(c.name) for c in project.classes()}
@@ -121,11 +127,11 @@ def collect_decisions(project: ReviewProject) -> ReviewDecisions:
     confusions: Counter[tuple[str, str]] = Counter()
     misses_by_image: dict[int, int] = {}
     for image_id, boxes in by_image.items():
-        rejected = [b for b in boxes if b[7] == "model" and b[8] == "rejected"]
+        rejected = [b for b in boxes if _is_proposal(b[7], b[6]) and b[8] == "rejected"]
         used: set[int] = set()
         for _, class_id, x0, y0, x1, y1, score, source, status in boxes:
             decisions = classes[class_id]
-            if source == "model" and score is not None and status in ("accepted", "rejected"):
+            if _is_proposal(source, score) and status in ("accepted", "rejected"):
                 decisions.proposals.append((float(score), status == "accepted"))
             elif source == "hand" and status != "rejected":
                 decisions.misses += 1

@@ -10,7 +10,7 @@ from calibration_helpers import add_rule, make_images, reviewed_project, scores
 
 from groundlabel.calibration import calibrate, collect_decisions
 from groundlabel.cli import main
-from groundlabel.project import ReviewProject
+from groundlabel.project import BoxStatus, ImageState, ReviewProject
 from groundlabel.project.thresholds import load_thresholds
 
 
@@ -93,3 +93,38 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["calibrate", str(folder), "--target-precision", "2"])
     assert "outside (0, 1]" in capsys.readouterr().err
+
+
+def test_imported_predictions_with_scores_are_proposals(tmp_path: Path, capsys) -> None:
+    """The README's workflow: ``detect -o`` elsewhere, ``import`` here, review, calibrate (issue 18)."""
+    folder = tmp_path / "p"
+    names = make_images(folder, 6)
+    annotations = [
+        {"id": i + 1, "image_id": 1 + i % 6, "category_id": 1, "bbox": [2 + i % 10, 2, 20, 28], "score": s}
+        for i, s in enumerate(scores(30))
+    ]
+    coco = {
+        "info": {
+            "description": "groundlabel detect predictions",
+            "model": "IDEA-Research/grounding-dino-tiny",
+        },
+        "images": [{"id": i + 1, "file_name": n, "width": 64, "height": 48} for i, n in enumerate(names)],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": annotations,
+    }
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps(coco))
+    assert main(["import", str(folder), str(predictions), "--format", "coco"]) == 0
+    with ReviewProject.open(folder) as project:
+        for image in project.images():
+            for box in project.boxes(image.id):
+                assert box.model == "IDEA-Research/grounding-dino-tiny"  # from the COCO info
+                project.update_box(
+                    box.id, status=BoxStatus.ACCEPTED if box.score >= 0.5 else BoxStatus.REJECTED
+                )
+            project.set_image_state(image.id, ImageState.REVIEWED)
+    capsys.readouterr()
+    out = tmp_path / "thresholds.json"
+    assert main(["calibrate", str(folder), "-o", str(out), "--target-precision", "1"]) == 0
+    assert json.loads(out.read_text()) == {"cat": first_at_or_above(0.5)}
+    assert "0 decision" not in capsys.readouterr().out

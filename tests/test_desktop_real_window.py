@@ -13,6 +13,7 @@ README's screenshot.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -236,3 +237,81 @@ def test_real_window_from_folder_to_coco_by_keyboard(xsession, tiny_model_dir, t
         assert (path, name) == (e_path, e_name)
         assert (bx, by, bw, bh) == pytest.approx((x0, y0, x1 - x0, y1 - y0), abs=1e-6)
     assert Image.open(screenshot).size == (1280, 800)
+
+
+QUIT_BOUND_S = 10  # the window quits within 2 s; the bound only tells a hang from a slow machine
+
+
+@pytest.mark.parametrize("how", ["ctrl+q", "sigterm-x2"])
+def test_quitting_during_a_first_load_is_at_once_and_strands_nothing(xsession, tiny_model_dir, tmp_path, how):
+    """The first start builds the native kernel while the model loads: Ctrl+Q, or two SIGTERMs 50 ms
+    apart, must not wait for it, leave no compiler running, nor strand the next start (issue 18)."""
+    import signal
+    import time
+
+    from groundlabel.inference.native import kernel_name
+
+    folder = make_folder(tmp_path)
+    db = ProjectDB(folder)
+    extensions = tmp_path / "torch_extensions"  # a fresh one: this start builds the kernel
+    x = xsession
+    env = x.env()
+    env.update(HF_HUB_OFFLINE="1", TORCH_EXTENSIONS_DIR=str(extensions))
+    env.pop("GROUNDLABEL_NO_NATIVE", None)
+    command = [sys.executable, "-m", "groundlabel", "review", str(folder), "--model", str(tiny_model_dir)]
+    command += ["--settings", str(tmp_path / "settings.ini")]
+    with (tmp_path / "app.log").open("w") as log:
+        app = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+                               start_new_session=True)  # fmt: skip
+    try:
+        main = x.wait_window(app.pid, "^groundlabel review", timeout=STEP_TIMEOUT)
+        wait_for(lambda: len(db.states()) == 3, STEP_TIMEOUT, "the folder's three images in the project")
+        name = kernel_name()
+        wait_for(
+            lambda: any(extensions.glob(f"{name}.build-*/build.ninja")), STEP_TIMEOUT, "the kernel build"
+        )
+        wait_for(lambda: x.focused() == main, 30, "the main window to take the keyboard focus")
+        x.key("space")  # an edit during the load: nothing to keep on astronaut.png
+        wait_for(lambda: db.states()["astronaut.png"] == "reviewed-empty", 30, "astronaut.png reviewed")
+        pressed = time.monotonic()
+        if how == "ctrl+q":
+            x.key("ctrl+q")
+        else:
+            app.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+            app.send_signal(signal.SIGTERM)
+        code = app.wait(QUIT_BOUND_S)
+        assert code == 0 if how == "ctrl+q" else code in (128 + signal.SIGTERM, -signal.SIGTERM)
+        print(f"quit {time.monotonic() - pressed:.2f} s after {how}")
+        # No compiler left behind in the app's process group (ninja was stopped with the app).
+        wait_for(lambda: not compilers_in_group(app.pid), 30, "the compiler jobs to stop")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.pid, signal.SIGKILL)
+        stop_app(app, tmp_path)
+    assert db.states()["astronaut.png"] == "reviewed-empty"  # the edit made during the load is kept
+    assert "Traceback" not in (tmp_path / "app.log").read_text()
+
+    # The next start is not stranded: the build lock died with the app (a rebuild after an
+    # interrupted one is tests/test_kernel_build.py's).
+    import fcntl
+
+    fd = os.open(extensions / f"{name}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def compilers_in_group(pgid: int) -> list[str]:
+    """Names of processes in process group ``pgid`` that are compilers or ninja."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition("(")[2].rpartition(")")
+        except OSError:
+            continue
+        fields = rest.split()
+        if len(fields) > 2 and fields[2] == str(pgid) and name in ("ninja", "c++", "cc1plus", "g++", "ld"):
+            found.append(name)
+    return found

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 
-from groundlabel import __version__
+from groundlabel import __version__, interrupts
 from groundlabel.cli.options import reject_invalid_env_defaults
 from groundlabel.errors import GroundlabelError
 
@@ -90,15 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not args.verbose:
         _quiet_libraries()
-    try:
-        reject_invalid_env_defaults(args)
-        return int(args.handler(args) or 0)
-    except GroundlabelError as exc:
-        print(f"groundlabel: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("groundlabel: interrupted", file=sys.stderr)
-        return 130
+    # The first Ctrl+C or SIGTERM stops the command gracefully, a second one at once (interrupts.py).
+    with interrupts.watching() as watch:
+        try:
+            reject_invalid_env_defaults(args)
+            return int(args.handler(args) or 0)
+        except GroundlabelError as exc:
+            print(f"groundlabel: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt as exc:
+            kept = watch.kept() if callable(watch.kept) else watch.kept
+            print("groundlabel: interrupted" + (f"; {kept}" if kept else ""), file=sys.stderr)
+            return interrupts.exit_code(exc)
 
 
 if __name__ == "__main__":

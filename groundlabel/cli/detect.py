@@ -111,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         results = detector.detect_like(sources, exemplars, **options)
     else:
         results = detector.detect(sources, labels, **options)
+    from groundlabel import interrupts
+    from groundlabel.cli.detect_bulk import _nothing_written
+
+    interrupts.set_kept(_nothing_written(args.output))
     with progress_bar(len(sources), "detect") as bar:
         for result in results:
             bar.update(1)

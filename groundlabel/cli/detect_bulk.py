@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from groundlabel import interrupts
 from groundlabel.cli.bulk_options import check_ray_options
 from groundlabel.cli.options import detection_options
 from groundlabel.errors import GroundlabelError, ImageLoadError
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 def _is_remote(path: str) -> bool:
     return "://" in path
+
+
+def _nothing_written(output: str) -> str:
+    return f"nothing written to {output}: it is written once every image is done (-o DIR/ writes shards as it goes)"
 
 
 def _check_options(args: argparse.Namespace, sharded: bool) -> None:
@@ -65,6 +70,15 @@ def run_bulk(args: argparse.Namespace, labels: LabelSet) -> int:
     images = boxes = 0
     try:
         with progress_bar(len(todo), "detect" + (" on ray" if args.ray else "")) as bar:
+            interrupts.set_kept(
+                (
+                    lambda: (
+                        f"{images} of {len(todo)} image(s) in {output}; the same command with --resume goes on"
+                    )
+                )
+                if sharded
+                else _nothing_written(output)
+            )
             for result in _results(args, labels, todo):
                 name = name_of(result.source)
                 if name in done:

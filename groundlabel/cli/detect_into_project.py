@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from groundlabel import interrupts
 from groundlabel.errors import GroundlabelError
 from groundlabel.labels import LabelSet
 
@@ -55,9 +56,20 @@ def run_into_project(
             )
         todo = images_to_predict(project, plan.key, images)
         with progress_bar(len(todo), "detect") as bar:
+            done = [0]  # counted here: a bar off a terminal counts nothing
+
+            def on_image(_: object) -> None:
+                done[0] += 1
+                bar.update(1)
+
+            interrupts.set_kept(
+                lambda: (
+                    f"{done[0]} of {len(todo)} image(s) predicted; the project has them and a rerun skips them"
+                )
+            )
             report = predict_into_project(
                 project, detector, labels, settings, batch_size=args.batch_size, images=todo,
-                on_image=lambda _: bar.update(1), exemplars=exemplars,
+                on_image=on_image, exemplars=exemplars,
             )  # fmt: skip
         mask_report = _masks_into_project(project, refiner) if refiner is not None else None
     report.skipped = len(images) - len(todo)

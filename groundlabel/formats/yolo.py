@@ -4,7 +4,8 @@ Each line is ``class cx cy w h``, coordinates normalised by the image size as sh
 written with 6 decimals, so a round trip moves an edge by at most 1e-6 of the image size
 (0.002 px on a 2000 px image). Class ids are the project's class order, 0-based; they are
 stable as long as the class order is. A reviewed-empty image gets an empty label file
-(a negative). ``data.yaml`` names ``path``, one entry per split and ``names``; Ultralytics
+(a negative). ``data.yaml`` names one entry per split and ``names``, and no ``path`` (Ultralytics
+then resolves the splits from the yaml's own folder, so a moved export still trains); Ultralytics
 requires ``val``, so without a split of that name ``val`` points at the training images.
 Reading also accepts the older layout, where ``labels/`` mirrors the image folder.
 
@@ -90,14 +91,16 @@ def _val_split(splits: list[str]) -> str:
     return next((s for s in splits if s != "train"), splits[0])
 
 
-def data_yaml(class_names: list[str], out: Path, splits: list[str]) -> str:
+def data_yaml(class_names: list[str], splits: list[str]) -> str:
+    """No ``path``: Ultralytics then takes the dataset root from the folder holding this file,
+    so the export still trains after it is moved or copied to another machine."""
     header = (
         "# Written by groundlabel export, the layout Ultralytics reads: images/<split>/... and\n"
         "# labels/<split>/... (class cx cy w h, or class x1 y1 x2 y2 ... for masks; normalised).\n"
-        "# `path` is where this folder was written; after moving it, change `path` (or train\n"
-        "# with data=<this file>'s new path).\n"
+        "# No `path`: Ultralytics finds the images from the folder holding this file, so the\n"
+        "# folder can be moved or copied as it is.\n"
     )
-    body: dict[str, Any] = {"path": str(out)}
+    body: dict[str, Any] = {}
     for split in splits:
         body[split] = f"{IMAGES}/{split}"
     if "val" not in splits:
@@ -116,7 +119,8 @@ def write_yolo(
 ) -> list[Path]:
     """``images/<split>/<flat path>``, ``labels/<split>/<flat path without extension>.txt``, ``data.yaml``.
 
-    ``final_out`` is where the folder will live once the staged export is renamed into place.
+    ``final_out`` (where the staged folder will be renamed to) is not needed since ``data.yaml``
+    names no absolute ``path``; the export job still passes it.
     """
     index = {name: i for i, name in enumerate(dataset.class_names)}
     written = []
@@ -137,7 +141,7 @@ def write_yolo(
         written.append(target)
         tick(progress)
     yaml_path = out / DATA_YAML
-    write_text(yaml_path, data_yaml(dataset.class_names, (final_out or out).absolute(), dataset.splits))
+    write_text(yaml_path, data_yaml(dataset.class_names, dataset.splits))
     written.append(yaml_path)
     return written
 

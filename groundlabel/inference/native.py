@@ -4,7 +4,8 @@ The fused gather in ``deformable`` is pure PyTorch and always works, but on CPU 
 index and weight tensors (four corners for every sampling point) still cost several
 passes over memory. This kernel walks the points once and accumulates straight into
 the output. It is compiled on first use with ``torch.utils.cpp_extension`` (needs a
-C++ compiler and ninja; the build is cached under the torch extensions directory);
+C++ compiler and ninja; the build is cached under the torch extensions directory by
+``kernel_build``, whose lock dies with its holder, so an interrupted build strands nobody);
 when that is not possible ``load_kernel`` returns ``None`` and callers use the
 PyTorch path. The arithmetic per corner is ``grid_sample``'s (bilinear, zeros
 padding, ``align_corners=False``) followed by the attention-weighted sum, in the
@@ -16,9 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from groundlabel.inference.kernel_build import cached_extension
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +110,20 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:10]
 
 
-def _already_built(name: str) -> bool:
-    try:
-        from torch.utils.cpp_extension import _get_build_directory
+def kernel_name() -> str:
+    return f"groundlabel_msda_v3_{_cpu_tag()}"
 
-        folder = _get_build_directory(name, verbose=False)
-    except Exception:  # a private helper of torch: if it moves, only the notice is lost
-        return True
-    return any(entry.endswith(".so") for entry in os.listdir(folder)) if os.path.isdir(folder) else False
+
+def _build(folder: Path) -> ModuleType:
+    from torch.utils.cpp_extension import load_inline
+
+    return load_inline(
+        name=kernel_name(),
+        cpp_sources=[_SOURCE],
+        extra_cflags=["-O3", "-march=native", "-ffp-contract=fast"],
+        build_directory=str(folder),
+        verbose=False,
+    )
 
 
 def load_kernel() -> ModuleType | None:
@@ -126,21 +136,15 @@ def load_kernel() -> ModuleType | None:
             log.info("native deformable kernel disabled by %s", DISABLE_ENV)
         else:
             try:
-                from torch.utils.cpp_extension import load_inline
-
-                name = f"groundlabel_msda_v3_{_cpu_tag()}"
-                if not _already_built(name):
+                kernel = cached_extension(
+                    kernel_name(),
+                    _build,
+                    what="the native deformable-attention kernel",
                     # A warning so a terminal shows it: the first detection is otherwise silent for a minute.
-                    log.warning(
-                        "building the native deformable-attention kernel (once per machine, under a minute; "
-                        "%s=1 skips it)",
-                        DISABLE_ENV,
-                    )
-                kernel = load_inline(
-                    name=name,
-                    cpp_sources=[_SOURCE],
-                    extra_cflags=["-O3", "-march=native", "-ffp-contract=fast"],
-                    verbose=False,
+                    notice=(
+                        "building the native deformable-attention kernel: once per machine, about a minute "
+                        f"({DISABLE_ENV}=1 skips it)"
+                    ),
                 )
             except Exception as exc:  # no compiler, no ninja, no headers: fall back, do not fail
                 log.warning("native deformable kernel unavailable (%s); using the PyTorch path", exc)
