@@ -8,6 +8,7 @@ in one transaction, so a bad entry leaves the project untouched.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -16,7 +17,7 @@ from groundlabel import masks
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
 from groundlabel.formats.yolo import FLAT_SEPARATOR
-from groundlabel.project.models import BoxSource, BoxStatus, ImageRecord, ImageState
+from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ImageRecord, ImageState
 from groundlabel.project.store import ReviewProject
 
 REVIEWED_STATES = (ImageState.REVIEWED, ImageState.REVIEWED_EMPTY)
@@ -175,8 +176,35 @@ def _box_mask(box: DatasetBox, image: DatasetImage, width: int, height: int, fil
     return masks.normalise(box.mask)
 
 
-def _same_box(a: tuple[int, tuple[float, ...]], b: tuple[int, tuple[float, ...]]) -> bool:
-    return a[0] == b[0] and all(abs(p - q) < 1e-6 for p, q in zip(a[1], b[1], strict=True))
+DUPLICATE_TOLERANCE = 1e-6  # a box this close to one already on the image (every corner) is the same box
+_BUCKET = 1e-3  # the duplicate index groups boxes by class and x0 in steps of this many pixels
+
+
+class _ExistingBoxes:
+    """The boxes already on an image, found by class and corners in constant time.
+
+    Comparing each imported box with every box on the image made a dense image's import
+    quadratic; here a box is compared only with the few whose x0 lies in its bucket or the
+    next ones, with the same tolerance as before, and the first such box (in the image's box
+    order) is the match, as before.
+    """
+
+    def __init__(self, boxes: list[BoxRecord]) -> None:
+        self.buckets: dict[tuple[int, int], list[tuple[int, BoxRecord]]] = defaultdict(list)
+        for order, box in enumerate(boxes):
+            self.buckets[(box.class_id, math.floor(box.xyxy[0] / _BUCKET))].append((order, box))
+
+    def find(self, class_id: int, xyxy: tuple[float, ...]) -> BoxRecord | None:
+        if not self.buckets:
+            return None
+        bucket = math.floor(xyxy[0] / _BUCKET)
+        matches = [
+            (order, box)
+            for near in (bucket - 1, bucket, bucket + 1)
+            for order, box in self.buckets.get((class_id, near), ())
+            if all(abs(p - q) < DUPLICATE_TOLERANCE for p, q in zip(box.xyxy, xyxy, strict=True))
+        ]
+        return min(matches, key=lambda match: match[0])[1] if matches else None
 
 
 def import_dataset(
@@ -228,39 +256,33 @@ def import_dataset(
         report.classes_added = [n for n in class_ids if n not in before]
         for image, record, boxes in resolved:
             box_status = status or (BoxStatus.ACCEPTED if image.labelled else BoxStatus.PENDING)
-            existing = project.boxes(record.id)
+            existing = _ExistingBoxes(project.boxes(record.id))
+            new_rows = []
             for box in boxes:
-                key = (class_ids[box.class_name], box.xyxy)
-                same = next(
-                    (
-                        b
-                        for b in existing
-                        if b.class_id == key[0]
-                        and all(abs(p - q) < 1e-6 for p, q in zip(b.xyxy, key[1], strict=True))
-                    ),
-                    None,
-                )
+                same = existing.find(class_ids[box.class_name], box.xyxy)
                 if same is not None:
                     report.duplicates += 1
                     if same.mask is None and box.mask is not None:  # the box came back with a mask
                         project.update_box(same.id, mask=box.mask, mask_score=box.mask_score, mask_model=None)
                         report.masks_added += 1
                     continue
-                project.insert_box(
-                    record.id,
-                    class_ids[box.class_name],
-                    box.xyxy,
-                    source=BoxSource.IMPORT,
-                    status=box_status,
-                    score=box.score,
-                    model=dataset.model if box.score is not None else None,
-                    box_threshold=dataset.box_threshold if box.score is not None else None,
-                    text_threshold=dataset.text_threshold if box.score is not None else None,
-                    mask=box.mask,
-                    mask_score=box.mask_score if box.mask is not None else None,
-                    mask_model=dataset.model if box.mask is not None and box.score is not None else None,
+                scored = box.score is not None
+                new_rows.append(
+                    {
+                        "class_id": class_ids[box.class_name],
+                        "xyxy": box.xyxy,
+                        "source": BoxSource.IMPORT,
+                        "status": box_status,
+                        "score": box.score,
+                        "model": dataset.model if scored else None,
+                        "box_threshold": dataset.box_threshold if scored else None,
+                        "text_threshold": dataset.text_threshold if scored else None,
+                        "mask": box.mask,
+                        "mask_score": box.mask_score if box.mask is not None else None,
+                        "mask_model": dataset.model if box.mask is not None and scored else None,
+                    }
                 )
-                report.boxes += 1
+            report.boxes += project.insert_boxes(record.id, new_rows)
             current = project.image(record.id).state
             if box_status is BoxStatus.ACCEPTED:
                 has_boxes = bool(boxes) or any(b.exported for b in project.boxes(record.id))
