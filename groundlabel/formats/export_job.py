@@ -21,6 +21,7 @@ from groundlabel.formats.registry import get_format
 from groundlabel.formats.split_summary import split_table, split_warnings
 from groundlabel.formats.splits import Split, assign_splits, describe, parse_splits
 from groundlabel.formats.staging import read_manifest, staged_folder
+from groundlabel.formats.voc_masks import palette_warnings
 from groundlabel.formats.yolo import flat_name
 
 SINGLE_FILE_FORMATS = ("coco", "labelstudio")
@@ -120,5 +121,7 @@ def export_dataset(
         written = dataset_format.write(dataset, staging, progress, placer, **options)
     written = [out.absolute() / path.relative_to(staging) for path in written]
     outcome = ExportOutcome(written, split_table(dataset), split_warnings(dataset), skipped)
+    if format_name == "voc" and dataset.has_masks:
+        outcome.warnings += palette_warnings(dataset.images, dataset.class_names)
     outcome.linked, outcome.copied, outcome.rewritten = placer.linked, placer.copied, placer.rewritten
     return outcome

@@ -36,6 +36,7 @@ from groundlabel.formats.images_out import ImagePlacer
 from groundlabel.formats.staging import write_text
 from groundlabel.formats.voc_masks import (
     SEGMENTATION_SETS,
+    fits_palette,
     has_segmentation,
     read_object_masks,
     voc_colormap,
@@ -157,7 +158,7 @@ def write_voc(
         if placer is not None:
             stored = placer.target_name(image.file_name, jpeg=True)
             placer.place(image.file_name, out / JPEG_IMAGES / stored, jpeg=True)
-        segmented = with_masks and has_segmentation(image)
+        segmented = with_masks and has_segmentation(image) and fits_palette(image, class_index)
         target = out / ANNOTATIONS / f"{stem}.xml"
         write_text(target, image_xml(image, stored, segmented))
         written.append(target)

@@ -55,6 +55,37 @@ def has_segmentation(image: DatasetImage) -> bool:
     return not image.boxes or any(box.mask is not None for box in image.boxes)
 
 
+PALETTE_LIMIT = 254  # indices 1..254: 0 is background, 255 is VOC's "void" outline
+
+
+def fits_palette(image: DatasetImage, class_index: dict[str, int]) -> bool:
+    """Whether the image's PNGs can number its objects and classes in 8 bits.
+
+    An image with more objects than that, or a mask of a class past line 254 of the
+    labelmap, gets no segmentation PNGs (neither: a reader of ``ImageSets/Segmentation``
+    expects both); its XML, which has no such limit, is written as for any image.
+    """
+    if len(image.boxes) > PALETTE_LIMIT:
+        return False
+    return all(class_index[b.class_name] <= PALETTE_LIMIT for b in image.boxes if b.mask is not None)
+
+
+def palette_warnings(images: list[DatasetImage], class_names: list[str], shown: int = 10) -> list[str]:
+    """One line naming the images left without PNGs (the first ``shown`` of them)."""
+    class_index = {name: i for i, name in enumerate(class_names, start=1)}
+    left_out = [i.file_name for i in images if has_segmentation(i) and not fits_palette(i, class_index)]
+    if not left_out:
+        return []
+    names = ", ".join(left_out[:shown]) + (
+        f" and {len(left_out) - shown} more" if len(left_out) > shown else ""
+    )
+    return [
+        f"{len(left_out)} image(s) have more than {PALETTE_LIMIT} objects (or a class past line "
+        f"{PALETTE_LIMIT} of labelmap.txt), more than a VOC segmentation PNG can number: their XML is "
+        f"written but no SegmentationObject/SegmentationClass PNG: {names}"
+    ]
+
+
 def _png(indices: np.ndarray, palette: list[int]) -> bytes:
     import io
 
@@ -76,10 +107,6 @@ def write_segmentation(
     width, height = int(image.width or 0), int(image.height or 0)
     objects = np.zeros((height, width), dtype=np.uint8)
     classes = np.zeros((height, width), dtype=np.uint8)
-    if len(image.boxes) > 254 or len(class_index) > 254:
-        raise FormatError(
-            image.file_name, "", "VOC segmentation PNGs hold at most 254 objects and 254 classes"
-        )
     painted = [(n, box) for n, box in enumerate(image.boxes, start=1) if box.mask is not None]
     painted.sort(key=lambda pair: -masks.area(pair[1].mask))  # the largest first, the smallest on top
     for number, box in painted:
