@@ -94,3 +94,29 @@ def test_duplicates_are_still_found_after_batching(folder: Path) -> None:
         second = import_dataset(project, Dataset(["cat"], [DatasetImage("chelsea.png", None, None, again)]))
         assert (first.boxes, second.boxes, second.duplicates) == (50, 1, 49)
         assert len(project.boxes(project.image_by_path("chelsea.png").id)) == 51
+
+
+def test_a_failure_while_writing_leaves_the_project_as_it_was(folder: Path, monkeypatch) -> None:
+    """Batched inserts still land in the import's one transaction: a failure on the second
+    image takes back the first image's boxes (box counts and integrity check before and after)."""
+    with ReviewProject.open(folder) as project:
+        import_dataset(project, Dataset(["cat"], [DatasetImage("chelsea.png", None, None, _boxes(20, 0.0))]))
+        before = project.dump_state()["boxes"]
+        real, calls = project.insert_boxes, []
+
+        def failing(image_id, rows):
+            calls.append(image_id)
+            if len(calls) == 2:
+                raise OSError("disk full")
+            return real(image_id, rows)
+
+        monkeypatch.setattr(project, "insert_boxes", failing)
+        images = [
+            DatasetImage("chelsea.png", None, None, _boxes(300, 0.5)),
+            DatasetImage("astronaut.png", None, None, _boxes(10, 0.5)),
+        ]
+        with pytest.raises(OSError):
+            import_dataset(project, Dataset(["cat", "dog"], images))
+        assert project.dump_state()["boxes"] == before
+        assert [c.name for c in project.classes()] == ["cat"]
+        assert project._connection().execute("PRAGMA integrity_check").fetchall() == [("ok",)]
