@@ -223,29 +223,32 @@ def import_dataset(
     index = _ImageIndex(project.images())
     resolved: list[tuple[DatasetImage, ImageRecord, list[DatasetBox]]] = []
     seen: dict[int, str] = {}
-    for image in dataset.images:
-        file, where = image.file or dataset.source, image.entry
-        try:
-            record = index.find(image.file_name)
-        except LookupError as exc:
-            raise FormatError(file, where, f"{exc} in {project.root}") from None
-        if record.id in seen:
-            raise FormatError(file, where, f"{record.path} is listed twice (also {seen[record.id]})")
-        seen[record.id] = where or file
-        try:
-            info = project.ensure_image_info(record.id, with_hash=False)
-        except ImageLoadError as exc:
-            raise FormatError(file, where, f"image {record.path}: {exc.reason}") from None
-        width, height = info.width or 0, info.height or 0
-        if image.width is not None and (image.width, image.height) != (width, height):
-            raise FormatError(
-                file,
-                where,
-                f"says {record.path} is {image.width}x{image.height}, but it is {width}x{height} as shown "
-                "(EXIF orientation applied); were the boxes made on another version of the image?",
-            )
-        resolved.append((image, info, [_scaled_box(b, image, width, height, file) for b in image.boxes]))
-        tick(progress)
+    # One transaction for the sizes read on the way (a commit, with its fsync, per image made
+    # a COCO-sized import spend minutes on commits); a failure takes them back too.
+    with project.batch():
+        for image in dataset.images:
+            file, where = image.file or dataset.source, image.entry
+            try:
+                record = index.find(image.file_name)
+            except LookupError as exc:
+                raise FormatError(file, where, f"{exc} in {project.root}") from None
+            if record.id in seen:
+                raise FormatError(file, where, f"{record.path} is listed twice (also {seen[record.id]})")
+            seen[record.id] = where or file
+            try:
+                info = project.ensure_image_info(record.id, with_hash=False)
+            except ImageLoadError as exc:
+                raise FormatError(file, where, f"image {record.path}: {exc.reason}") from None
+            width, height = info.width or 0, info.height or 0
+            if image.width is not None and (image.width, image.height) != (width, height):
+                raise FormatError(
+                    file,
+                    where,
+                    f"says {record.path} is {image.width}x{image.height}, but it is {width}x{height} as shown "
+                    "(EXIF orientation applied); were the boxes made on another version of the image?",
+                )
+            resolved.append((image, info, [_scaled_box(b, image, width, height, file) for b in image.boxes]))
+            tick(progress)
 
     report = ImportReport(images=len(resolved))
     with project.batch():
