@@ -133,6 +133,10 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
 
             yield DetectionResult(source, (0, 0), error=exc.reason)
     check_model(args.model)
+    if args.masks:
+        from groundlabel.segmenters.base import check_segmenter
+
+        check_segmenter(args.masks)  # a bad mask model is one line here too, before Ray starts
     job = DetectJob(
         model=args.model,
         device=args.device,
@@ -144,6 +148,7 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
         max_detections=args.max_detections,
         batch_size=args.batch_size,
         threads=args.threads_per_worker,
+        masks=args.masks,
     )
     gpus = args.gpus_per_worker or 0.0
     with ray_session(args.address):
@@ -178,6 +183,10 @@ class _CocoSink:
             "box_threshold": args.box_threshold,
             "text_threshold": args.text_threshold,
         }
+        if getattr(args, "masks", None):
+            from groundlabel.segmenters.base import check_segmenter
+
+            info["mask_model"] = check_segmenter(args.masks)  # the plain path's segmenter.model_record
         write_json_atomic(self.output, build_coco(entries, labels.names, info))
 
     def close(self) -> None:
