@@ -212,3 +212,58 @@ def test_masks_on_ray_equal_the_plain_run_and_resume(local_ray, tiny_model_dir, 
     for _, row in iter_rows(shards):
         want = [a for a in expected["annotations"] if a["image_id"] == ids[row["file"]]]
         assert [m["counts"] for m in row["masks"]] == [a["segmentation"]["counts"] for a in want]
+
+
+def test_segment_on_ray_equals_the_plain_run_and_resumes(local_ray, tmp_path, capsys):
+    """``segment --ray``: the project gets the plain run's masks; a rerun has nothing to do."""
+    import shutil
+
+    from groundlabel import masks as mask_codec
+    from groundlabel.devtools.random_segmenters import save_random_segmenter
+    from groundlabel.project.models import BoxSource, BoxStatus
+    from groundlabel.project.store import ReviewProject
+
+    sam = save_random_segmenter("sam", tmp_path / "sam")
+    folders = []
+    for name in ("plain", "ray"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(PHOTOS / "chelsea.png", folder / "a.png")
+        shutil.copy(PHOTOS / "astronaut.png", folder / "b.png")
+        with ReviewProject.open(folder) as project:
+            thing = project.ensure_classes(["thing"])["thing"]
+            for image in project.images():
+                project.ensure_image_info(image.id)
+                for xyxy in ((20.0, 30.0, 200.0, 250.0), (100.0, 50.0, 300.0, 280.0)):
+                    project.insert_box(
+                        image.id, thing, xyxy, source=BoxSource.MODEL, status=BoxStatus.ACCEPTED
+                    )
+        folders.append(folder)
+
+    def masks(folder: Path) -> list[tuple]:
+        with ReviewProject.open(folder) as project:
+            return [
+                (
+                    image.path,
+                    box.xyxy,
+                    mask_codec.normalise(box.mask)["counts"],
+                    box.mask_score,
+                    box.mask_model,
+                )
+                for image in project.images()
+                for box in project.boxes(image.id)
+            ]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["segment", str(folders[0]), "--masks", str(sam), "--device", "cpu"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    command = ["segment", str(folders[1]), "--masks", str(sam), "--device", "cpu", "--ray"]
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "4 mask(s) on 2 image(s)" in capsys.readouterr().err
+    assert masks(folders[1]) == masks(folders[0])
+    assert main(command) == 0
+    assert "nothing to do" in capsys.readouterr().err
