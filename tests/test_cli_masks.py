@@ -67,15 +67,6 @@ def test_detect_masks_writes_one_rle_segmentation_per_box(family, family_model, 
         assert isinstance(annotation["mask_score"], float)
 
 
-def test_detect_masks_is_refused_on_the_ray_path(sam_dir, tmp_path, capsys):
-    code = main([
-        "detect", str(PHOTOS), "--labels", "cat", "--model", "any-model", "--masks", str(sam_dir),
-        "--ray", "-o", str(tmp_path / "out.json"),
-    ])  # fmt: skip
-    assert code == 2
-    assert "--masks runs in one process" in capsys.readouterr().err
-
-
 def test_detect_masks_into_shards_carries_one_mask_per_box(family_model, sam_dir, segmenter, tmp_path):
     out = tmp_path / "shards"
     code = main([

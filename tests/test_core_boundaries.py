@@ -103,3 +103,55 @@ def test_the_scan_catches_every_way_of_naming_a_front_end():
     assert (
         front_end_references('"""The backend and the desktop build on the core."""\nx = "backend-ish"') == []
     )
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every ``groundlabel...`` module a source imports, at the top or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("groundlabel.")}
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("groundlabel.")
+        ):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # a submodule imported by name
+    return found
+
+
+def cli_import_cycles() -> list[list[str]]:
+    """Cycles among the CLI's modules (lazy imports count: they are knots all the same)."""
+    cli_dir = CORE_DIR / "cli"
+    modules = {f"groundlabel.cli.{p.stem}": p for p in cli_dir.glob("*.py") if p.stem != "__init__"}
+    graph = {name: imported_modules(path.read_text()) & set(modules) for name, path in modules.items()}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, trail: list[str]) -> None:
+        for target in sorted(graph[name]):
+            if target in trail:
+                cycle = trail[trail.index(target) :]
+                if min(cycle) == cycle[0]:  # each cycle once, from its smallest name
+                    cycles.append(cycle)
+            else:
+                visit(target, [*trail, target])
+
+    for name in sorted(graph):
+        visit(name, [name])
+    return cycles
+
+
+def test_the_cli_modules_import_each_other_without_cycles():
+    # detect and detect_bulk imported each other; their shared naming lives in detect_naming now.
+    assert cli_import_cycles() == []
+    assert "groundlabel.cli.detect_naming" in imported_modules(
+        (CORE_DIR / "cli" / "detect_bulk.py").read_text()
+    )
+
+
+def test_the_cycle_scan_sees_a_lazy_import():
+    assert imported_modules("def f():\n    from groundlabel.cli.detect import run\n") == {
+        "groundlabel.cli.detect",
+        "groundlabel.cli.detect.run",
+    }

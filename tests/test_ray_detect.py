@@ -178,3 +178,92 @@ def test_ray_options_need_ray_and_a_missing_extra_is_one_line(
     assert main([*args, "-o", str(tmp_path / "x.json"), "--ray"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'groundlabel[ray]'" in err and "Traceback" not in err
+
+
+def test_masks_on_ray_equal_the_plain_run_and_resume(local_ray, tiny_model_dir, image_tree, tmp_path, capsys):
+    """``detect --masks --ray``: the workers' masks are the plain path's, RLE string for string."""
+    import json
+
+    from groundlabel.devtools.random_segmenters import save_random_segmenter
+    from groundlabel.formats.shards import iter_rows
+
+    sam = save_random_segmenter("sam", tmp_path / "sam")
+    base = ["-l", "cat, person", "--model", str(tiny_model_dir), "--box-threshold", "0.0"]
+    base += ["--max-detections", "2", "--masks", str(sam)]
+    plain = tmp_path / "plain.json"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the arithmetic of a 1-thread worker, to the last bit
+    try:
+        assert main(["detect", str(image_tree), *base, "-o", str(plain)]) == 1
+    finally:
+        torch.set_num_threads(threads)
+    on_ray = tmp_path / "ray.json"
+    assert main(["detect", str(image_tree), *base, "-o", str(on_ray), "--ray"]) == 1
+    expected, got = json.loads(plain.read_text()), json.loads(on_ray.read_text())
+    assert len(expected["annotations"]) == 8 and all("segmentation" in a for a in expected["annotations"])
+    assert got == expected  # boxes, RLE counts, mask scores, info["mask_model"]: all equal
+    # shards: stopped after one image, resumed on Ray, the masks are still the plain ones
+    shards = tmp_path / "shards"
+    assert main(["detect", str(image_tree / "cat.png"), *base, "-o", f"{shards}/", "--ray"]) == 0
+    capsys.readouterr()
+    assert main(["detect", str(image_tree), *base, "-o", f"{shards}/", "--ray", "--resume"]) == 1
+    assert "3 image(s)" in capsys.readouterr().err
+    ids = {image["file_name"]: image["id"] for image in expected["images"]}
+    for _, row in iter_rows(shards):
+        want = [a for a in expected["annotations"] if a["image_id"] == ids[row["file"]]]
+        assert [m["counts"] for m in row["masks"]] == [a["segmentation"]["counts"] for a in want]
+
+
+def test_segment_on_ray_equals_the_plain_run_and_resumes(local_ray, tmp_path, capsys):
+    """``segment --ray``: the project gets the plain run's masks; a rerun has nothing to do."""
+    import shutil
+
+    from groundlabel import masks as mask_codec
+    from groundlabel.devtools.random_segmenters import save_random_segmenter
+    from groundlabel.project.models import BoxSource, BoxStatus
+    from groundlabel.project.store import ReviewProject
+
+    sam = save_random_segmenter("sam", tmp_path / "sam")
+    folders = []
+    for name in ("plain", "ray"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(PHOTOS / "chelsea.png", folder / "a.png")
+        shutil.copy(PHOTOS / "astronaut.png", folder / "b.png")
+        with ReviewProject.open(folder) as project:
+            thing = project.ensure_classes(["thing"])["thing"]
+            for image in project.images():
+                project.ensure_image_info(image.id)
+                for xyxy in ((20.0, 30.0, 200.0, 250.0), (100.0, 50.0, 300.0, 280.0)):
+                    project.insert_box(
+                        image.id, thing, xyxy, source=BoxSource.MODEL, status=BoxStatus.ACCEPTED
+                    )
+        folders.append(folder)
+
+    def masks(folder: Path) -> list[tuple]:
+        with ReviewProject.open(folder) as project:
+            return [
+                (
+                    image.path,
+                    box.xyxy,
+                    mask_codec.normalise(box.mask)["counts"],
+                    box.mask_score,
+                    box.mask_model,
+                )
+                for image in project.images()
+                for box in project.boxes(image.id)
+            ]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["segment", str(folders[0]), "--masks", str(sam), "--device", "cpu"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    command = ["segment", str(folders[1]), "--masks", str(sam), "--device", "cpu", "--ray"]
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "4 mask(s) on 2 image(s)" in capsys.readouterr().err
+    assert masks(folders[1]) == masks(folders[0])
+    assert main(command) == 0
+    assert "nothing to do" in capsys.readouterr().err

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 from groundlabel.cli.bulk_options import add_bulk_options, wants_bulk
 from groundlabel.cli.detect_exemplars import add_exemplar_options, exemplar_labels, exemplars_for
 from groundlabel.cli.detect_masks import MaskRefiner, add_masks_option, refuse_unsupported
+from groundlabel.cli.detect_naming import common_root, nothing_written, relative_name
 from groundlabel.cli.options import (
     add_model_options,
     add_threshold_options,
@@ -52,19 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_exemplar_options(parser)
     add_masks_option(parser)
     parser.set_defaults(handler=run)
-
-
-def common_root(paths: Sequence[str | os.PathLike[str]]) -> Path:
-    """The folder that file names in the output are relative to."""
-    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
-    return Path(os.path.commonpath([str(f) for f in folders]))
-
-
-def relative_name(path: str, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         results = detector.detect(sources, labels, **options)
     from groundlabel import interrupts
-    from groundlabel.cli.detect_bulk import _nothing_written
 
-    interrupts.set_kept(_nothing_written(args.output))
+    interrupts.set_kept(nothing_written(args.output))
     with progress_bar(len(sources), "detect") as bar:
         for result in results:
             bar.update(1)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from groundlabel import interrupts
 from groundlabel.cli.bulk_options import check_ray_options
+from groundlabel.cli.detect_naming import common_root, nothing_written, relative_name
 from groundlabel.cli.options import detection_options
 from groundlabel.errors import GroundlabelError, ImageLoadError
 from groundlabel.images import expand_inputs, load_image
@@ -29,10 +30,6 @@ def _is_remote(path: str) -> bool:
     return "://" in path
 
 
-def _nothing_written(output: str) -> str:
-    return f"nothing written to {output}: it is written once every image is done (-o DIR/ writes shards as it goes)"
-
-
 def _check_options(args: argparse.Namespace, sharded: bool) -> None:
     check_ray_options(args)
     if args.resume and not sharded:
@@ -43,7 +40,6 @@ def _check_options(args: argparse.Namespace, sharded: bool) -> None:
 
 def run_bulk(args: argparse.Namespace, labels: LabelSet) -> int:
     """The detect command when ``--ray``, ``--resume`` or ``-o DIR/`` is given."""
-    from groundlabel.cli.detect import common_root, relative_name
     from groundlabel.formats.shards import done_files, is_sharded_output
     from groundlabel.progress import progress_bar
 
@@ -77,7 +73,7 @@ def run_bulk(args: argparse.Namespace, labels: LabelSet) -> int:
                     )
                 )
                 if sharded
-                else _nothing_written(output)
+                else nothing_written(output)
             )
             for result in _results(args, labels, todo):
                 name = name_of(result.source)
@@ -137,6 +133,10 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
 
             yield DetectionResult(source, (0, 0), error=exc.reason)
     check_model(args.model)
+    if args.masks:
+        from groundlabel.segmenters.base import check_segmenter
+
+        check_segmenter(args.masks)  # a bad mask model is one line here too, before Ray starts
     job = DetectJob(
         model=args.model,
         device=args.device,
@@ -148,6 +148,7 @@ def _ray_results(args: argparse.Namespace, labels: LabelSet, todo: list[str]) ->
         max_detections=args.max_detections,
         batch_size=args.batch_size,
         threads=args.threads_per_worker,
+        masks=args.masks,
     )
     gpus = args.gpus_per_worker or 0.0
     with ray_session(args.address):
@@ -182,6 +183,10 @@ class _CocoSink:
             "box_threshold": args.box_threshold,
             "text_threshold": args.text_threshold,
         }
+        if getattr(args, "masks", None):
+            from groundlabel.segmenters.base import check_segmenter
+
+            info["mask_model"] = check_segmenter(args.masks)  # the plain path's segmenter.model_record
         write_json_atomic(self.output, build_coco(entries, labels.names, info))
 
     def close(self) -> None:

@@ -5,16 +5,14 @@ per image, one mask per box, the segmenter's score kept) into ``DetectionResult.
 the writers put them out (``formats.coco``: ``segmentation`` as compressed RLE, ``area``
 the mask's, ``mask_score``; the JSON Lines shards of ``-o DIR/`` carry them too). With
 ``--into-project`` the new boxes get masks in the project (as ``groundlabel segment
---boxes all`` would give them). ``--ray`` refuses ``--masks`` for now: the Ray actors run
-the detector only.
+--boxes all`` would give them). With ``--ray`` each actor loads the segmenter too and
+refines its own results from the bytes it already holds (``distributed.detect_pipeline``).
 """
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
-
-from groundlabel.errors import GroundlabelError
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionResult
@@ -36,9 +34,7 @@ def add_masks_option(parser: argparse.ArgumentParser) -> None:
 
 
 def refuse_unsupported(args: argparse.Namespace) -> None:
-    """The paths that cannot carry masks yet say so before any model loads."""
-    if getattr(args, "masks", None) and getattr(args, "ray", False):
-        raise GroundlabelError("--masks runs in one process for now: leave out --ray")
+    """The paths that cannot carry masks yet say so before any model loads (none today: Ray does)."""
 
 
 class MaskRefiner:

@@ -60,10 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="recompute every chosen box's mask, also masks made by this model or by hand",
     )
     add_mask_model_options(parser, with_device=True)
+    from groundlabel.cli.bulk_options import add_ray_options
+
+    add_ray_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from groundlabel.cli.bulk_options import check_ray_options
     from groundlabel.progress import progress_bar
     from groundlabel.project.store import ReviewProject
     from groundlabel.segmenters import load_segmenter
@@ -72,9 +76,16 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
         raise GroundlabelError(f"{folder}: not a folder; give the folder of a review project")
+    check_ray_options(args)
     with ReviewProject.open(folder) as project:
-        segmenter = load_segmenter(args.masks, device=args.device, dtype=args.dtype)
-        plan = plan_masks(project, segmenter.model_record, BoxChoice(args.boxes), overwrite=args.overwrite)
+        if args.ray:
+            from groundlabel.segmenters.base import check_segmenter
+
+            segmenter, record = None, check_segmenter(args.masks)  # the workers load it
+        else:
+            segmenter = load_segmenter(args.masks, device=args.device, dtype=args.dtype)
+            record = segmenter.model_record
+        plan = plan_masks(project, record, BoxChoice(args.boxes), overwrite=args.overwrite)
         if not plan.work:
             print(
                 f"nothing to do: no {args.boxes} box without a mask from {args.masks} "
@@ -84,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         with progress_bar(plan.box_count, "segment", unit="box") as bar:
             try:
-                report = segment_project(
-                    project, segmenter, plan, on_image=lambda item: bar.update(len(item.boxes))
-                )
+                on_image = lambda item: bar.update(len(item.boxes))  # noqa: E731
+                if segmenter is None:
+                    report = _segment_on_ray(args, project, plan, record, on_image)
+                else:
+                    report = segment_project(project, segmenter, plan, on_image=on_image)
             except KeyboardInterrupt:
                 bar.close()
                 print(
@@ -103,3 +116,30 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     return 1 if report.failures else 0
+
+
+def _segment_on_ray(args: argparse.Namespace, project, plan, record: str, on_image):  # noqa: ANN001
+    """The plan's masks computed by Ray actors, written here one image at a time as they come."""
+    from groundlabel.distributed import require_ray
+
+    require_ray("groundlabel segment")
+    from groundlabel.distributed.detect_pipeline import default_workers
+    from groundlabel.distributed.segment_pipeline import SegmentJob, segment_on_ray
+    from groundlabel.distributed.session import ray_session
+    from groundlabel.images import DEFAULT_MAX_PIXELS
+    from groundlabel.segmenters.project_masks import SegmentReport, write_masks
+
+    items = [(str(project.image_file(w.image)), [tuple(b.xyxy) for b in w.boxes]) for w in plan.work]
+    job = SegmentJob(args.masks, args.device, args.dtype, args.threads_per_worker, DEFAULT_MAX_PIXELS)
+    gpus = args.gpus_per_worker or 0.0
+    report = SegmentReport()
+    with ray_session(args.address):
+        workers = args.workers or default_workers(job.threads, gpus)
+        for row in segment_on_ray(items, job, workers, gpus):
+            item = plan.work[row["index"]]
+            if row["error"]:
+                report.failures.append((item.image.path, row["error"]))
+            else:
+                write_masks(project, item, row["masks"], row["scores"], record, report)
+            on_image(item)
+    return report

@@ -73,6 +73,20 @@ def load_segmenter(model: str, device: str = "auto", dtype: str = "fp32") -> Seg
 
     Failures (missing, gated, unsupported family) raise ``ModelLoadError`` with one clear line.
     """
+    from groundlabel.segmenters import SEGMENTER_FAMILIES
+
+    family = check_segmenter(model).split(":", 1)[0]
+    module = importlib.import_module(f"groundlabel.segmenters.{SEGMENTER_FAMILIES[family]}")
+    return module.load(model, device=device, dtype=dtype)
+
+
+def check_segmenter(model: str) -> str:
+    """The ``model_record`` ``model`` would have once loaded, from its config alone (no weights).
+
+    Lets a driver (``detect --ray``) refuse a bad mask model in one line before its workers
+    load it, and record the model as the plain path does. Each adapter's ``family`` is its
+    ``config.model_type``.
+    """
     from groundlabel.model_loading import ModelLoadError
     from groundlabel.segmenters import SEGMENTER_FAMILIES
 
@@ -83,8 +97,7 @@ def load_segmenter(model: str, device: str = "auto", dtype: str = "fp32") -> Seg
             f"{model}: model type {family!r} is not a mask model groundlabel can run; "
             f"use a SAM, SAM-HQ or SAM 2.1 checkpoint (families: {', '.join(SEGMENTER_FAMILIES)})"
         )
-    module = importlib.import_module(f"groundlabel.segmenters.{SEGMENTER_FAMILIES[family]}")
-    return module.load(model, device=device, dtype=dtype)
+    return f"{family}:{model}"
 
 
 def _read_config(model: str) -> dict[str, Any]:

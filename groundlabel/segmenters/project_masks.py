@@ -102,18 +102,31 @@ def segment_project(
         try:
             image = load_image(project.image_file(item.image), max_pixels=max_pixels)
             rles, scores = masks_for_image(segmenter, image, [b.xyxy for b in item.boxes])
-            values = {
-                box.id: MaskValue(rle, score, model)
-                for box, rle, score in zip(item.boxes, rles, scores, strict=True)
-            }
-            project.execute(SetMasks(values, description=f"masks for {len(values)} box(es) ({model})"))
         except ImageLoadError as exc:
             report.failures.append((item.image.path, exc.reason))
-        except ProjectError as exc:
-            report.failures.append((item.image.path, str(exc)))
         else:
-            report.images += 1
-            report.masks += len(values)
+            write_masks(project, item, rles, scores, model, report)
         if on_image is not None:
             on_image(item)
     return report
+
+
+def write_masks(
+    project: ReviewProject,
+    item: ImageWork,
+    rles: list[dict],
+    scores: list[float],
+    model: str,
+    report: SegmentReport,
+) -> None:
+    """One image's masks as one ``SetMasks`` (also what ``segment --ray``'s driver runs per result)."""
+    values = {
+        box.id: MaskValue(rle, score, model) for box, rle, score in zip(item.boxes, rles, scores, strict=True)
+    }
+    try:
+        project.execute(SetMasks(values, description=f"masks for {len(values)} box(es) ({model})"))
+    except ProjectError as exc:
+        report.failures.append((item.image.path, str(exc)))
+    else:
+        report.images += 1
+        report.masks += len(values)
