@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from groundlabel.errors import GroundlabelError
-from groundlabel.model_loading import DEFAULT_MODEL
+from groundlabel.model_catalog import DEFAULT_MODEL
 
 
 class CvatParameterError(GroundlabelError):

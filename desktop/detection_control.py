@@ -19,7 +19,7 @@ from groundlabel.class_thresholds import ClassThresholds
 from groundlabel.detector import DetectionResult, DetectionSettings
 from groundlabel.errors import GroundlabelError
 from groundlabel.labels import LabelSet
-from groundlabel.model_loading import DEFAULT_MODEL
+from groundlabel.model_catalog import DEFAULT_MODEL
 from groundlabel.project import ImageState, ReviewProject
 from groundlabel.project.predicting import PredictionPlan, prediction_plan
 from groundlabel.project.thresholds import save_thresholds, set_auto_accept_precision

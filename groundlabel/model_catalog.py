@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The detector a command runs without --model. Here, not in model_loading (torch), so that
+#: parsing ``--help`` never imports torch.
+DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
+
 APACHE = "Apache-2.0"
 #: Meta's licence for SAM 3: custom, not open source; it forbids some uses (military, ITAR, weapons).
 SAM_LICENSE = "SAM License (custom; forbids some uses)"

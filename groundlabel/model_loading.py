@@ -21,8 +21,8 @@ import torch
 
 from groundlabel.errors import ModelLoadError
 from groundlabel.families import CLOSED_SET, FAMILIES, NOT_SUPPORTED
+from groundlabel.model_catalog import DEFAULT_MODEL
 
-DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 log = logging.getLogger(__name__)

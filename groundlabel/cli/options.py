@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from groundlabel.errors import GroundlabelError
-from groundlabel.model_loading import DEFAULT_MODEL
+from groundlabel.model_catalog import DEFAULT_MODEL
 
 DTYPES = ("fp32", "bf16", "fp16")
 

@@ -47,6 +47,7 @@ from groundlabel.boxes import box_iou, clamp_to_image, class_wise_nms
 from groundlabel.errors import LabelSetError, ModelLoadError
 from groundlabel.families.base import FamilyAdapter, Prompt
 from groundlabel.labels import LabelSet, PromptChunk
+from groundlabel.processor_config import read_image_processor_config
 
 #: Sam3Processor pads and truncates every phrase to this many tokens.
 PROMPT_TOKENS = 32
@@ -170,23 +171,10 @@ class Sam3Inputs:
 
 def _read_processor_config(model: str, local_files_only: bool) -> dict[str, Any]:
     """The image processor settings: ``processor_config.json`` (transformers 5) or the older file."""
-    from transformers.utils import cached_file
-
-    for name in ("processor_config.json", "preprocessor_config.json"):
-        path = cached_file(
-            model,
-            name,
-            local_files_only=local_files_only,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-        )
-        if path is None:
-            continue
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-        values = values.get("image_processor", values)
-        if "size" in values or "image_processor_type" in values:
-            return values
-    return {}
+    values = read_image_processor_config(
+        model, local_files_only, accept=lambda found: "size" in found or "image_processor_type" in found
+    )
+    return values or {}
 
 
 def load_parts(model: str, dtype: torch.dtype, local_files_only: bool) -> tuple[torch.nn.Module, Sam3Inputs]:

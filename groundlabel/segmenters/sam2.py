@@ -18,10 +18,8 @@ falls back to the best of its three candidates when it is unstable (the model's 
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from groundlabel.processor_config import read_image_processor_config
 from groundlabel.segmenters.base import XYXY, ImageEmbedding
 from groundlabel.segmenters.sam import SamFeatures, SamSegmenter
 
@@ -137,20 +136,9 @@ class Sam2Segmenter(SamSegmenter):
 
 def _preprocessor_config(model: str, local_files_only: bool) -> dict[str, Any] | None:
     """The checkpoint's saved image-processor settings, read as JSON (the class needs torchvision)."""
-    from transformers.utils import cached_file
-
-    for name in ("preprocessor_config.json", "processor_config.json"):
-        path = cached_file(
-            model,
-            name,
-            local_files_only=local_files_only,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-        )
-        if path:
-            config = json.loads(Path(path).read_text(encoding="utf-8"))
-            return config.get("image_processor", config) if name == "processor_config.json" else config
-    return None
+    return read_image_processor_config(
+        model, local_files_only, names=("preprocessor_config.json", "processor_config.json")
+    )
 
 
 def load(model: str, device: str = "auto", dtype: str = "fp32") -> Sam2Segmenter:
