@@ -24,3 +24,14 @@ def test_no_bf16_units_means_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert message is not None and "\n" not in message and "fp32" in message
     monkeypatch.setattr(precision, "cpu_precision", lambda: CpuPrecision("AVX512", ("avx512_bf16",)))
     assert precision.cpu_bf16_refusal() is None
+
+
+def test_load_model_logs_cpu_precision_for_verbose(tiny_model_dir, caplog: pytest.LogCaptureFixture) -> None:
+    """`groundlabel detect -v` (debug logging) names the CPU's bf16 capability when it loads on CPU."""
+    import logging
+
+    from groundlabel.model_loading import load_model
+
+    with caplog.at_level(logging.DEBUG, logger="groundlabel.model_loading"):
+        load_model(str(tiny_model_dir), device="cpu")
+    assert precision.cpu_precision().describe() in caplog.text
