@@ -69,3 +69,20 @@ def cpu_bf16_refusal() -> str | None:
         f"--dtype bf16 on CPU needs bf16 matrix units (amx_bf16 or avx512_bf16) and this CPU has none "
         f"(torch capability {precision.torch_capability}); use --dtype fp32 or a CUDA device"
     )
+
+
+def training_autocast(device_type: str, dtype: str = "fp32") -> torch.autocast:  # noqa: F821 (torch is imported inside: the CLI imports this lazily)
+    """The autocast a training step runs under: bf16 on CUDA (as before), and on CPU only when
+    ``dtype`` is ``bf16`` and the CPU has bf16 units (else one-line ``GroundlabelError``)."""
+    import torch
+
+    from groundlabel.errors import GroundlabelError
+
+    if device_type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if dtype == "bf16" and device_type == "cpu":
+        refusal = cpu_bf16_refusal()
+        if refusal is not None:
+            raise GroundlabelError(refusal)
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast(device_type if device_type in ("cpu", "cuda") else "cpu", enabled=False)

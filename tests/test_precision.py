@@ -35,3 +35,18 @@ def test_load_model_logs_cpu_precision_for_verbose(tiny_model_dir, caplog: pytes
     with caplog.at_level(logging.DEBUG, logger="groundlabel.model_loading"):
         load_model(str(tiny_model_dir), device="cpu")
     assert precision.cpu_precision().describe() in caplog.text
+
+
+def test_training_autocast_bf16_on_capable_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from groundlabel.errors import GroundlabelError
+
+    monkeypatch.setattr(precision, "cpu_precision", lambda: CpuPrecision("AVX512", ("avx512_bf16",)))
+    with precision.training_autocast("cpu", "bf16"):
+        assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.bfloat16
+    with precision.training_autocast("cpu", "fp32"):
+        assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
+    monkeypatch.setattr(precision, "cpu_precision", lambda: CpuPrecision("AVX2", ()))
+    with pytest.raises(GroundlabelError, match="bf16 matrix units"):
+        precision.training_autocast("cpu", "bf16")
