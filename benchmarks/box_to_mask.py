@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.speed_support import print_precision_header
+
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "assets" / "reference" / "photos" / "astronaut.png"
 COUNTS = (1, 10, 50)
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{torch.get_num_threads()}, device {device}; load average before: {os.getloadavg()[0]:.1f}"
     )
     print(f"image: {PHOTO.name} {image.width}x{image.height}; rounds {args.rounds}")
+    print_precision_header()
     model, processor = build_random_segmenter("sam", full_size=True)
     model.to(device)
     print(f"SAM ViT-B (sam-vit-base architecture, random weights): {parameters(model)}")

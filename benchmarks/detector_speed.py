@@ -29,7 +29,14 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.speed_support import STAGES, StageClock, build_full_size_model, current_rss_bytes, rss_peak
+from benchmarks.speed_support import (
+    STAGES,
+    StageClock,
+    build_full_size_model,
+    current_rss_bytes,
+    print_precision_header,
+    rss_peak,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = sorted((REPO / "assets" / "reference" / "photos").glob("*.png"))
@@ -376,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"{platform.system()} {platform.release()}; python {platform.python_version()}, torch {torch.__version__}, "
           f"transformers {transformers.__version__}")  # fmt: skip
+    print_precision_header()
     print(
         "model: grounding-dino-tiny architecture (full size, random weights), input short side 800, fp32, CPU"
     )

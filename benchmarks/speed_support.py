@@ -152,3 +152,56 @@ def rss_peak(interval: float = 0.01) -> Iterator[dict[str, int]]:
         done.set()
         sampler.join()
         found["peak"] = max(found["peak"], current_rss_bytes())
+
+
+def precision_header() -> str:
+    """The CPU's bf16 capability, for every speed benchmark's header (groundlabel.precision)."""
+    from groundlabel.precision import cpu_precision
+
+    return cpu_precision().describe()
+
+
+def matmul_peak(dtype: torch.dtype, runs: int = 3) -> float:
+    """FLOP/s of a 4096x1024 @ 1024x4096 matmul in ``dtype`` (median of ``runs``), measured now.
+
+    The reference the model's achieved FLOP/s is set against: measured in the same run, on
+    the same (possibly loaded) machine, so their ratio means something where seconds do not.
+    """
+    left = torch.randn(4096, 1024).to(dtype)
+    right = torch.randn(1024, 4096).to(dtype)
+    torch.matmul(left, right)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        torch.matmul(left, right)
+        times.append(time.perf_counter() - start)
+    return 2 * 4096 * 1024 * 4096 / sorted(times)[len(times) // 2]
+
+
+def count_flops(call: Callable[[], object]) -> int:
+    """FLOPs of one ``call()`` (a model forward), counted once with torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        call()
+    return int(counter.get_total_flops())
+
+
+def flops_line(flops: int, seconds: float, peak: float, label: str = "forward") -> str:
+    """``label``: GFLOP counted, achieved GFLOP/s and its share of the measured matmul peak."""
+    achieved = flops / seconds if seconds > 0 else 0.0
+    return (
+        f"{label}: {flops / 1e9:.1f} GFLOP, {achieved / 1e9:.1f} GFLOP/s achieved = "
+        f"{100 * achieved / peak:.1f} % of the measured matmul peak ({peak / 1e9:.0f} GFLOP/s)"
+    )
+
+
+def print_precision_header() -> dict[str, float]:
+    """Print the CPU's bf16 capability and the fp32/bf16 matmul peaks; return the peaks by dtype name."""
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(precision_header())
+    print(
+        f"matmul peak (4096x1024 @ 1024x4096, {torch.get_num_threads()} threads, measured now): "
+        f"fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s"
+    )
+    return peaks

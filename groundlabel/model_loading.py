@@ -192,6 +192,10 @@ def _load_parts(
 def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fp32") -> LoadedModel:
     """Load model and processor; raise ``ModelLoadError`` with a fix for every user error."""
     resolved_device = resolve_device(device)
+    if resolved_device.type == "cpu":
+        from groundlabel.precision import cpu_precision
+
+        log.debug("%s", cpu_precision().describe())  # shown by `groundlabel detect -v`
     torch_dtype = resolve_dtype(dtype, resolved_device)
     if _looks_local(model):
         path = Path(model).expanduser()

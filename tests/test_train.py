@@ -170,3 +170,21 @@ def test_user_errors_are_one_line(shapes, tmp_path, capsys):
         assert cli_main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (argv, err)
+
+
+def test_bf16_training_on_cpu_runs_or_is_refused_in_one_line(small, tmp_path):
+    """`train --dtype bf16` on CPU: one epoch under bf16 autocast where the CPU has bf16 units,
+    else the one-line refusal (groundlabel.precision), never a silent fp32 run."""
+    import dataclasses
+
+    from groundlabel.errors import GroundlabelError
+    from groundlabel.precision import cpu_bf16_refusal
+
+    options = dataclasses.replace(_options(small, tmp_path / "model", epochs=1), dtype="bf16")
+    refusal = cpu_bf16_refusal()
+    if refusal is not None:
+        with pytest.raises(GroundlabelError, match="bf16 matrix units"):
+            train(options, Hooks(show_progress=False))
+        return
+    result = train(options, Hooks(show_progress=False))
+    assert len(result.history) == 1 and result.history[0].loss == result.history[0].loss  # not NaN

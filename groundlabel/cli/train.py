@@ -58,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--split", default=DEFAULT_TRAIN_SPLIT, metavar="NAME=RATIO,...",
         help="as for export; trains on 'train', evaluates on 'val' (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--dtype",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: autocast on CPUs with bf16 units (CUDA always trains in bf16 autocast); default fp32",
+    )
     parser.add_argument("--seed", type=int, default=0, help="split and training seed (default 0)")
     parser.add_argument("--no-augment", action="store_true", help="no flips, crops or scale jitter")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in MODEL_DIR")
@@ -94,6 +100,7 @@ def options_from(args: argparse.Namespace) -> TrainOptions:
         seed=args.seed,
         resume=args.resume,
         augment=not args.no_augment,
+        dtype=args.dtype,
     )
 
 

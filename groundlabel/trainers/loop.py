@@ -25,6 +25,7 @@ import torch
 
 from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
+from groundlabel.precision import training_autocast
 from groundlabel.trainers import DEFAULT_ARCH, architecture
 from groundlabel.trainers.augment import NO_AUGMENTATION, Augmentation
 from groundlabel.trainers.batches import ImageCache, batch_inputs, epoch_batches
@@ -59,6 +60,7 @@ class TrainOptions:
     seed: int = 0
     resume: bool = False
     augment: bool = True
+    dtype: str = "fp32"  # bf16: autocast on CPUs with bf16 units (groundlabel.precision); CUDA is always bf16
 
 
 @dataclass
@@ -242,7 +244,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
     rng = random.Random(options.seed) if state is None else state["loader_random"]
     augmentation = Augmentation() if options.augment else NO_AUGMENTATION
     cache = ImageCache()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = training_autocast(device.type, options.dtype)
 
     def checkpoint_state(done: int) -> dict[str, Any]:
         return {

@@ -1,0 +1,88 @@
+"""Whether this machine's CPU has bf16 matrix units, detected once per process.
+
+bf16 on CPU only pays (and is only worth offering) where the CPU multiplies bf16 in
+hardware: AMX (``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``). Without them torch
+emulates bf16 through fp32 and a bf16 run is slower and less exact, so it is refused.
+torch's own CPU capability (``AVX512``, ``AMX``...) does not name bf16 support on its
+own, hence the flags from ``/proc/cpuinfo`` where the kernel exposes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@dataclass(frozen=True)
+class CpuPrecision:
+    """What the CPU offers: torch's capability string and the bf16 flags it has."""
+
+    torch_capability: str
+    bf16_flags: tuple[str, ...]
+
+    @property
+    def bf16(self) -> bool:
+        return bool(self.bf16_flags)
+
+    def describe(self) -> str:
+        """One line for ``detect -v`` and benchmark headers."""
+        units = ", ".join(self.bf16_flags) if self.bf16_flags else "no bf16 units (amx_bf16/avx512_bf16)"
+        return f"CPU: torch capability {self.torch_capability}; bf16: {units}"
+
+
+def cpu_flags(cpuinfo: str) -> set[str]:
+    """The ``flags`` of the first processor in a ``/proc/cpuinfo`` text."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def from_cpuinfo(cpuinfo: str, torch_capability: str) -> CpuPrecision:
+    flags = cpu_flags(cpuinfo)
+    return CpuPrecision(torch_capability, tuple(f for f in BF16_FLAGS if f in flags))
+
+
+@lru_cache(maxsize=1)
+def cpu_precision() -> CpuPrecision:
+    """This process's CPU, read once (the answer cannot change while it runs)."""
+    import torch
+
+    capability = str(torch.backends.cpu.get_cpu_capability())
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    return from_cpuinfo(text, capability)
+
+
+def cpu_bf16_refusal() -> str | None:
+    """Why ``--dtype bf16`` cannot run on this CPU (one line), or None where it can."""
+    precision = cpu_precision()
+    if precision.bf16:
+        return None
+    return (
+        f"--dtype bf16 on CPU needs bf16 matrix units (amx_bf16 or avx512_bf16) and this CPU has none "
+        f"(torch capability {precision.torch_capability}); use --dtype fp32 or a CUDA device"
+    )
+
+
+def training_autocast(device_type: str, dtype: str = "fp32") -> torch.autocast:  # noqa: F821 (torch is imported inside: the CLI imports this lazily)
+    """The autocast a training step runs under: bf16 on CUDA (as before), and on CPU only when
+    ``dtype`` is ``bf16`` and the CPU has bf16 units (else one-line ``GroundlabelError``)."""
+    import torch
+
+    from groundlabel.errors import GroundlabelError
+
+    if device_type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if dtype == "bf16" and device_type == "cpu":
+        refusal = cpu_bf16_refusal()
+        if refusal is not None:
+            raise GroundlabelError(refusal)
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return torch.autocast(device_type if device_type in ("cpu", "cuda") else "cpu", enabled=False)
