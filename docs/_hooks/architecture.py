@@ -10,7 +10,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:  # noqa: ANN401
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
     """Replace the Architecture page's body with ARCHITECTURE.md, its ``docs/`` links made local."""
     if page.file.src_uri != "architecture.md":
         return markdown
