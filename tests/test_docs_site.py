@@ -92,7 +92,7 @@ def test_site_builds_strictly(tmp_path):
     }
     assert "torch" not in imported and "transformers" not in imported
     # The import-time log is there (the handler shows in it), so the check above means something.
-    assert "mkdocstrings_handlers.python._internal.handler" in imported
+    assert any(name.startswith("mkdocstrings_handlers.python") for name in imported)
     site = tmp_path / "site"
     for page in _nav_pages(_config()["nav"]):
         built = site / (page.removesuffix(".md") + "/index.html" if page != "index.md" else "index.html")
