@@ -42,6 +42,79 @@ def encode(mask: np.ndarray) -> RLE:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
+#: The largest mask (pixels) the door lets through: Pillow's own decompression-bomb limit, so a
+#: mask can never be larger than an image the product would open.
+MAX_MASK_PIXELS = 89_478_485
+
+
+class MaskError(ValueError):
+    """A mask that cannot be what it claims (sizes, counts or values out of range). Raised by
+    :func:`check` and the brush decoder before anything is allocated or stored; importers turn it
+    into their one-line error naming the file and the annotation."""
+
+
+def _check_size(height: Any, width: Any) -> tuple[int, int]:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (height, width)):
+        raise MaskError(f"the mask size must be two integers, got {[height, width]}")
+    if height <= 0 or width <= 0:
+        raise MaskError(f"the mask size {height}x{width} (h x w) is not positive")
+    if height * width > MAX_MASK_PIXELS:
+        raise MaskError(
+            f"the mask size {height}x{width} (h x w) is over {MAX_MASK_PIXELS:,} pixels, "
+            "more than any image groundlabel opens"
+        )
+    return height, width
+
+
+def check(rle: Any, width: int, height: int) -> RLE:
+    """The door every mask passes before it is stored or written: ``rle`` must be a COCO RLE of
+    exactly an image of ``width`` x ``height``. Uncompressed counts must be non-negative integers
+    summing to h*w (checked before anything is allocated: a giant count is refused, not decoded);
+    compressed counts must decode to exactly that size. Returns the product's form; raises
+    :class:`MaskError` with the reason otherwise, so that a mask stored is a mask every export can
+    decode."""
+    if not (isinstance(rle, dict) and isinstance(rle.get("size"), (list, tuple)) and "counts" in rle):
+        raise MaskError('a mask must be an RLE with "size" and "counts"')
+    if len(rle["size"]) != 2:
+        raise MaskError(f'the RLE "size" must be [height, width], got {rle["size"]}')
+    mask_height, mask_width = _check_size(*rle["size"])
+    if (mask_height, mask_width) != (height, width):
+        raise MaskError(
+            f"the RLE mask is [{mask_height}, {mask_width}] (h, w) but the image is [{height}, {width}]"
+        )
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise MaskError("uncompressed RLE counts must be non-negative integers")
+        total = sum(counts)
+        if total != height * width:
+            raise MaskError(
+                f"the RLE counts add up to {total:,} pixels but the image has {height * width:,} ({height}x{width})"
+            )
+    elif isinstance(counts, (str, bytes)):
+        if isinstance(counts, str) and not counts.isascii():
+            raise MaskError("compressed RLE counts must be ASCII")
+    else:
+        raise MaskError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
+    product = normalise({"size": [height, width], "counts": counts})
+    try:
+        decoded = _coco_mask().decode(_native(product))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise MaskError(f"the RLE does not decode to a {height}x{width} mask ({exc})") from None
+    if decoded.shape[:2] != (height, width):
+        raise MaskError(f"the RLE decodes to {decoded.shape[:2]} (h, w), not [{height}, {width}]")
+    return product
+
+
+def problem(rle: Any, width: int, height: int) -> str | None:
+    """Why a stored mask cannot be exported (None when it can): :func:`check` as a reason."""
+    try:
+        check(rle, width, height)
+    except MaskError as exc:
+        return str(exc)
+    return None
+
+
 def _native(rle: RLE) -> dict[str, Any]:
     """pycocotools' own form of an RLE: bytes counts; uncompressed (list) counts are compressed."""
     height, width = (int(v) for v in rle["size"])
@@ -206,8 +279,24 @@ def from_labelstudio_brush(rle: Sequence[int], width: int, height: int) -> RLE:
     """A Label Studio brush RLE of an image of that size -> the product's RLE."""
     decode_rle = _brush_codec().decode_rle
 
-    flat = np.asarray(decode_rle(list(rle)), dtype=np.uint8).reshape(height, width, 4)[:, :, 3]
-    return encode(flat > 127)
+    _check_size(height, width)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in rle):
+        raise MaskError("a brush RLE holds bytes: integers from 0 to 255")
+    # The codec allocates the value count its first 32 bits claim: read it first (memory bomb).
+    claimed = int.from_bytes(bytes(rle[:4]), "big") if len(rle) >= 4 else -1
+    if claimed != height * width * 4:
+        raise MaskError(
+            f"the brush RLE claims {max(claimed, 0):,} values, not {width}x{height}x4 = {width * height * 4:,}"
+        )
+    try:
+        flat = np.asarray(decode_rle(list(rle)), dtype=np.uint8)
+    except (ValueError, IndexError, OverflowError, TypeError) as exc:
+        raise MaskError(f"the brush RLE does not decode ({exc})") from None
+    if flat.size != height * width * 4:
+        raise MaskError(
+            f"the brush RLE decodes to {flat.size // 4:,} pixels, not {width}x{height} = {width * height:,}"
+        )
+    return encode(flat.reshape(height, width, 4)[:, :, 3] > 127)
 
 
 def to_cvat_mask(mask: np.ndarray | RLE) -> list[float]:

@@ -27,6 +27,7 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.export",
     "groundlabel.cli.import_",
     "groundlabel.cli.calibrate",
+    "groundlabel.cli.check",
     "groundlabel.cli.report",
     "groundlabel.cli.segment",
     "groundlabel.cli.train",

@@ -234,8 +234,8 @@ def _read_segmentation(value: Any, image: DatasetImage, file: str, where: str) -
             file, where, f"the RLE mask is {value['size']} (h, w) but the image is [{height}, {width}]"
         )
     try:
-        return masks.normalise(value)
-    except (TypeError, ValueError) as exc:
+        return masks.check(value, width, height)
+    except masks.MaskError as exc:
         raise FormatError(file, where, f'"segmentation" is not a readable RLE ({exc})') from None
 
 

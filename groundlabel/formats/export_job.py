@@ -10,10 +10,11 @@ one annotation file, no images, no split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from groundlabel import masks
 from groundlabel.errors import GroundlabelError
 from groundlabel.formats.dataset import Dataset, Progress
 from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, ImagePlacer
@@ -84,6 +85,25 @@ def drop_name_clashes(dataset: Dataset, format_name: str) -> list[tuple[str, str
     return skipped
 
 
+def drop_bad_masks(dataset: Dataset) -> list[str]:
+    """Leave out the masks no export can decode (stored by an older version, or by hand), keeping
+    their boxes: one bad row must not make the whole project unexportable. Returns one warning
+    per such box, naming the image, the box and why (``groundlabel check`` lists and clears them)."""
+    warnings = []
+    for image in dataset.images:
+        for n, box in enumerate(image.boxes, start=1):
+            if box.mask is None or image.width is None or image.height is None:
+                continue
+            reason = masks.problem(box.mask, image.width, image.height)
+            if reason is not None:
+                image.boxes[n - 1] = replace(box, mask=None)
+                warnings.append(
+                    f"{image.file_name}: box {n} ({box.class_name}) exported without its mask: {reason} "
+                    "(groundlabel check FOLDER --clear-bad-masks clears it)"
+                )
+    return warnings
+
+
 def export_dataset(
     dataset: Dataset,
     out: Path,
@@ -101,13 +121,14 @@ def export_dataset(
     options = dict(options or {})
     dataset_format = get_format(format_name)
     skipped = drop_name_clashes(dataset, format_name)
+    mask_warnings = drop_bad_masks(dataset)
     single = is_single_file(format_name, out)
     assign(dataset, splits, seed, None if single else previous_assignment(out, splits, seed))
     if single:
         if len(splits) > 1:
             raise GroundlabelError(f"--split needs a folder for -o, not the file {out}")
         written = dataset_format.write(dataset, out, progress, None, **options)
-        return ExportOutcome(written, split_table(dataset), split_warnings(dataset), skipped)
+        return ExportOutcome(written, split_table(dataset), mask_warnings + split_warnings(dataset), skipped)
     placer = ImagePlacer(source_root, image_mode)
     if format_name == "yolo":
         options["final_out"] = out.absolute()
@@ -120,7 +141,7 @@ def export_dataset(
     with staged_folder(out, manifest) as staging:
         written = dataset_format.write(dataset, staging, progress, placer, **options)
     written = [out.absolute() / path.relative_to(staging) for path in written]
-    outcome = ExportOutcome(written, split_table(dataset), split_warnings(dataset), skipped)
+    outcome = ExportOutcome(written, split_table(dataset), mask_warnings + split_warnings(dataset), skipped)
     if format_name == "voc" and dataset.has_masks:
         outcome.warnings += palette_warnings(dataset.images, dataset.class_names)
     outcome.linked, outcome.copied, outcome.rewritten = placer.linked, placer.copied, placer.rewritten

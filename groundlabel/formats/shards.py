@@ -25,7 +25,7 @@ from typing import IO, Any
 from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
-from groundlabel.masks import normalise
+from groundlabel.masks import MaskError, check, normalise
 
 MANIFEST = "manifest.json"
 FORMAT_TAG = "groundlabel-shards"
@@ -166,6 +166,14 @@ class ShardWriter:
         self.close()
 
 
+def _checked(mask: Any, width: int, height: int, file: str, where: str) -> dict[str, Any]:
+    """A row's mask through the door (``groundlabel.masks.check``), as one line naming the row."""
+    try:
+        return check(mask, width, height)
+    except MaskError as exc:
+        raise FormatError(file, where, str(exc)) from None
+
+
 def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
     """A shard folder as a ``Dataset`` of scored predictions (``groundlabel import -f shards``)."""
     folder = path if path.is_dir() else path.parent
@@ -209,7 +217,9 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
                     name,
                     None if score is None else float(score),
                     entry=where,
-                    mask=None if mask is None else normalise(mask),
+                    mask=None
+                    if mask is None
+                    else _checked(mask, width, height, str(folder), f"{where} masks[{i}]"),
                     mask_score=None if mask_score is None else float(mask_score),
                 )
             )

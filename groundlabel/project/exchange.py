@@ -173,7 +173,11 @@ def _box_mask(box: DatasetBox, image: DatasetImage, width: int, height: int, fil
             box.entry or image.entry,
             f"the mask is {mask_width}x{mask_height} pixels but {image.file_name} is {width}x{height}",
         )
-    return masks.normalise(box.mask)
+    # The door: a mask stored is a mask every export can decode (counts, codes, size).
+    try:
+        return masks.check(box.mask, width, height)
+    except masks.MaskError as exc:
+        raise FormatError(file, box.entry or image.entry, f"{image.file_name}: {exc}") from None
 
 
 DUPLICATE_TOLERANCE = 1e-6  # a box this close to one already on the image (every corner) is the same box

@@ -66,7 +66,14 @@ def mask_to_column(mask: RLE | None) -> str | None:
 
 
 def mask_from_column(text: str | None) -> RLE | None:
-    return None if text is None else json.loads(text)
+    """The stored mask; text that is not JSON (a hand edit) comes back as an RLE with no size,
+    which ``masks.check`` refuses, so exports leave it out instead of failing."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"size": None, "counts": None}
 
 
 def class_row(row: Sequence[Any]) -> ClassRecord:

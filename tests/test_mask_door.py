@@ -1,0 +1,203 @@
+"""Issue 30: a malformed mask is refused at the door (one line, project unchanged), and a project
+that already holds one (written by an older version) still exports, saying what it left out;
+``groundlabel check`` lists such masks and clears them undoably."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from groundlabel import masks
+from groundlabel.cli import main
+
+H, W = 400, 600
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (W, H), "gray").save(folder / "a.png")
+    Image.new("RGB", (300, 200), "white").save(folder / "b.png")
+    return folder
+
+
+def _coco(tmp_path: Path, segmentation: object, name: str = "in.json") -> Path:
+    document = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": W, "height": H},
+            {"id": 2, "file_name": "b.png", "width": 300, "height": 200},
+        ],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {
+                "id": 7,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [10, 10, 50, 40],
+                "iscrowd": 1,
+                "area": 1,
+                "segmentation": segmentation,
+            },
+            {"id": 8, "image_id": 2, "category_id": 1, "bbox": [5, 5, 20, 20], "area": 1},
+        ],
+    }
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _state(folder: Path) -> str:
+    db = folder / ".groundlabel"
+    return "".join(hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(db.glob("project.db*")))
+
+
+def _good_mask() -> dict:
+    mask = np.zeros((H, W), bool)
+    mask[10:50, 10:60] = True
+    return masks.encode(mask)
+
+
+BAD_COCO = [
+    pytest.param({"size": [H, W], "counts": [10, 20, 30]}, "add up to 60 pixels", id="short-counts"),
+    pytest.param({"size": [H, W], "counts": [H * W, H * W]}, "add up to 480,000", id="double-counts"),
+    pytest.param({"size": [H, W], "counts": "@@@@!!!~~~"}, "does not decode", id="garbage-string"),
+    pytest.param({"size": [H, W], "counts": [10**15]}, "add up to", id="memory-bomb"),
+]
+
+
+@pytest.mark.parametrize(("segmentation", "said"), BAD_COCO)
+def test_a_bad_coco_rle_is_one_line_and_the_project_is_unchanged(
+    tmp_path, capsys, segmentation, said
+) -> None:
+    folder = _folder(tmp_path)
+    assert (
+        main(
+            [
+                "import",
+                str(folder),
+                str(_coco(tmp_path, {"size": [H, W], "counts": _good_mask()["counts"]}, "ok.json")),
+                "-f",
+                "coco",
+            ]
+        )
+        == 0
+    )
+    before = _state(folder)
+    capsys.readouterr()
+    assert main(["import", str(folder), str(_coco(tmp_path, segmentation)), "-f", "coco"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert "in.json" in err and len([line for line in err.splitlines() if "error" in line.lower()]) == 1
+    assert _state(folder) == before
+    for fmt in ("coco", "yolo"):
+        assert main(["export", str(folder), "-f", fmt, "-o", str(tmp_path / f"out-{fmt}")]) == 0
+
+
+def _labelstudio(tmp_path: Path, rle: list[int], width: int, height: int) -> Path:
+    task = {
+        "data": {"image": "a.png"},
+        "annotations": [
+            {
+                "result": [
+                    {
+                        "id": "r1",
+                        "type": "brushlabels",
+                        "from_name": "tag",
+                        "to_name": "image",
+                        "original_width": width,
+                        "original_height": height,
+                        "value": {"format": "rle", "rle": rle, "brushlabels": ["cat"]},
+                    }
+                ]
+            }
+        ],
+    }
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rle", "width", "height", "said"),
+    [
+        pytest.param([255] * 64, 50000, 50000, "over 89,478,485 pixels", id="giant-size"),
+        pytest.param([255] * 64, W, H, "claims 4,294,967,295 values", id="run-of-255s"),
+        pytest.param([0, 0, 0, 1, 300], W, H, "integers from 0 to 255", id="not-bytes"),
+    ],
+)
+def test_a_bad_labelstudio_brush_is_one_line(tmp_path, capsys, rle, width, height, said) -> None:
+    folder = _folder(tmp_path)
+    main(["import", str(folder), str(_coco(tmp_path, None, "ok.json")), "-f", "coco"])
+    before = _state(folder)
+    capsys.readouterr()
+    assert (
+        main(["import", str(folder), str(_labelstudio(tmp_path, rle, width, height)), "-f", "labelstudio"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert _state(folder) == before
+
+
+def test_a_project_holding_a_bad_mask_exports_and_check_clears_it_undoably(tmp_path, capsys) -> None:
+    folder = _folder(tmp_path)
+    assert main(["import", str(folder), str(_coco(tmp_path, _good_mask())), "-f", "coco"]) == 0
+    # What an older version stored without checking (or a hand edit): counts of 60 pixels.
+    with sqlite3.connect(folder / ".groundlabel" / "project.db") as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM boxes WHERE mask IS NOT NULL").fetchone()
+        assert count == 1
+        db.execute(
+            "UPDATE boxes SET mask = ? WHERE mask IS NOT NULL",
+            (json.dumps({"size": [H, W], "counts": [10, 20, 30]}),),
+        )
+    capsys.readouterr()
+    for fmt in ("coco", "yolo", "voc", "labelstudio"):
+        assert main(["export", str(folder), "-f", fmt, "-o", str(tmp_path / f"out-{fmt}")]) == 0, fmt
+        err = capsys.readouterr().err
+        assert "a.png: box 1 (cat) exported without its mask: the RLE counts add up to 60 pixels" in err, err
+    coco = json.loads(next((tmp_path / "out-coco").rglob("*.json")).read_text())
+    assert len(coco["annotations"]) == 2 and not any(a.get("segmentation") for a in coco["annotations"])
+
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr()
+    assert "a.png: box" in out.out and "add up to 60 pixels" in out.out
+    assert main(["check", str(folder), "--clear-bad-masks"]) == 0
+    err = capsys.readouterr().err
+    backup = Path(err.split("--restore ")[1].strip())
+    assert backup.is_file()
+    assert main(["check", str(folder)]) == 0
+    assert main(["export", str(folder), "-f", "coco", "-o", str(tmp_path / "again")]) == 0
+    assert "without its mask" not in capsys.readouterr().err
+    # Undo: the exact stored value comes back.
+    assert main(["check", str(folder), "--restore", str(backup)]) == 0
+    with sqlite3.connect(folder / ".groundlabel" / "project.db") as db:
+        (stored,) = db.execute("SELECT mask FROM boxes WHERE mask IS NOT NULL").fetchone()
+    assert json.loads(stored) == {"size": [H, W], "counts": [10, 20, 30]}
+    assert main(["check", str(folder)]) == 1
+
+
+def test_unreadable_mask_text_is_left_out_too(tmp_path, capsys) -> None:
+    folder = _folder(tmp_path)
+    assert main(["import", str(folder), str(_coco(tmp_path, _good_mask())), "-f", "coco"]) == 0
+    with sqlite3.connect(folder / ".groundlabel" / "project.db") as db:
+        db.execute("UPDATE boxes SET mask = 'not json' WHERE mask IS NOT NULL")
+    assert main(["export", str(folder), "-f", "coco", "-o", str(tmp_path / "out")]) == 0
+    assert "exported without its mask" in capsys.readouterr().err
+    assert main(["check", str(folder)]) == 1
+    assert "not JSON" in capsys.readouterr().out
+
+
+def test_check_refuses_before_allocating() -> None:
+    with pytest.raises(masks.MaskError, match="add up to"):
+        masks.check({"size": [H, W], "counts": [2**62, 2**62]}, W, H)
+    with pytest.raises(masks.MaskError, match="pixels"):
+        masks.check({"size": [100000, 100000], "counts": "0"}, 100000, 100000)
+    good = _good_mask()
+    assert masks.check(good, W, H) == good
+    assert masks.check({"size": [H, W], "counts": [H * W]}, W, H)["size"] == [H, W]
