@@ -18,10 +18,15 @@ here, through the ecosystem's own codecs, so a mask means the same pixels everyw
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: A mask in the product's form: pycocotools' compressed RLE with ``counts`` as a str.
 RLE = dict[str, Any]
@@ -46,10 +51,16 @@ def encode(mask: np.ndarray) -> RLE:
 #: mask can never be larger than an image the product would open.
 MAX_MASK_PIXELS = 89_478_485
 
+#: How far outside the image a polygon point may lie, as a fraction of the image's width or
+#: height, before the polygon is refused: rounding and other tools' edge conventions put points
+#: a little outside (kept as they are: pycocotools clips when it rasterises), but a point
+#: thousands of images away is a broken file, not an outline.
+POLYGON_MARGIN = 1.0
+
 
 class MaskError(ValueError):
     """A mask that cannot be what it claims (sizes, counts or values out of range). Raised by
-    :func:`check` and the brush decoder before anything is allocated or stored; importers turn it
+    :func:`check` and the decoders before anything is allocated or stored; importers turn it
     into their one-line error naming the file and the annotation."""
 
 
@@ -66,53 +77,156 @@ def _check_size(height: Any, width: Any) -> tuple[int, int]:
     return height, width
 
 
-def check(rle: Any, width: int, height: int) -> RLE:
-    """The door every mask passes before it is stored or written: ``rle`` must be a COCO RLE of
-    exactly an image of ``width`` x ``height``. Uncompressed counts must be non-negative integers
-    summing to h*w (checked before anything is allocated: a giant count is refused, not decoded);
-    compressed counts must decode to exactly that size. Returns the product's form; raises
-    :class:`MaskError` with the reason otherwise, so that a mask stored is a mask every export can
-    decode."""
-    if not (isinstance(rle, dict) and isinstance(rle.get("size"), (list, tuple)) and "counts" in rle):
-        raise MaskError('a mask must be an RLE with "size" and "counts"')
-    if len(rle["size"]) != 2:
-        raise MaskError(f'the RLE "size" must be [height, width], got {rle["size"]}')
-    mask_height, mask_width = _check_size(*rle["size"])
-    if (mask_height, mask_width) != (height, width):
-        raise MaskError(
-            f"the RLE mask is [{mask_height}, {mask_width}] (h, w) but the image is [{height}, {width}]"
-        )
-    counts = rle["counts"]
+def compressed_counts(counts: str | bytes) -> np.ndarray:
+    """The run lengths a compressed COCO RLE string holds, read without decoding any pixels.
+
+    Why our own reader: pycocotools exposes no way to read or validate a counts string short of
+    ``decode``, which allocates the whole image first and, for a string whose runs stop short of
+    the image, returns a mask padded with zeros instead of an error. This reads pycocotools'
+    format (6-bit characters from ``"0"``: 5 value bits and a "more" bit, the last group's top
+    bit the sign; from the fourth count on, each is a difference from the count two before) in
+    a few numpy operations, so the door can check the sum before anything the size of the image
+    exists. Raises :class:`MaskError` for characters outside the format, a number cut off at
+    the end, or a run that is negative or too long for any image.
+    """
+    raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
+    codes = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if codes.min() < 0 or codes.max() > 63:
+        raise MaskError('compressed RLE counts hold characters outside "0".."o"')
+    more = (codes & 0x20) != 0
+    if more[-1]:
+        raise MaskError("the compressed RLE counts end in the middle of a number")
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 7:  # 35 bits: more than any run of an image under MAX_MASK_PIXELS
+        raise MaskError("the compressed RLE counts hold a run too long for any image")
+    position = np.arange(len(codes)) - np.repeat(starts, lengths)
+    values = np.add.reduceat((codes & 0x1F) << (5 * position), starts)
+    negative = (codes[ends] & 0x10) != 0
+    values = values - np.where(negative, 1 << (5 * lengths), 0)
+    runs = values.copy()
+    for parity in (0, 1):  # count i (i >= 3) is stored as its difference from count i - 2
+        first = 2 if parity == 0 else 1
+        chain = runs[first::2]
+        runs[first::2] = np.cumsum(chain)
+    if (runs < 0).any():
+        raise MaskError("the compressed RLE counts hold a negative run")
+    return runs
+
+
+def _check_counts(counts: Any, height: int, width: int) -> None:
+    """Raise unless ``counts`` (list or compressed) are runs adding up to exactly h*w."""
     if isinstance(counts, list):
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
             raise MaskError("uncompressed RLE counts must be non-negative integers")
         total = sum(counts)
-        if total != height * width:
-            raise MaskError(
-                f"the RLE counts add up to {total:,} pixels but the image has {height * width:,} ({height}x{width})"
-            )
     elif isinstance(counts, (str, bytes)):
-        if isinstance(counts, str) and not counts.isascii():
+        if not counts.isascii():
             raise MaskError("compressed RLE counts must be ASCII")
+        total = int(compressed_counts(counts).sum())
     else:
         raise MaskError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
-    product = normalise({"size": [height, width], "counts": counts})
-    try:
-        decoded = _coco_mask().decode(_native(product))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise MaskError(f"the RLE does not decode to a {height}x{width} mask ({exc})") from None
-    if decoded.shape[:2] != (height, width):
-        raise MaskError(f"the RLE decodes to {decoded.shape[:2]} (h, w), not [{height}, {width}]")
-    return product
+    if total != height * width:
+        raise MaskError(
+            f"the RLE counts add up to {total:,} pixels but the image has {height * width:,} ({height}x{width})"
+        )
 
 
-def problem(rle: Any, width: int, height: int) -> str | None:
+def check(rle: Any, width: int | None = None, height: int | None = None) -> RLE:
+    """The door every mask passes before it is stored or written: ``rle`` must be a COCO RLE of
+    exactly an image of ``width`` x ``height`` (of its own ``size`` when they are None).
+
+    Its counts, compressed or not, must be non-negative runs adding up to exactly h*w, which is
+    checked on the counts themselves, before anything the size of the image is allocated: a
+    giant count or a giant size is refused, not decoded, and a string that pycocotools would
+    decode to a zero-padded mask is refused too. Returns the product's form; raises
+    :class:`MaskError` with the reason otherwise, so that a mask stored is a mask every export
+    can decode.
+    """
+    if not (isinstance(rle, dict) and isinstance(rle.get("size"), (list, tuple)) and "counts" in rle):
+        raise MaskError('a mask must be an RLE with "size" and "counts"')
+    if len(rle["size"]) != 2:
+        raise MaskError(f'the RLE "size" must be [height, width], got {list(rle["size"])}')
+    mask_height, mask_width = _check_size(*rle["size"])
+    if width is not None and height is not None and (mask_height, mask_width) != (height, width):
+        raise MaskError(
+            f"the RLE mask is [{mask_height}, {mask_width}] (h, w) but the image is [{height}, {width}]"
+        )
+    _check_counts(rle["counts"], mask_height, mask_width)
+    return normalise({"size": [mask_height, mask_width], "counts": rle["counts"]})
+
+
+def problem(rle: Any, width: int | None, height: int | None) -> str | None:
     """Why a stored mask cannot be exported (None when it can): :func:`check` as a reason."""
     try:
         check(rle, width, height)
     except MaskError as exc:
         return str(exc)
     return None
+
+
+def check_polygons(polygons: Any, width: int, height: int) -> list[list[float]]:
+    """Flat pixel polygons of a ``width`` x ``height`` image, checked before rasterising: each a
+    list of at least 3 finite x, y pairs, no point more than ``POLYGON_MARGIN`` of the image's
+    size outside it (refused, not clipped: a point that far out is a broken file, and clipping
+    it would invent an outline). Points a little outside are kept; rasterising clips them."""
+    _check_size(height, width)
+    if not isinstance(polygons, (list, tuple)):
+        raise MaskError("polygons must be a list of [x0, y0, x1, y1, ...] lists")
+    checked = []
+    for polygon in polygons:
+        if not isinstance(polygon, (list, tuple)) or len(polygon) % 2:
+            raise MaskError("a polygon must be a flat list of x, y pairs")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in polygon):
+            raise MaskError("polygon coordinates must be numbers")
+        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise MaskError("a polygon has a coordinate that is not a finite number")
+        if len(points) < 3:
+            raise MaskError("a polygon needs at least 3 points")
+        margin_x, margin_y = POLYGON_MARGIN * width, POLYGON_MARGIN * height
+        xs, ys = points[:, 0], points[:, 1]
+        far = (xs < -margin_x) | (xs > width + margin_x) | (ys < -margin_y) | (ys > height + margin_y)
+        if far.any():
+            x, y = points[np.argmax(far)]
+            raise MaskError(
+                f"a polygon has the point ({x:g}, {y:g}), more than the image's own size outside "
+                f"the {width}x{height} image"
+            )
+        checked.append([float(v) for v in polygon])
+    return checked
+
+
+def read_mask_image(path: Path, width: int | None, height: int | None) -> Image.Image:
+    """A label PNG (VOC's SegmentationObject/Class) opened through the door: its header's size
+    is read first, without decoding, and must be the image's (when known) and within
+    ``MAX_MASK_PIXELS``, so a decompression bomb (a small file whose header claims 50000x50000)
+    is refused before any pixel is allocated. Returns the loaded picture; any failure to read
+    it is a :class:`MaskError` naming why."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            picture = Image.open(path)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise MaskError(f"not a readable PNG ({exc})") from None
+    try:
+        picture_width, picture_height = picture.size
+        _check_size(picture_height, picture_width)
+        if width is not None and height is not None and (picture_width, picture_height) != (width, height):
+            raise MaskError(f"is {picture_width}x{picture_height} but the image is {width}x{height}")
+        picture.load()
+    except MaskError:
+        picture.close()
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        picture.close()
+        raise MaskError(f"not a readable PNG ({exc})") from None
+    return picture
 
 
 def _native(rle: RLE) -> dict[str, Any]:
@@ -235,9 +349,10 @@ def _outline_of_pixel_centres(centres: np.ndarray, half: float = 0.5) -> np.ndar
 
 
 def from_polygons(polygons: Sequence[Sequence[float]], width: int, height: int) -> RLE:
-    """Flat pixel polygons (as ``to_polygons`` writes them) -> one RLE of their union."""
+    """Flat pixel polygons (as ``to_polygons`` writes them) -> one RLE of their union; through
+    the door first (``check_polygons``: finite, at least 3 points, none far outside)."""
     coco_mask = _coco_mask()
-    usable = [list(map(float, p)) for p in polygons if len(p) >= 6]
+    usable = check_polygons(polygons, width, height)
     if not usable:
         return encode(np.zeros((height, width), dtype=bool))
     merged = coco_mask.merge(coco_mask.frPyObjects(usable, height, width))

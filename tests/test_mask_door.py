@@ -66,7 +66,11 @@ def _good_mask() -> dict:
 BAD_COCO = [
     pytest.param({"size": [H, W], "counts": [10, 20, 30]}, "add up to 60 pixels", id="short-counts"),
     pytest.param({"size": [H, W], "counts": [H * W, H * W]}, "add up to 480,000", id="double-counts"),
-    pytest.param({"size": [H, W], "counts": "@@@@!!!~~~"}, "does not decode", id="garbage-string"),
+    pytest.param(
+        {"size": [H, W], "counts": "@@@@!!!~~~"}, 'characters outside "0".."o"', id="garbage-string"
+    ),
+    # [10, 20, 30] compressed: pycocotools decodes it to a zero-padded mask without a word.
+    pytest.param({"size": [H, W], "counts": ":d0n0"}, "add up to 60 pixels", id="short-compressed"),
     pytest.param({"size": [H, W], "counts": [10**15]}, "add up to", id="memory-bomb"),
 ]
 

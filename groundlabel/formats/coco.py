@@ -226,7 +226,10 @@ def _read_segmentation(value: Any, image: DatasetImage, file: str, where: str) -
             for p in value
         ):
             raise FormatError(file, where, '"segmentation" polygons must be lists of at least 3 x, y pairs')
-        return masks.from_polygons(value, width, height)
+        try:
+            return masks.from_polygons(value, width, height)
+        except masks.MaskError as exc:
+            raise FormatError(file, where, f'"segmentation" {exc}') from None
     if not (isinstance(value, dict) and isinstance(value.get("size"), list) and "counts" in value):
         raise FormatError(file, where, '"segmentation" must be polygons or an RLE with "size" and "counts"')
     if value["size"] != [height, width]:
@@ -236,7 +239,7 @@ def _read_segmentation(value: Any, image: DatasetImage, file: str, where: str) -
     try:
         return masks.check(value, width, height)
     except masks.MaskError as exc:
-        raise FormatError(file, where, f'"segmentation" is not a readable RLE ({exc})') from None
+        raise FormatError(file, where, f'"segmentation" is not a usable RLE: {exc}') from None
 
 
 def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:

@@ -92,7 +92,7 @@ def drop_bad_masks(dataset: Dataset) -> list[str]:
     warnings = []
     for image in dataset.images:
         for n, box in enumerate(image.boxes, start=1):
-            if box.mask is None or image.width is None or image.height is None:
+            if box.mask is None:
                 continue
             reason = masks.problem(box.mask, image.width, image.height)
             if reason is not None:

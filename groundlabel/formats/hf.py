@@ -165,10 +165,7 @@ def _read_mask(value: Any, image: DatasetImage, file: str, where: str) -> masks.
             file, where, f"the mask is {value['size']} (h, w) but the image is {image.width}x{image.height}"
         )
     try:
-        if image.width is not None and image.height is not None:
-            mask = masks.check(value, image.width, image.height)
-        else:
-            mask = masks.normalise(value)
-        return mask if masks.area(mask) else None  # the empty mask stands for "no mask"
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise FormatError(file, where, f"not a readable RLE ({exc})") from None
+        mask = masks.check(value, image.width, image.height)  # the door: counts, size, codes
+    except masks.MaskError as exc:
+        raise FormatError(file, where, f"not a usable RLE: {exc}") from None
+    return mask if masks.area(mask) else None  # the empty mask stands for "no mask"

@@ -151,10 +151,8 @@ def read_mask_region(
             raise FormatError(file, where, "a brush mask needs original_width and original_height")
         try:
             piece.mask = masks.from_labelstudio_brush(rle, *size)
-        except (ValueError, IndexError) as exc:
-            raise FormatError(
-                file, where, f"the brush RLE does not decode to {size[0]}x{size[1]} ({exc})"
-            ) from None
+        except masks.MaskError as exc:
+            raise FormatError(file, where, f"the brush mask is not usable: {exc}") from None
         return piece
     points = value.get("points")
     if not (
@@ -172,7 +170,10 @@ def read_mask_region(
     else:
         width, height = size
         pixels = [v * (width if i % 2 == 0 else height) for i, v in enumerate(flat)]
-        piece.mask = masks.from_polygons([pixels], width, height)
+        try:
+            piece.mask = masks.from_polygons([pixels], width, height)
+        except masks.MaskError as exc:
+            raise FormatError(file, where, f"the polygon is not usable: {exc}") from None
     return piece
 
 

@@ -122,14 +122,19 @@ def write_segmentation(
     return [object_path, class_path]
 
 
-def _indices(path: Path, colormap: list[tuple[int, int, int]]) -> np.ndarray:
-    """A label PNG as indices: a palette PNG's own, or an RGB PNG's colours looked up."""
+def _indices(
+    path: Path, colormap: list[tuple[int, int, int]], width: int | None = None, height: int | None = None
+) -> np.ndarray:
+    """A label PNG as indices: a palette PNG's own, or an RGB PNG's colours looked up. Opened
+    through the door (``masks.read_mask_image``): a header of another size than the image's, or
+    a decompression bomb, is refused before its pixels are decoded."""
     try:
-        with Image.open(path) as picture:
-            picture.load()
+        with masks.read_mask_image(path, width, height) as picture:
             if picture.mode in ("P", "L"):
                 return np.asarray(picture)
             rgb = np.asarray(picture.convert("RGB")).astype(np.int64)
+    except masks.MaskError as exc:
+        raise FormatError(str(path), "", str(exc)) from None
     except OSError as exc:
         raise FormatError(str(path), "", f"not a readable PNG ({exc})") from None
     keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
@@ -149,7 +154,7 @@ def read_object_masks(root: Path, stem: str, image: DatasetImage) -> dict[int, m
     path = root / SEGMENTATION_OBJECT / f"{stem}.png"
     if not path.is_file():
         return {}
-    indices = _indices(path, voc_colormap())
+    indices = _indices(path, voc_colormap(), image.width, image.height)
     if image.width is not None and indices.shape != (image.height, image.width):
         raise FormatError(
             str(path),

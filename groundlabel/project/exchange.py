@@ -163,7 +163,10 @@ def _box_mask(box: DatasetBox, image: DatasetImage, width: int, height: int, fil
     rasterised now that the size is known; a mask of another size is refused."""
     if box.polygons:
         scaled = [[v * (width if i % 2 == 0 else height) for i, v in enumerate(p)] for p in box.polygons]
-        return masks.from_polygons(scaled, width, height)
+        try:
+            return masks.from_polygons(scaled, width, height)
+        except masks.MaskError as exc:
+            raise FormatError(file, box.entry or image.entry, f"{image.file_name}: {exc}") from None
     if box.mask is None:
         return None
     if masks.size(box.mask) != (width, height):

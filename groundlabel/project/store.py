@@ -494,7 +494,11 @@ class ReviewProject(ProjectDatabase):
                 f"{image.path}: the mask is {width}x{height} pixels but the image is "
                 f"{image.size[0]}x{image.size[1]}; masks are in pixels of the image as shown"
             )
-        return mask_to_column(mask)
+        # The door (every writer of a mask comes here): a stored mask is one every export decodes.
+        try:
+            return mask_to_column(masks.check(mask, width, height))
+        except masks.MaskError as exc:
+            raise ProjectError(f"{image.path}: {exc}") from None
 
     def update_box(self, box_id: int, **fields: Any) -> BoxRecord:
         """Low level: set ``xyxy``, ``class_id``, ``status``, ``mask``, ``mask_score`` and/or
