@@ -186,7 +186,7 @@ def _int(element: ET.Element, tag: str, file: str, where: str) -> int:
     try:
         return int(float(text.strip())) if text is not None else int("missing")
     except (ValueError, OverflowError):  # OverflowError: "inf"
-        raise FormatError(file, where, f"<{tag}> must be a finite number, got {text!r}") from None
+        raise FormatError(file, where, f"<{tag}> must be a number (finite), got {text!r}") from None
 
 
 def read_voc_file(path: Path, relative_to: Path) -> DatasetImage:
