@@ -344,3 +344,16 @@ def test_memory_and_decompression_bombs_are_refused_with_bounded_memory(tmp_path
     assert result["codes"] == [2] * (len(sources) - 1), done.stderr
     assert "Traceback" not in done.stderr
     assert result["grew_kib"] < 150 * 1024, result
+
+
+def test_check_needs_a_project_and_says_so(tmp_path, capsys) -> None:
+    folder = _folder(tmp_path)
+    assert main(["check", str(folder)]) == 2
+    assert "has no review project yet" in capsys.readouterr().err
+    assert not (folder / ".groundlabel").exists()
+    assert main(["import", str(folder), str(_coco(tmp_path, _good_mask())), "-f", "coco"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(folder)]) == 0
+    assert "every stored mask decodes" in capsys.readouterr().err
+    assert main(["check", str(folder), "--restore", str(tmp_path / "in.json")]) == 2
+    assert "not a file written by `groundlabel check --clear-bad-masks`" in capsys.readouterr().err
