@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from groundlabel import masks
@@ -357,3 +359,35 @@ def test_check_needs_a_project_and_says_so(tmp_path, capsys) -> None:
     assert "every stored mask decodes" in capsys.readouterr().err
     assert main(["check", str(folder), "--restore", str(tmp_path / "in.json")]) == 2
     assert "not a file written by `groundlabel check --clear-bad-masks`" in capsys.readouterr().err
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(runs=st.lists(st.integers(0, 5000), min_size=1, max_size=30))
+def test_compressed_counts_reads_what_pycocotools_writes(runs) -> None:
+    """Any runs (zero runs too, so non-canonical strings), compressed by pycocotools, read back."""
+    from pycocotools import mask as coco_mask
+
+    total = sum(runs)
+    if total == 0:
+        return
+    compressed = coco_mask.frPyObjects({"size": [1, total], "counts": runs}, 1, total)["counts"]
+    assert masks.compressed_counts(compressed).tolist() == runs
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(st.characters(min_codepoint=48, max_codepoint=111), min_size=1, max_size=12))
+def test_a_string_compressed_counts_accepts_decodes_to_the_same_pixels(text) -> None:
+    """For any string of pycocotools' characters: refused, or read as runs that pycocotools
+    decodes to exactly those pixels (so the door's sum is the decoder's)."""
+    from pycocotools import mask as coco_mask
+
+    try:
+        runs = masks.compressed_counts(text)
+    except masks.MaskError:
+        return
+    total = int(runs.sum())
+    if not 0 < total <= 1_000_000:
+        return
+    decoded = coco_mask.decode({"size": [1, total], "counts": text.encode()})
+    expected = np.repeat(np.arange(len(runs)) % 2, runs).astype(np.uint8)
+    assert decoded.ravel().tolist() == expected.tolist()
