@@ -196,14 +196,21 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
             raise FormatError(str(folder), where, '"width" and "height" must be positive integers')
         boxes, scores, names = row.get("boxes", []), row.get("scores", []), row.get("classes", [])
-        if not (isinstance(boxes, list) and len(boxes) == len(scores) == len(names)):
+        if not (
+            all(isinstance(v, list) for v in (boxes, scores, names))
+            and len(boxes) == len(scores) == len(names)
+        ):
             raise FormatError(
                 str(folder), where, '"boxes", "scores" and "classes" must be lists of one length'
             )
         image = DatasetImage(row["file"], width, height, entry=where, file=str(folder / where.split(":")[0]))
         row_masks = row.get("masks") or [None] * len(boxes)
         row_mask_scores = row.get("mask_scores") or [None] * len(boxes)
-        if not (isinstance(row_masks, list) and len(row_masks) == len(boxes) == len(row_mask_scores)):
+        if not (
+            isinstance(row_masks, list)
+            and isinstance(row_mask_scores, list)
+            and len(row_masks) == len(boxes) == len(row_mask_scores)
+        ):
             raise FormatError(str(folder), where, '"masks" and "mask_scores" must have one entry per box')
         for i, (box, score, name) in enumerate(zip(boxes, scores, names, strict=True)):
             if name not in classes:
@@ -242,9 +249,9 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
         list(classes),
         images,
         source=str(folder),
-        model=manifest.get("model"),
-        box_threshold=manifest.get("box_threshold"),
-        text_threshold=manifest.get("text_threshold"),
+        model=manifest.get("model") if isinstance(manifest.get("model"), str) else None,
+        box_threshold=manifest.get("box_threshold") if _finite(manifest.get("box_threshold")) else None,
+        text_threshold=manifest.get("text_threshold") if _finite(manifest.get("text_threshold")) else None,
     )
 
 
