@@ -31,9 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from groundlabel.cli.export import project_database_must_exist
     from groundlabel.project.mask_check import clear_bad_masks, find_bad_masks, restore_masks
     from groundlabel.project.store import ReviewProject
 
+    project_database_must_exist(args.folder)  # checking must not create a project
     with ReviewProject.open(args.folder, scan=False) as project:
         if args.restore is not None:
             count = restore_masks(project, args.restore)

@@ -67,12 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help='prefix of each task\'s image URL before the relative path (default: "/data/local-files/?d=")',
     )
-    group.add_argument(
-        "--ls-masks",
-        choices=["brush", "polygons"],
-        default="brush",
-        help="masks as BrushLabels RLE (default, exact) or PolygonLabels (editable points)",
-    )
+    add_mask_option(group, "labelstudio")
     group.add_argument(
         "--ls-config",
         type=Path,
@@ -80,14 +75,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="XML",
         help="the target project's labeling config: its BrushLabels/PolygonLabels control decides how masks go",
     )
-    coco = parser.add_argument_group("coco")
-    coco.add_argument(
-        "--coco-masks",
-        choices=["polygons", "rle"],
-        default="polygons",
-        help="segmentation as polygons (default: what trainers read) or RLE (exact pixels)",
-    )
+    add_mask_option(parser.add_argument_group("coco"), "coco")
     parser.set_defaults(handler=run)
+
+
+#: Each format's mask encodings, the first the default: (option, what the masks become, then
+#: each encoding with what it is). One table, so the two options cannot drift apart.
+MASK_OPTIONS = {
+    "labelstudio": (
+        "--ls-masks",
+        "masks as",
+        [("brush", "BrushLabels RLE, exact"), ("polygons", "PolygonLabels, editable points")],
+    ),
+    "coco": (
+        "--coco-masks",
+        "segmentation as",
+        [("polygons", "what trainers read"), ("rle", "exact pixels")],
+    ),
+}
+
+
+def add_mask_option(group: argparse._ArgumentGroup, format_name: str) -> None:
+    """The ``--<format>-masks`` option of one format, built from ``MASK_OPTIONS``."""
+    flag, subject, encodings = MASK_OPTIONS[format_name]
+    described = [
+        f"{name} ({what}{', the default' if n == 0 else ''})" for n, (name, what) in enumerate(encodings)
+    ]
+    group.add_argument(
+        flag,
+        choices=[name for name, _ in encodings],
+        default=encodings[0][0],
+        help=f"{subject} {' or '.join(described)}",
+    )
 
 
 def project_database_must_exist(folder: Path) -> None:

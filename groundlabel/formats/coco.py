@@ -179,6 +179,15 @@ def write_coco_dataset(
     return written
 
 
+def _id(value: Any) -> Any:
+    """An id as a dict key: ids are numbers or text; anything else (a list, an object) matches
+    nothing, so it gets the same one-line error as an unknown id instead of a TypeError."""
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else _NO_ID
+
+
+_NO_ID = object()
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -257,7 +266,7 @@ def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
         where = f"categories[{i}]"
         if (
             not isinstance(category, dict)
-            or "id" not in category
+            or _id(category.get("id")) is _NO_ID
             or not isinstance(category.get("name"), str)
         ):
             raise FormatError(file, where, 'needs "id" and a text "name"')
@@ -273,7 +282,11 @@ def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
     images: dict[Any, DatasetImage] = {}
     for i, entry in enumerate(document["images"]):
         where = f"images[{i}]"
-        if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("file_name"), str):
+        if (
+            not isinstance(entry, dict)
+            or _id(entry.get("id")) is _NO_ID
+            or not isinstance(entry.get("file_name"), str)
+        ):
             raise FormatError(file, where, 'needs "id" and a text "file_name"')
         width, height = entry.get("width"), entry.get("height")
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
@@ -291,10 +304,10 @@ def read_coco_file(path: Path, progress: Progress | None = None) -> Dataset:
             raise FormatError(file, where, "must be an object")
         if "id" in annotation:
             where += f" (id {annotation['id']})"
-        image = images.get(annotation.get("image_id"))
+        image = images.get(_id(annotation.get("image_id")))
         if image is None:
             raise FormatError(file, where, f'image_id {annotation.get("image_id")!r} is not in "images"')
-        name = categories.get(annotation.get("category_id"))
+        name = categories.get(_id(annotation.get("category_id")))
         if name is None:
             raise FormatError(file, where, f"unknown class: category_id {annotation.get('category_id')!r}")
         bbox = annotation.get("bbox")

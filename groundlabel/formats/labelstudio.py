@@ -226,7 +226,7 @@ def file_name_from_url(url: str) -> str:
 def _latest(items: list[Any], file: str, where: str) -> dict[str, Any] | None:
     """The most recently updated, not cancelled item. Label Studio's JSON export lists
     predictions as bare ids (no result), so numbers are passed over."""
-    if not all(isinstance(i, (dict, int)) for i in items):
+    if not isinstance(items, list) or not all(isinstance(i, (dict, int)) for i in items):
         raise FormatError(file, where, "must be a list of objects")
     usable = [i for i in items if isinstance(i, dict) and not i.get("was_cancelled")]
     # ISO timestamps sort as text; items without one keep their list order.
@@ -379,5 +379,6 @@ def read_labelstudio(path: Path, progress: Progress | None = None) -> Dataset:
         images.append(image)
         tick(progress)
     model = next((str(p.get("model_version")) for t in document if isinstance(t, dict)
-                  for p in (t.get("predictions") or []) if isinstance(p, dict) and p.get("model_version")), None)  # fmt: skip
+                  for p in (t.get("predictions") if isinstance(t.get("predictions"), list) else [])
+                  if isinstance(p, dict) and p.get("model_version")), None)  # fmt: skip
     return Dataset(class_names=names, images=images, source=file, model=model)

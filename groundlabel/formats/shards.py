@@ -16,6 +16,7 @@ y1], ...], "scores": [...], "classes": ["cat", ...]}`` (pixels of the image as s
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -166,6 +167,10 @@ class ShardWriter:
         self.close()
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _checked(mask: Any, width: int, height: int, file: str, where: str) -> dict[str, Any]:
     """A row's mask through the door (``groundlabel.masks.check``), as one line naming the row."""
     try:
@@ -191,26 +196,41 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
             raise FormatError(str(folder), where, '"width" and "height" must be positive integers')
         boxes, scores, names = row.get("boxes", []), row.get("scores", []), row.get("classes", [])
-        if not (isinstance(boxes, list) and len(boxes) == len(scores) == len(names)):
+        if not (
+            all(isinstance(v, list) for v in (boxes, scores, names))
+            and len(boxes) == len(scores) == len(names)
+        ):
             raise FormatError(
                 str(folder), where, '"boxes", "scores" and "classes" must be lists of one length'
             )
         image = DatasetImage(row["file"], width, height, entry=where, file=str(folder / where.split(":")[0]))
         row_masks = row.get("masks") or [None] * len(boxes)
         row_mask_scores = row.get("mask_scores") or [None] * len(boxes)
-        if not (isinstance(row_masks, list) and len(row_masks) == len(boxes) == len(row_mask_scores)):
+        if not (
+            isinstance(row_masks, list)
+            and isinstance(row_mask_scores, list)
+            and len(row_masks) == len(boxes) == len(row_mask_scores)
+        ):
             raise FormatError(str(folder), where, '"masks" and "mask_scores" must have one entry per box')
         for i, (box, score, name) in enumerate(zip(boxes, scores, names, strict=True)):
             if name not in classes:
                 raise FormatError(str(folder), f"{where} boxes[{i}]", f"class {name!r} is not in {MANIFEST}")
-            if not (isinstance(box, list) and len(box) == 4):
-                raise FormatError(str(folder), f"{where} boxes[{i}]", "a box is [x0, y0, x1, y1]")
+            if not (isinstance(box, list) and len(box) == 4 and all(_finite(v) for v in box)):
+                raise FormatError(
+                    str(folder), f"{where} boxes[{i}]", "a box is [x0, y0, x1, y1], finite numbers"
+                )
+            if score is not None and not _finite(score):
+                raise FormatError(str(folder), f"{where} scores[{i}]", "a score is a finite number or null")
             mask = row_masks[i]
             if mask is not None and not (isinstance(mask, dict) and mask.get("size") == [height, width]):
                 raise FormatError(
                     str(folder), f"{where} masks[{i}]", f"must be an RLE of size [{height}, {width}]"
                 )
             mask_score = row_mask_scores[i] if mask is not None else None
+            if mask_score is not None and not _finite(mask_score):
+                raise FormatError(
+                    str(folder), f"{where} mask_scores[{i}]", "a mask score is a finite number or null"
+                )
             image.boxes.append(
                 DatasetBox(
                     tuple(float(v) for v in box),
@@ -229,9 +249,9 @@ def read_shards(path: Path, progress: Progress | None = None) -> Dataset:
         list(classes),
         images,
         source=str(folder),
-        model=manifest.get("model"),
-        box_threshold=manifest.get("box_threshold"),
-        text_threshold=manifest.get("text_threshold"),
+        model=manifest.get("model") if isinstance(manifest.get("model"), str) else None,
+        box_threshold=manifest.get("box_threshold") if _finite(manifest.get("box_threshold")) else None,
+        text_threshold=manifest.get("text_threshold") if _finite(manifest.get("text_threshold")) else None,
     )
 
 

@@ -185,8 +185,8 @@ def _int(element: ET.Element, tag: str, file: str, where: str) -> int:
     text = element.findtext(tag)
     try:
         return int(float(text.strip())) if text is not None else int("missing")
-    except ValueError:
-        raise FormatError(file, where, f"<{tag}> must be a number, got {text!r}") from None
+    except (ValueError, OverflowError):  # OverflowError: "inf"
+        raise FormatError(file, where, f"<{tag}> must be a number (finite), got {text!r}") from None
 
 
 def read_voc_file(path: Path, relative_to: Path) -> DatasetImage:

@@ -137,6 +137,10 @@ class _ImageIndex:
 
 def _scaled_box(box: DatasetBox, image: DatasetImage, width: int, height: int, file: str) -> DatasetBox:
     x0, y0, x1, y1 = box.xyxy
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box.xyxy):
+        raise FormatError(
+            file, box.entry or image.entry, f"box {list(box.xyxy)} has a corner that is not a finite number"
+        )
     if image.normalised:
         x0, y0, x1, y1 = x0 * width, y0 * height, x1 * width, y1 * height
     tolerance = EDGE_TOLERANCE_PX
@@ -220,7 +224,20 @@ def import_dataset(
     status: BoxStatus | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Add a dataset's boxes to the project (source "import"), all or nothing.
+    """Add a dataset's boxes to the project (source "import"), all or nothing: one outer
+    transaction, so a failure while writing the boxes also takes back the image sizes read
+    while checking them (the project stays byte for byte as it was)."""
+    with project.batch():
+        return _import_dataset(project, dataset, status, progress)
+
+
+def _import_dataset(
+    project: ReviewProject,
+    dataset: Dataset,
+    status: BoxStatus | None,
+    progress: Progress | None,
+) -> ImportReport:
+    """``import_dataset``'s work, inside its transaction.
 
     ``status`` None: boxes a person labelled become accepted, predictions pending. Accepted
     images become reviewed (reviewed-empty when they have no box); pending ones move from new
