@@ -43,11 +43,10 @@ def test_two_workers_train_data_parallel_into_the_same_model_folder(local_ray, t
     assert "best epoch" in capsys.readouterr().err
 
 
-def test_detect_ray_runs_a_trained_model_without_labels(local_ray, tmp_path):
+def test_detect_ray_runs_a_trained_model_without_labels(local_ray, closed_set_model, tmp_path):
     import torch
-    from train_helpers import save_closed_set_model
 
-    model = save_closed_set_model(tmp_path / "model")
+    model = closed_set_model()
     folder = write_shapes_project(tmp_path / "shapes", 4, seed=3, size=64, max_shapes=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a Ray worker's arithmetic
