@@ -27,6 +27,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every Label Studio test is also ``slow``: the run's one server costs about 2 minutes to
+    install and start, and each of those tests drives it for tens of seconds."""
+    for item in items:
+        if item.get_closest_marker("labelstudio"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
@@ -129,6 +137,16 @@ def make_window(qtbot, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def readers_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of the test-only readers venv (torchvision, Ultralytics: ``readers_venv``),
+    installed once per run on first use (about 40 s) and shared by every module that reads
+    an export or computes a reference with them."""
+    from readers_venv import readers_python
+
+    return readers_python(tmp_path_factory.mktemp("readers-venv"))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from groundlabel.backend.settings import BackendSettings
 from groundlabel.class_thresholds import ClassThresholds
 
 
+@pytest.mark.slow  # starts Ray
 @pytest.mark.parametrize("per_class", [None, {"cat": 0.5, "person": None}])
 def test_the_driver_computes_the_version_a_predictor_posts(tiny_model_dir, per_class):
     thresholds = ClassThresholds.from_mapping(per_class) if per_class else None

@@ -14,6 +14,8 @@ from groundlabel.devtools.synthetic_shapes import write_shapes_project
 # Imported before Ray: it puts the test clusters' token in the environment Ray reads.
 from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, sweep  # isort: skip
 
+pytestmark = pytest.mark.slow  # Ray Train with two workers
+
 ray = pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
 pytest.importorskip("ray.train", reason="Ray Train is part of the ray extra")
 
