@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -35,13 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import httpx  # noqa: E402
-import labelstudio_server  # noqa: E402
 from labelstudio_server import (  # noqa: E402
     LEGACY_TOKEN,
     LabelStudio,
     free_port,
     install_label_studio,
-    start_label_studio,
+    start_from_template,
 )
 
 PHOTOS = ROOT / "assets" / "reference" / "photos"
@@ -168,16 +166,6 @@ class Run:
             self.ls.upload(project_id, photo)
         return project_id
 
-    def import_copies(self, project_id: int, count: int) -> set[int]:
-        before = {t["id"] for t in self.ls.tasks(project_id)}
-        uploads = sorted({t["data"]["image"] for t in self.ls.tasks(project_id)})
-        self.ls.api(
-            "POST",
-            f"/api/projects/{project_id}/import",
-            json=[{"image": uploads[i % len(uploads)]} for i in range(count)],
-        )
-        return {t["id"] for t in self.ls.tasks(project_id)} - before
-
     def predictions_of(self, task_id: int, version: str) -> int:
         return sum(p["model_version"] == version for p in self.ls.predictions(task_id))
 
@@ -235,7 +223,7 @@ class Run:
         self.times["start_to_healthy_s"] = round(time.monotonic() - started, 2)
 
         # An import: Label Studio's TASKS_CREATED webhook queues the tasks in the container.
-        imported = self.import_copies(project_id, QUEUED)
+        imported = self.ls.import_copies(project_id, QUEUED)
         first_task = min(imported)
         wait_until(
             lambda: self.predictions_of(first_task, version) > 0, 120, "the first background prediction"
@@ -289,48 +277,8 @@ class Run:
         docker("volume", "rm", "-f", self.volume, timeout=60, check=False)
 
 
-def label_studio_script(cache: Path) -> Path:
-    """A Label Studio 1.23.2 venv: the developer's (env var), else one cached per machine."""
-    if os.environ.get("GROUNDLABEL_TEST_LABEL_STUDIO_VENV"):
-        return install_label_studio(cache)
-    cached = cache / "venv" / "bin" / "label-studio"
-    if cached.is_file():
-        return cached
-    cache.mkdir(parents=True, exist_ok=True)
-    return install_label_studio(cache)
-
-
-def _patient_wait_for(url: str, process: subprocess.Popen, timeout_s: float, log: Path) -> None:
-    """The tests' readiness wait, allowed 15 minutes: Label Studio's first migration on a busy
-    CI machine can take longer than the tests' 300 s."""
-    _tests_wait_for(url, process, max(timeout_s, 900), log)
-
-
-_tests_wait_for = labelstudio_server.wait_for
-labelstudio_server.wait_for = _patient_wait_for
-
-
-def start_from_template(script: Path, cache: Path, base: Path) -> LabelStudio:
-    """Label Studio on a copy of a data folder migrated once per machine (first start: minutes
-    on a busy machine; from the copy: seconds). The copy holds only the admin user."""
-    template = cache / "data-template"
-    if not (template / "data").is_dir():
-        scratch = cache / "data-template.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        first = start_label_studio(script, scratch)
-        try:  # each copy makes its own Personal Access Token, and Label Studio allows one at a time
-            revoked = httpx.post(f"{first.url}/api/token/blacklist/", json={"refresh": first.pat}, timeout=60)
-            if revoked.status_code not in (200, 204):
-                raise CheckFailed(
-                    f"cannot revoke the template's token: {revoked.status_code} {revoked.text[:300]}"
-                )
-        finally:
-            first.close()
-        shutil.rmtree(template, ignore_errors=True)
-        scratch.rename(template)
-    base.mkdir(parents=True)
-    shutil.copytree(template / "data", base / "data")
-    return start_label_studio(script, base)
+# Label Studio's first migration on a busy CI machine can take longer than the tests' 300 s.
+LABEL_STUDIO_READY_S = 900
 
 
 def main() -> int:
@@ -343,8 +291,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="groundlabel-docker-") as tmp:
         work = Path(tmp)
         started = time.monotonic()
-        script = label_studio_script(args.label_studio_cache)
-        label_studio = start_from_template(script, args.label_studio_cache, work / "ls")
+        script = install_label_studio(args.label_studio_cache)  # the venv cached per machine
+        label_studio = start_from_template(
+            script, args.label_studio_cache, work / "ls", ready_timeout_s=LABEL_STUDIO_READY_S
+        )
         ls_s = round(time.monotonic() - started, 2)
         run = Run(args.image, work / "run", label_studio)
         (work / "run").mkdir()

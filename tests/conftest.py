@@ -1,10 +1,12 @@
-"""Shared fixtures: a tiny random Grounding DINO saved and loaded like real weights."""
+"""Shared fixtures, each built once per run: tiny random checkpoints saved and loaded like real
+weights, and one real Label Studio for every module that needs one."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,14 @@ os.environ["GROUNDLABEL_STATE_DIR"] = str(_RUN_DIR / "backend-state")  # the bac
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every Label Studio test is also ``slow``: the run's one server costs about 2 minutes to
+    install and start, and each of those tests drives it for tens of seconds."""
+    for item in items:
+        if item.get_closest_marker("labelstudio"):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -69,6 +79,53 @@ def family_model(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
+@pytest.fixture(scope="session")
+def closed_set_model(tmp_path_factory: pytest.TempPathFactory):
+    """``closed_set_model("d-fine")``: a tiny random closed-set checkpoint of that architecture with
+    the synthetic shapes' classes, as ``groundlabel train`` saves one; once per run."""
+    from groundlabel.devtools.random_closed_set import save_random_closed_set
+
+    saved: dict[str, Path] = {}
+
+    def get(arch: str = "rt-detr-v2") -> Path:
+        if arch not in saved:
+            saved[arch] = save_random_closed_set(tmp_path_factory.mktemp(arch) / "model", arch)
+        return saved[arch]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def segmenter_model(tmp_path_factory: pytest.TempPathFactory):
+    """``segmenter_model("sam")``: a tiny random mask model (``sam``, ``sam_hq``, ``sam2``), saved
+    once per run. Tests only read it: one that changes a checkpoint copies it first."""
+    from groundlabel.devtools.random_segmenters import save_random_segmenter
+
+    saved: dict[str, Path] = {}
+
+    def get(family: str) -> Path:
+        if family not in saved:
+            # named after the family: the backend's model version shows it ("+sam")
+            saved[family] = save_random_segmenter(family, tmp_path_factory.mktemp(family) / family)
+        return saved[family]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def sam_dir(segmenter_model) -> Path:
+    """The tiny random SAM every mask test shares."""
+    return segmenter_model("sam")
+
+
+@pytest.fixture(scope="session")
+def sam_reference(sam_dir: Path):
+    """The transformers reference SAM on ``sam_dir`` (``sam_reference.ReferenceSam``)."""
+    from sam_reference import ReferenceSam
+
+    return ReferenceSam(sam_dir)
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Opens the desktop main window on the tiny model (or ``model``), preferences in a temp file."""
@@ -80,3 +137,53 @@ def make_window(qtbot, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def readers_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of the test-only readers venv (torchvision, Ultralytics: ``readers_venv``),
+    installed once per run on first use (about 40 s) and shared by every module that reads
+    an export or computes a reference with them."""
+    from readers_venv import readers_python
+
+    return readers_python(tmp_path_factory.mktemp("readers-venv"))
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One real Label Studio 1.23.2 for the whole run, on 127.0.0.1 (``labelstudio_server``).
+
+    Installed (about 90 s) and started (30-45 s of migrations) on the first test that asks for
+    it, stopped by its PID when the run ends. Each test works in projects of its own and sets
+    the organisation-wide settings it relies on (``set_legacy_tokens``) itself.
+    """
+    from labelstudio_server import install_label_studio, start_label_studio
+
+    base = tmp_path_factory.mktemp("label-studio")
+    server = start_label_studio(install_label_studio(base), base)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def xsession():
+    """A virtual X display (``xsession.XSession``) for the real-window tests, stopped after the test.
+
+    Without Xvfb/xdotool the test is skipped, unless ``GROUNDLABEL_REQUIRE_XVFB=1`` (set by
+    ``.ci/run``, which installs them) makes that a failure.
+    """
+    from xsession import XSession, missing_tools
+
+    missing = missing_tools()
+    if missing:
+        message = f"needs {', '.join(missing)} (apt-get install xvfb xdotool; see .ci/run)"
+        if os.environ.get("GROUNDLABEL_REQUIRE_XVFB") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    session = XSession(1280, 800)
+    try:
+        yield session
+    finally:
+        session.close()

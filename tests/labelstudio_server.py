@@ -1,13 +1,17 @@
-"""A real Label Studio 1.23.2 for tests: installed into its own venv, run on 127.0.0.1.
+"""A real Label Studio 1.23.2 for tests and CI: installed into its own venv, run on 127.0.0.1.
 
-Everything lives under pytest's session temp folder (venv, pip cache, data, HOME), and
-every process started here is stopped by its own PID: terminate, wait, kill.
+The tests start one per session (``conftest.label_studio``, on first use): under pytest's
+session temp folder (venv, pip cache, data, HOME), each test in a project of its own.
+``.ci/docker_check.py`` uses the same helpers with a per-machine cache (the venv, and a data
+folder migrated once: ``start_from_template``). Every process started here is stopped by its
+own PID: terminate, wait, kill.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,13 +36,17 @@ def free_port() -> int:
 def install_label_studio(root: Path) -> Path:
     """``pip install label-studio==1.23.2`` into ``root/venv``; returns the ``label-studio`` script.
 
+    A venv already installed in ``root`` is reused (CI's Docker step keeps one per machine).
     ``GROUNDLABEL_TEST_LABEL_STUDIO_VENV`` may name an existing venv holding that version, to
-    skip the 90 s install while developing; CI installs every time.
+    skip the 90 s install while developing; the test suite otherwise installs once per run.
     """
     existing = os.environ.get("GROUNDLABEL_TEST_LABEL_STUDIO_VENV")
     if existing and (Path(existing) / "bin" / "label-studio").is_file():
         return Path(existing) / "bin" / "label-studio"
     venv = root / "venv"
+    if (venv / "bin" / "label-studio").is_file():
+        return venv / "bin" / "label-studio"
+    root.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {**os.environ, "PIP_CACHE_DIR": str(root / "pip-cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     subprocess.run(
@@ -150,6 +158,18 @@ class LabelStudio:
             json={"project": project_id, "url": backend_url, "title": "groundlabel", **extra},
         )
 
+    def import_copies(self, project_id: int, count: int) -> set[int]:
+        """``count`` new tasks pointing at the project's uploaded photos, in one import (one
+        ``TASKS_CREATED`` webhook); returns the new task ids."""
+        before = self.tasks(project_id)
+        uploads = sorted({t["data"]["image"] for t in before if "/upload/" in t["data"]["image"]})
+        self.api(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            json=[{"image": uploads[i % len(uploads)]} for i in range(count)],
+        )
+        return {t["id"] for t in self.tasks(project_id)} - {t["id"] for t in before}
+
     def retrieve_predictions(self, project_id: int) -> dict:
         return self.api(
             "POST",
@@ -163,8 +183,12 @@ class LabelStudio:
         stop_process(self.process)
 
 
-def start_label_studio(script: Path, base: Path) -> LabelStudio:
-    """Start Label Studio with legacy tokens on, create a PAT, and return the handle."""
+def start_label_studio(script: Path, base: Path, ready_timeout_s: float = 300) -> LabelStudio:
+    """Start Label Studio with legacy tokens on, create a PAT, and return the handle.
+
+    ``ready_timeout_s`` bounds the wait for ``/health``: the first start on an empty data
+    folder migrates the database (30-45 s here; CI's Docker step allows a busy machine more).
+    """
     data, home, files_root = base / "data", base / "home", base / "files"
     for folder in (data, home, files_root):
         folder.mkdir(parents=True, exist_ok=True)
@@ -211,7 +235,7 @@ def start_label_studio(script: Path, base: Path) -> LabelStudio:
     url = f"http://127.0.0.1:{port}"
     server = LabelStudio(url=url, process=process, files_root=files_root)
     try:
-        wait_for(f"{url}/health", process, 300, log)
+        wait_for(f"{url}/health", process, ready_timeout_s, log)
         response = httpx.post(
             f"{url}/api/token/", headers={"Authorization": f"Token {LEGACY_TOKEN}"}, timeout=30
         )
@@ -221,6 +245,29 @@ def start_label_studio(script: Path, base: Path) -> LabelStudio:
         server.close()
         raise
     return server
+
+
+def start_from_template(script: Path, cache: Path, base: Path, ready_timeout_s: float = 300) -> LabelStudio:
+    """Label Studio on a copy of a data folder migrated once into ``cache`` (first start: minutes
+    on a busy machine; from the copy: seconds). The copy holds only the admin user."""
+    template = cache / "data-template"
+    if not (template / "data").is_dir():
+        scratch = cache / "data-template.partial"
+        shutil.rmtree(scratch, ignore_errors=True)
+        first = start_label_studio(script, scratch, ready_timeout_s)
+        try:  # each copy makes its own Personal Access Token, and Label Studio allows one at a time
+            revoked = httpx.post(f"{first.url}/api/token/blacklist/", json={"refresh": first.pat}, timeout=60)
+            if revoked.status_code not in (200, 204):
+                raise RuntimeError(
+                    f"cannot revoke the template's token: {revoked.status_code} {revoked.text[:300]}"
+                )
+        finally:
+            first.close()
+        shutil.rmtree(template, ignore_errors=True)
+        scratch.rename(template)
+    base.mkdir(parents=True)
+    shutil.copytree(template / "data", base / "data")
+    return start_label_studio(script, base, ready_timeout_s)
 
 
 @dataclass

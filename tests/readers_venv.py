@@ -41,8 +41,10 @@ def readers_python(root: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # The project's packages (CPU torch, numpy, Pillow, OpenCV headless) after the venv's own.
-    Path(venv_site, "groundlabel-project.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # The project's packages (CPU torch, numpy, Pillow, OpenCV headless) after the venv's own;
+    # torch's own folder too, for a project venv that reaches its packages through a .pth itself.
+    project = dict.fromkeys([*site.getsitepackages(), str(Path(torch.__file__).resolve().parents[1])])
+    Path(venv_site, "groundlabel-project.pth").write_text("\n".join(project) + "\n")
     env = {**os.environ, "PIP_CACHE_DIR": str(root / "pip-cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     pip = [str(python), "-m", "pip", "install", "-q", "--no-compile"]
     subprocess.run(

@@ -76,3 +76,13 @@ class ReferenceSam:
             )[0].numpy()
             found += [masks[j, 0] for j in range(len(chunk))]
         return found
+
+
+def detected_boxes(detector, image: Image.Image, labels: Sequence[str], box_threshold: float = 0.0):
+    """The boxes a backend with ``detector`` finds on ``image`` (text threshold 0), in exact
+    pixels: what the backend's masks are prompted with, for the reference to prompt the same."""
+    from groundlabel.detector import DetectionSettings
+    from groundlabel.labels import LabelClass, LabelSet
+
+    label_set = LabelSet(tuple(LabelClass(name) for name in labels))
+    return detector.detect_image(image, label_set, DetectionSettings(box_threshold, 0.0))

@@ -9,7 +9,6 @@ from groundlabel.backend.app import create_app
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.settings import BackendSettings
 from groundlabel.backend.task_images import TaskImageFetcher
-from train_helpers import save_closed_set_model
 
 from groundlabel import Detector
 from groundlabel.detector import DetectionSettings
@@ -26,8 +25,8 @@ CONFIG = """
 """
 
 
-def test_serve_maps_label_values_to_the_model_classes_by_name(tmp_path):
-    detector = Detector.load(str(save_closed_set_model(tmp_path / "model")), device="cpu")
+def test_serve_maps_label_values_to_the_model_classes_by_name(closed_set_model, tmp_path):
+    detector = Detector.load(str(closed_set_model()), device="cpu")
     root = tmp_path / "files"
     (root / "photos").mkdir(parents=True)
     shapes_image(random.Random(5), 96)[0].save(root / "photos" / "a.png")

@@ -11,29 +11,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labelstudio_server import LabelStudio, install_label_studio, start_label_studio
 from test_backend_labelstudio import (
     THRESHOLDS,
     assert_every_task_predicted,
-    import_copies,
     make_project,
     wait_until,
 )
 
 pytestmark = pytest.mark.labelstudio
 EXIT_S = 20  # "within seconds" on a loaded 2-core machine; a hang is minutes
-
-
-@pytest.fixture(scope="module")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    base = tmp_path_factory.mktemp("label-studio-interrupts")
-    server = start_label_studio(install_label_studio(base), base)
-    yield server
-    server.close()
 
 
 @pytest.mark.parametrize("ray", [False, True], ids=["plain", "ray"])
@@ -47,7 +36,7 @@ def test_ls_prelabel_ends_on_two_signals_and_a_rerun_finishes(
     project_id = make_project(label_studio, f"signals-{ray}")
     # 120 tasks: the tiny model predicts one in well under a second, so with 20 a quiet machine
     # had finished them all before the signals came (CI saw exit 0, nothing to interrupt).
-    import_copies(label_studio, project_id, 116)
+    label_studio.import_copies(project_id, 116)
     ray_dir = Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp()))  # short socket paths
     env = {
         **os.environ,

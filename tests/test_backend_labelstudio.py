@@ -1,7 +1,7 @@
 """``groundlabel serve`` and ``groundlabel ls-prelabel`` against a real Label Studio 1.23.2.
 
-Label Studio is installed from PyPI into its own venv under the session temp folder
-(about 90 s) and started on 127.0.0.1. The backend runs as a subprocess through the
+Label Studio is the run's one server (``conftest.label_studio``: installed from PyPI into
+its own venv under the session temp folder, about 90 s, and started on 127.0.0.1). The backend runs as a subprocess through the
 CLI with the tiny random model, thresholds at 0 so its untrained boxes come through.
 """
 
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,9 +25,7 @@ from labelstudio_server import (
     Backend,
     LabelStudio,
     dump,
-    install_label_studio,
     start_backend,
-    start_label_studio,
 )
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,15 +45,6 @@ CONFIG = """
 </View>
 """
 THRESHOLDS = ("--box-threshold", "0", "--text-threshold", "0")
-
-
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    base = tmp_path_factory.mktemp("label-studio")
-    script = install_label_studio(base)
-    server = start_label_studio(script, base)
-    yield server
-    server.close()
 
 
 def photo_sizes() -> dict[str, tuple[int, int]]:
@@ -316,20 +304,6 @@ def predicted_count(label_studio: LabelStudio, project_id: int, task_ids: set[in
     )
 
 
-def import_copies(label_studio: LabelStudio, project_id: int, count: int) -> set[int]:
-    """``count`` new tasks pointing at the project's uploaded photos, in one import (one webhook)."""
-    before = {t["id"] for t in label_studio.tasks(project_id)}
-    uploads = sorted(
-        {t["data"]["image"] for t in label_studio.tasks(project_id) if "/upload/" in t["data"]["image"]}
-    )
-    label_studio.api(
-        "POST",
-        f"/api/projects/{project_id}/import",
-        json=[{"image": uploads[i % len(uploads)]} for i in range(count)],
-    )
-    return {t["id"] for t in label_studio.tasks(project_id)} - before
-
-
 def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
     label_studio, tiny_model_dir, tmp_path
 ):
@@ -349,7 +323,7 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
     try:
         version = first.version()
         label_studio.connect_backend(project_id, first.url)
-        killed = import_copies(label_studio, project_id, 30)  # one TASKS_CREATED webhook
+        killed = label_studio.import_copies(project_id, 30)  # one TASKS_CREATED webhook
         wait_until(lambda: started(killed), 120, "the first background prediction")
         first.process.kill()  # kill -9: no chance to save anything
         first.process.wait(10)
@@ -367,7 +341,7 @@ def test_queued_tasks_survive_kill_9_and_sigterm_and_are_predicted_once(
             "every task queued before the kill predicted",
         )
         # More tasks, their webhook sent to this backend (Label Studio knows only the first URL).
-        stopped = import_copies(label_studio, project_id, 40)
+        stopped = label_studio.import_copies(project_id, 40)
         hook = {
             "action": "TASKS_CREATED",
             "project": {"id": project_id},

@@ -14,20 +14,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from label_studio_sdk.converter.brush import decode_from_annotation
-from labelstudio_server import LabelStudio, dump, install_label_studio, start_backend, start_label_studio
+from labelstudio_server import LabelStudio, dump, start_backend
 from PIL import Image
-from sam_reference import ReferenceSam
+from sam_reference import detected_boxes
 
 from groundlabel import masks
-from groundlabel.detector import DetectionResult, DetectionSettings
-from groundlabel.devtools.random_segmenters import save_random_segmenter
-from groundlabel.labels import LabelClass, LabelSet
+from groundlabel.detector import DetectionResult
 
 pytestmark = pytest.mark.labelstudio
 
@@ -53,34 +50,9 @@ CONFIG = """
 THRESHOLDS = ("--box-threshold", "0", "--text-threshold", "0")
 
 
-@pytest.fixture(scope="module")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    base = tmp_path_factory.mktemp("label-studio-masks")
-    server = start_label_studio(install_label_studio(base), base)
-    server.set_legacy_tokens(False)  # 1.23's default: the backend authenticates with a PAT
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam"))
-
-
-@pytest.fixture(scope="module")
-def reference(sam_dir: Path) -> ReferenceSam:
-    return ReferenceSam(sam_dir)
-
-
 def photo(task: dict) -> Image.Image:
     name = next(p for p in PHOTOS.glob("*.png") if task["data"]["image"].endswith(p.name))
     return Image.open(name).convert("RGB")
-
-
-def detected(tiny_detector, image: Image.Image, box_threshold: float = 0.0) -> DetectionResult:
-    """The boxes the backend finds (the same tiny detector and thresholds), in exact pixels."""
-    labels = LabelSet(tuple(LabelClass(name) for name in LABELS))
-    return tiny_detector.detect_image(image, labels, DetectionSettings(box_threshold, 0.0))
 
 
 def export(label_studio: LabelStudio, project_id: int) -> dict[int, dict]:
@@ -114,14 +86,14 @@ def percent_points(mask: np.ndarray, width: int, height: int) -> list[np.ndarray
 
 
 def assert_masks_follow_the_boxes(
-    prediction: dict, image: Image.Image, found: DetectionResult, reference
+    prediction: dict, image: Image.Image, found: DetectionResult, sam_reference
 ) -> None:
     """Every rectangle has its brush mask (and its polygons) nested under it, equal to the reference."""
     width, height = image.size
     result = prediction["result"]
     boxes = [r for r in result if r["type"] == "rectanglelabels"]
     assert len(boxes) == len(found.boxes) > 0, dump(prediction)
-    expected = reference.box_masks(image, found.boxes)
+    expected = sam_reference.box_masks(image, found.boxes)
     for rectangle, box, label, mask in zip(boxes, found.boxes, found.labels, expected, strict=True):
         value = rectangle["value"]
         assert value["rectanglelabels"] == [label]
@@ -142,8 +114,9 @@ def assert_masks_follow_the_boxes(
 
 
 def test_label_studio_stores_exports_and_decodes_the_masks_and_clicks(
-    label_studio, tiny_model_dir, tiny_detector, sam_dir, reference, tmp_path
+    label_studio, tiny_model_dir, tiny_detector, sam_dir, sam_reference, tmp_path
 ):
+    label_studio.set_legacy_tokens(False)  # 1.23's default: the backend authenticates with a PAT
     project_id = label_studio.create_project("masks", CONFIG)
     for name in ("chelsea.png", "astronaut.png"):
         label_studio.upload(project_id, PHOTOS / name)
@@ -163,7 +136,9 @@ def test_label_studio_stores_exports_and_decodes_the_masks_and_clicks(
         for task in exported.values():
             (prediction,) = [p for p in task["predictions"] if p["model_version"] == version]
             image = photo(task)
-            assert_masks_follow_the_boxes(prediction, image, detected(tiny_detector, image), reference)
+            assert_masks_follow_the_boxes(
+                prediction, image, detected_boxes(tiny_detector, image, LABELS), sam_reference
+            )
 
         # Interactive: a click, then an Alt-click outside; Label Studio sends both, one mask comes back.
         task = next(t for t in exported.values() if t["data"]["image"].endswith("chelsea.png"))
@@ -192,7 +167,7 @@ def test_label_studio_stores_exports_and_decodes_the_masks_and_clicks(
         )
         suggested = answer["data"]["result"]
         assert {r["type"] for r in suggested} <= {"brushlabels", "polygonlabels"}, dump(answer)
-        expected = reference.mask(
+        expected = sam_reference.mask(
             photo(task), points=[(x * 451 / 100, y * 300 / 100) for x, y, _ in points], labels=[1, 0]
         )
         assert [np.array_equal(m, expected) for m in sdk_masks(suggested)] == [True]
@@ -210,7 +185,9 @@ def test_label_studio_stores_exports_and_decodes_the_masks_and_clicks(
         wait_for_prediction(label_studio, new_id, version)
         (background,) = export(label_studio, project_id)[new_id]["predictions"]
         image = photo(task)
-        assert_masks_follow_the_boxes(background, image, detected(tiny_detector, image), reference)
+        assert_masks_follow_the_boxes(
+            background, image, detected_boxes(tiny_detector, image, LABELS), sam_reference
+        )
     finally:
         backend.close()
     assert "Traceback" not in backend.log.read_text()
@@ -227,7 +204,9 @@ def test_label_studio_stores_exports_and_decodes_the_masks_and_clicks(
         bulk = [p for p in task["predictions"] if p["model_version"] not in (version,)]
         assert len(bulk) == 1 and "+sam" in bulk[0]["model_version"]
         image = photo(task)
-        assert_masks_follow_the_boxes(bulk[0], image, detected(tiny_detector, image, 0.5), reference)
+        assert_masks_follow_the_boxes(
+            bulk[0], image, detected_boxes(tiny_detector, image, LABELS, 0.5), sam_reference
+        )
 
 
 def wait_for_prediction(label_studio: LabelStudio, task_id: int, version: str, timeout_s: float = 90) -> None:

@@ -20,11 +20,10 @@ from groundlabel.backend.settings import BackendSettings
 from groundlabel.backend.task_images import TaskImageFetcher
 from groundlabel.backend.task_masks import EmbeddingCache
 from PIL import Image
-from sam_reference import ReferenceSam
+from sam_reference import detected_boxes
 
 from groundlabel import masks
-from groundlabel.detector import DetectionResult, DetectionSettings
-from groundlabel.devtools.random_segmenters import save_random_segmenter
+from groundlabel.detector import DetectionSettings
 from groundlabel.formats.labelstudio_masks import box_id_of
 from groundlabel.labels import LabelClass, LabelSet
 from groundlabel.segmenters import load_segmenter
@@ -66,16 +65,6 @@ BOXES_ONLY = """
 TASK = {"id": 7, "data": {"image": "/data/local-files/?d=photos/chelsea.png"}}
 
 
-@pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory) -> Path:
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam"))
-
-
-@pytest.fixture(scope="module")
-def reference(sam_dir) -> ReferenceSam:
-    return ReferenceSam(sam_dir)
-
-
 @pytest.fixture
 def settings(photo_dir: Path) -> BackendSettings:
     return BackendSettings(local_files_root=photo_dir.parent.resolve())
@@ -105,12 +94,6 @@ def predict(client: TestClient, config: str, context=None, task=TASK) -> dict:
 
 def chelsea() -> Image.Image:
     return Image.open(PHOTOS / "chelsea.png").convert("RGB")
-
-
-def reference_boxes(tiny_detector) -> DetectionResult:
-    """The detector's own boxes for the task image (the backend's regions are their percent form)."""
-    labels = LabelSet(tuple(LabelClass(name) for name in LABELS))
-    return tiny_detector.detect_image(chelsea(), labels, DetectionSettings(0.0, 0.0))
 
 
 def brush_mask(region: dict) -> np.ndarray:
@@ -182,15 +165,15 @@ def test_mask_controls_join_the_box_target_of_their_image():
 
 
 def test_each_box_comes_with_its_brush_and_polygon_mask_equal_to_the_reference(
-    client, predictor, tiny_detector, reference
+    client, predictor, tiny_detector, sam_reference
 ):
     entry = predict(client, CONFIG)
     assert entry["model_version"] == predictor.model_version
     regions = entry["result"]
     rectangles = [r for r in regions if r["type"] == "rectanglelabels" and r["from_name"] == "box"]
-    detected = reference_boxes(tiny_detector)
+    detected = detected_boxes(tiny_detector, chelsea(), LABELS)
     assert len(rectangles) == len(detected.boxes) > 1
-    expected = reference.box_masks(chelsea(), detected.boxes)
+    expected = sam_reference.box_masks(chelsea(), detected.boxes)
     children: dict[str, list[dict]] = {}
     for r in regions:
         if "parentID" in r:
@@ -218,12 +201,12 @@ def test_each_box_comes_with_its_brush_and_polygon_mask_equal_to_the_reference(
     assert len({m.tobytes() for m in expected}) > 1 and all(m.any() for m in expected)
 
 
-def test_a_config_with_masks_only_gets_masks_without_rectangles(client, tiny_detector, reference):
+def test_a_config_with_masks_only_gets_masks_without_rectangles(client, tiny_detector, sam_reference):
     regions = predict(client, BRUSH_ONLY)["result"]
-    detected = reference_boxes(tiny_detector)
+    detected = detected_boxes(tiny_detector, chelsea(), LABELS)
     assert [r["type"] for r in regions] == ["brushlabels"] * len(detected.boxes)
     assert all("parentID" not in r for r in regions)
-    expected = reference.box_masks(chelsea(), detected.boxes)
+    expected = sam_reference.box_masks(chelsea(), detected.boxes)
     assert [np.array_equal(brush_mask(r), m) for r, m in zip(regions, expected, strict=True)] == [True] * len(
         expected
     )
@@ -254,13 +237,13 @@ def test_the_model_version_names_the_mask_model(predictor, tiny_detector, settin
     assert predictor.model_version.startswith(plain.model_version.rsplit("-", 1)[0] + "+sam")
 
 
-def test_clicks_refine_one_mask_as_the_reference_sam_does(client, predictor, reference):
+def test_clicks_refine_one_mask_as_the_reference_sam_does(client, predictor, sam_reference):
     image = chelsea()
     first = [click(40.0, 50.0)]
     answer = predict(client, CONFIG, {"result": first})
     brush = next(r for r in answer["result"] if r["type"] == "brushlabels")
     assert brush["value"]["brushlabels"] == ["Cat"] and "parentID" not in brush
-    lone = reference.mask(image, points=[px(40.0, 50.0)], labels=[1])
+    lone = sam_reference.mask(image, points=[px(40.0, 50.0)], labels=[1])
     assert np.array_equal(brush_mask(brush), lone)
 
     # A second click, negative (Alt): Label Studio sends both points; one mask, refined.
@@ -268,7 +251,7 @@ def test_clicks_refine_one_mask_as_the_reference_sam_does(client, predictor, ref
     answer = predict(client, CONFIG, {"result": both})
     brushes = [r for r in answer["result"] if r["type"] == "brushlabels"]
     assert len(brushes) == 1
-    refined = reference.mask(image, points=[px(40.0, 50.0), px(70.0, 20.0)], labels=[1, 0])
+    refined = sam_reference.mask(image, points=[px(40.0, 50.0), px(70.0, 20.0)], labels=[1, 0])
     assert np.array_equal(brush_mask(brushes[0]), refined)
     assert not np.array_equal(refined, lone)
     polygons = [r["value"]["points"] for r in answer["result"] if r["type"] == "polygonlabels"]
@@ -277,18 +260,18 @@ def test_clicks_refine_one_mask_as_the_reference_sam_does(client, predictor, ref
     assert (predictor.masks.cache.misses, len(predictor.masks.cache)) == (1, 1)
 
 
-def test_a_drawn_rectangle_with_points_is_one_sam_prompt(client, reference):
+def test_a_drawn_rectangle_with_points_is_one_sam_prompt(client, sam_reference):
     context = {
         "result": [drawn(10.0, 20.0, 50.0, 60.0), click(30.0, 50.0), click(45.0, 60.0, positive=False)]
     }
     answer = predict(client, CONFIG, context)
     (brush,) = [r for r in answer["result"] if r["type"] == "brushlabels"]
     box = (*px(10.0, 20.0), *px(10.0 + 50.0, 20.0 + 60.0))
-    expected = reference.mask(chelsea(), box=box, points=[px(30.0, 50.0), px(45.0, 60.0)], labels=[1, 0])
+    expected = sam_reference.mask(chelsea(), box=box, points=[px(30.0, 50.0), px(45.0, 60.0)], labels=[1, 0])
     assert np.array_equal(brush_mask(brush), expected)
     alone = predict(client, CONFIG, {"result": [drawn(10.0, 20.0, 50.0, 60.0)]})
     (brush,) = [r for r in alone["result"] if r["type"] == "brushlabels"]
-    assert np.array_equal(brush_mask(brush), reference.mask(chelsea(), box=box))
+    assert np.array_equal(brush_mask(brush), sam_reference.mask(chelsea(), box=box))
 
 
 def test_a_cached_image_answers_clicks_without_downloading_it_again(client, predictor, monkeypatch):

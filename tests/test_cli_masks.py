@@ -16,7 +16,6 @@ import pytest
 
 from groundlabel import masks as mask_codec
 from groundlabel.cli import main
-from groundlabel.devtools.random_segmenters import save_random_segmenter
 from groundlabel.images import load_image
 from groundlabel.project.models import BoxSource, BoxStatus
 from groundlabel.project.store import ReviewProject
@@ -24,11 +23,6 @@ from groundlabel.segmenters import load_segmenter
 from groundlabel.segmenters.base import Segmenter
 
 PHOTOS = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos"
-
-
-@pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory):
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam") / "sam")
 
 
 @pytest.fixture(scope="module")

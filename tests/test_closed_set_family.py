@@ -12,7 +12,6 @@ import random
 
 import pytest
 import torch
-from train_helpers import save_closed_set_model
 from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
 from groundlabel import Detector, LabelSet
@@ -23,8 +22,8 @@ from groundlabel.errors import LabelSetError
 
 
 @pytest.fixture(scope="module", params=["rt-detr-v2", "d-fine"])
-def closed_dir(request, tmp_path_factory):
-    return save_closed_set_model(tmp_path_factory.mktemp(request.param) / "model", request.param)
+def closed_dir(request, closed_set_model):
+    return closed_set_model(request.param)
 
 
 @pytest.fixture(scope="module")

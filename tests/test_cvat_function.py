@@ -57,13 +57,6 @@ def checkpoint(tiny_model_dir, family_model):
     return lambda family: tiny_model_dir if family == "grounding-dino" else family_model(family)
 
 
-@pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory) -> Path:
-    from groundlabel.devtools.random_segmenters import save_random_segmenter
-
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam") / "model")
-
-
 def context(conf_threshold: float | None = None, conv_mask_to_poly: bool = False):
     return _DetectionFunctionContextImpl(
         frame_name="frame_000003.png", conf_threshold=conf_threshold, conv_mask_to_poly=conv_mask_to_poly

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dataset_folder import make_dataset_folder
-from readers_venv import readers_python
 
 from groundlabel.cli import main
 from groundlabel.formats.splits import assign_splits, parse_splits
@@ -174,9 +173,10 @@ def test_hf_datasets_loads_the_imagefolder(export: Export) -> None:
             )
 
 
-def test_torchvision_and_ultralytics_read_and_train(export: Export, tmp_path_factory) -> None:
-    root = tmp_path_factory.mktemp("readers-venv")
-    python = readers_python(root)
+@pytest.mark.slow  # torchvision and Ultralytics train in the readers venv
+def test_torchvision_and_ultralytics_read_and_train(export: Export, readers_venv, tmp_path_factory) -> None:
+    root = tmp_path_factory.mktemp("readers")
+    python = readers_venv
     work = root / "work"
     env = {**os.environ, "YOLO_CONFIG_DIR": str(root / "yolo-config"), "YOLO_OFFLINE": "1", "HOME": str(root)}
     run = subprocess.run(

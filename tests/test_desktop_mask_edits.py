@@ -14,16 +14,13 @@ from groundlabel.desktop.mask_item import fill_rgba
 from PIL import Image
 
 from groundlabel import masks
-from groundlabel.devtools.random_segmenters import save_random_segmenter
 from groundlabel.project import MaskValue, ReviewProject, UndoStack
 from groundlabel.segmenters import load_segmenter
 
 
 @pytest.fixture(scope="module")
-def segmenter(tmp_path_factory):
-    return load_segmenter(
-        str(save_random_segmenter("sam", tmp_path_factory.mktemp("sam") / "sam")), device="cpu"
-    )
+def segmenter(sam_dir):
+    return load_segmenter(str(sam_dir), device="cpu")
 
 
 @pytest.fixture

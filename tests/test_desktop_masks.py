@@ -14,10 +14,8 @@ from groundlabel.desktop.app_settings import AppSettings
 from groundlabel.desktop.file_list import MASKS_FILTER
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from sam_reference import ReferenceSam
 
 from groundlabel import masks as mask_codec
-from groundlabel.devtools.random_segmenters import save_random_segmenter
 from groundlabel.project import BoxStatus
 
 pytestmark = pytest.mark.gui
@@ -25,16 +23,6 @@ pytestmark = pytest.mark.gui
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 WAIT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory):
-    return save_random_segmenter("sam", tmp_path_factory.mktemp("sam") / "sam")
-
-
-@pytest.fixture(scope="module")
-def reference(sam_dir):
-    return ReferenceSam(sam_dir)
 
 
 def open_window(qtbot, monkeypatch, tmp_path, model_dir, photo_dir, mask_model: str):
@@ -83,13 +71,13 @@ def draw_box(qtbot, window):
     return only_box(window)
 
 
-def test_refine_then_points_then_undo_and_redo(window, qtbot, reference):
+def test_refine_then_points_then_undo_and_redo(window, qtbot, sam_reference):
     box = draw_box(window=window, qtbot=qtbot)
     path = image_path(window)
     key(qtbot, window, Qt.Key.Key_M, CTRL)  # refine the selected box
     wait_masks(qtbot, window)
     refined = only_box(window)
-    expected = reference.mask(path, refined.xyxy)
+    expected = sam_reference.mask(path, refined.xyxy)
     assert refined.mask is not None and refined.mask_model == window.masks.segmenter.model_record
     assert np.array_equal(mask_codec.decode(refined.mask), expected)
     assert 0 < expected.mean() < 1  # neither empty nor the whole image: the comparison means something
@@ -112,14 +100,14 @@ def test_refine_then_points_then_undo_and_redo(window, qtbot, reference):
     wait_masks(qtbot, window)
     one = window.masks.prompts.get(box.id)
     assert [p.positive for p in one] == [True]
-    one_mask = reference.mask(path, box.xyxy, [(p.x, p.y) for p in one], [1])
+    one_mask = sam_reference.mask(path, box.xyxy, [(p.x, p.y) for p in one], [1])
     assert np.array_equal(mask_codec.decode(only_box(window).mask), one_mask)
 
     click(qtbot, window, 140, 400, SHIFT)
     wait_masks(qtbot, window)
     two = window.masks.prompts.get(box.id)
     assert [p.positive for p in two] == [True, False] and two[0] == one[0]
-    two_mask = reference.mask(path, box.xyxy, [(p.x, p.y) for p in two], [1, 0])
+    two_mask = sam_reference.mask(path, box.xyxy, [(p.x, p.y) for p in two], [1, 0])
     assert np.array_equal(mask_codec.decode(only_box(window).mask), two_mask)
     assert not np.array_equal(two_mask, one_mask)  # the negative point changed the mask
     assert [m[2] for m in window.canvas.point_markers()] == [True, False]
@@ -200,7 +188,7 @@ def test_m_toggles_masks_and_accept_reject_carry_the_mask(window, qtbot):
     assert accepted.status == BoxStatus.ACCEPTED and accepted.mask == box.mask and accepted.exported
 
 
-def test_refine_every_accepted_box_is_one_undo_step(window, qtbot, reference):
+def test_refine_every_accepted_box_is_one_undo_step(window, qtbot, sam_reference):
     project = window.controller.project
     first = window.controller.current_id
     draw_box(window=window, qtbot=qtbot)
@@ -216,7 +204,7 @@ def test_refine_every_accepted_box_is_one_undo_step(window, qtbot, reference):
     wait_masks(qtbot, window)
     for box_id in ids:
         box = project.box(box_id)
-        expected = reference.mask(project.image_file(box.image_id), box.xyxy)
+        expected = sam_reference.mask(project.image_file(box.image_id), box.xyxy)
         assert np.array_equal(mask_codec.decode(box.mask), expected)
     key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert all(project.box(i).mask is None for i in ids)

@@ -17,101 +17,16 @@ import contextlib
 import json
 import os
 import shutil
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageOps
-from xsession import XSession, missing_tools, wait_for
+from PIL import Image
+from real_window import STEP_TIMEOUT, ProjectDB, make_folder, start_app, stop_app
+from xsession import wait_for
 
 pytestmark = pytest.mark.gui
 
-STEP_TIMEOUT = 90  # seconds for one step: model loading and detection on a busy 2-core machine
 CLASS_LIST = "cup=mug, spoon, saucer=plate|dish"
-
-
-@pytest.fixture
-def xsession():
-    missing = missing_tools()
-    if missing:
-        message = f"needs {', '.join(missing)} (apt-get install xvfb xdotool; see .ci/run)"
-        if os.environ.get("GROUNDLABEL_REQUIRE_XVFB") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    session = XSession(1280, 800)
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-class ProjectDB:
-    """Read-only queries on the app's project database while the app writes it."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / ".groundlabel" / "project.db"
-
-    def rows(self, sql: str, *args: object) -> list[tuple]:
-        if not self.path.exists():
-            return []
-        connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        try:
-            return connection.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:  # the app is still creating the schema
-            return []
-        finally:
-            connection.close()
-
-    def classes(self) -> list[tuple[str, tuple[str, ...]]]:
-        return [
-            (n, tuple(json.loads(a)))
-            for n, a in self.rows("SELECT name, aliases FROM classes ORDER BY position")
-        ]
-
-    def states(self) -> dict[str, str]:
-        return dict(self.rows("SELECT path, state FROM images"))
-
-    def statuses(self, path: str) -> list[str]:
-        return [
-            s
-            for (s,) in self.rows(
-                "SELECT b.status FROM boxes b JOIN images i ON i.id = b.image_id WHERE i.path = ?", path
-            )
-        ]
-
-    def count(self, path: str, status: str) -> int:
-        return self.statuses(path).count(status)
-
-
-def make_folder(root: Path) -> Path:
-    """Three photos: the two reference ones and a mirrored copy."""
-    folder = root / "photos"
-    folder.mkdir()
-    reference = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos"
-    for photo in reference.glob("*.png"):
-        shutil.copy(photo, folder / photo.name)
-    with Image.open(reference / "chelsea.png") as image:
-        ImageOps.mirror(image).save(folder / "kitten.png")
-    return folder
-
-
-def start_app(x: XSession, folder: Path, model: Path, tmp_path: Path) -> subprocess.Popen:
-    """``groundlabel review FOLDER`` on the virtual display; its output goes to ``tmp_path/app.log``."""
-    env = x.env()
-    env.update(HF_HUB_OFFLINE="1", GROUNDLABEL_NO_NATIVE="1")  # tiny model: the kernel build is not the point
-    command = [sys.executable, "-m", "groundlabel", "review", str(folder)]
-    command += ["--model", str(model), "--settings", str(tmp_path / "settings.ini")]
-    with (tmp_path / "app.log").open("w") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-
-
-def stop_app(app: subprocess.Popen, tmp_path: Path) -> None:
-    if app.poll() is None:
-        app.kill()
-        app.wait(10)
-    print((tmp_path / "app.log").read_text()[-4000:])
 
 
 def test_missing_model_blocks_nothing_in_a_real_window(xsession, tmp_path):
@@ -255,14 +170,10 @@ def test_quitting_during_a_first_load_is_at_once_and_strands_nothing(xsession, t
     db = ProjectDB(folder)
     extensions = tmp_path / "torch_extensions"  # a fresh one: this start builds the kernel
     x = xsession
-    env = x.env()
-    env.update(HF_HUB_OFFLINE="1", TORCH_EXTENSIONS_DIR=str(extensions))
-    env.pop("GROUNDLABEL_NO_NATIVE", None)
-    command = [sys.executable, "-m", "groundlabel", "review", str(folder), "--model", str(tiny_model_dir)]
-    command += ["--settings", str(tmp_path / "settings.ini")]
-    with (tmp_path / "app.log").open("w") as log:
-        app = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-                               start_new_session=True)  # fmt: skip
+    app = start_app(
+        x, folder, tiny_model_dir, tmp_path, native=True,
+        env={"TORCH_EXTENSIONS_DIR": str(extensions)}, new_session=True,
+    )  # fmt: skip
     try:
         main = x.wait_window(app.pid, "^groundlabel review", timeout=STEP_TIMEOUT)
         wait_for(lambda: len(db.states()) == 3, STEP_TIMEOUT, "the folder's three images in the project")

@@ -17,46 +17,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sam_reference import ReferenceSam
-from test_desktop_real_window import STEP_TIMEOUT, ProjectDB, make_folder, stop_app
-from xsession import XSession, missing_tools, wait_for
-
-from groundlabel.devtools.random_segmenters import save_random_segmenter
+from real_window import STEP_TIMEOUT, ProjectDB, make_folder, start_app, stop_app
+from xsession import XSession, wait_for
 
 pytestmark = pytest.mark.gui
 
 POINTS_LINE = re.compile(r"mask points of box (\d+): (\[.*\])")
-
-
-@pytest.fixture
-def display():
-    """A virtual display; skipped without Xvfb/xdotool unless GROUNDLABEL_REQUIRE_XVFB=1 (CI)."""
-    missing = missing_tools()
-    if missing:
-        message = f"needs {', '.join(missing)} (apt-get install xvfb xdotool; see .ci/run)"
-        if os.environ.get("GROUNDLABEL_REQUIRE_XVFB") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    session = XSession(1280, 800)
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def start_app(x: XSession, folder: Path, model: Path, sam: Path, tmp_path: Path) -> subprocess.Popen:
-    env = x.env()
-    env.update(HF_HUB_OFFLINE="1", GROUNDLABEL_NO_NATIVE="1")
-    command = [sys.executable, "-m", "groundlabel", "-v", "review", str(folder), "--model", str(model)]
-    command += ["--masks", str(sam), "--settings", str(tmp_path / "settings.ini")]
-    with (tmp_path / "app.log").open("w") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
 
 
 def masks_of(db: ProjectDB, path: str) -> dict[int, str]:
@@ -78,14 +48,15 @@ def shift_click(x: XSession, sx: int, sy: int) -> None:
     x.xdotool("keydown", "shift", "click", "1", "keyup", "shift")
 
 
-def test_real_window_refine_point_undo_accept_export(display, tiny_model_dir, tmp_path):
+def test_real_window_refine_point_undo_accept_export(
+    xsession, tiny_model_dir, sam_dir, sam_reference, tmp_path
+):
     folder = make_folder(tmp_path)
-    sam = save_random_segmenter("sam", tmp_path / "sam")
     db = ProjectDB(folder)
     log = tmp_path / "app.log"
-    x = display
+    x = xsession
     path = "astronaut.png"
-    app = start_app(x, folder, tiny_model_dir, sam, tmp_path)
+    app = start_app(x, folder, tiny_model_dir, tmp_path, "--masks", str(sam_dir), verbose=True)
     try:
         main = x.wait_window(app.pid, "^groundlabel review", timeout=STEP_TIMEOUT)
         wait_for(lambda: len(db.states()) == 3, STEP_TIMEOUT, "the folder's three images in the project")
@@ -169,10 +140,10 @@ def test_real_window_refine_point_undo_accept_export(display, tiny_model_dir, tm
     exported = coco_mask.decode({**segmentation, "counts": segmentation["counts"].encode()}).astype(bool)
     assert annotation["area"] == pytest.approx(float(exported.sum()))
 
-    reference = ReferenceSam(sam).mask(
+    reference = sam_reference.mask(
         folder / path, (x0, y0, x1, y1), [(px, py) for px, py, _ in points_a], [lab for _, _, lab in points_a]
     )
     assert 0 < reference.mean() < 1
     assert np.array_equal(exported, reference)
-    refined_alone = ReferenceSam(sam).mask(folder / path, (x0, y0, x1, y1))
+    refined_alone = sam_reference.mask(folder / path, (x0, y0, x1, y1))
     assert not np.array_equal(refined_alone, reference)  # the negative point changed the mask

@@ -7,13 +7,12 @@ from pathlib import Path
 
 from desktop_helpers import show_main_window, wait_idle
 from PySide6.QtWidgets import QMessageBox
-from train_helpers import save_closed_set_model
 
 from groundlabel.devtools.synthetic_shapes import write_shapes_project
 from groundlabel.project import ImageState, ReviewProject
 
 
-def test_train_then_prelabel_the_unreviewed_images(qtbot, tmp_path, monkeypatch):
+def test_train_then_prelabel_the_unreviewed_images(qtbot, tmp_path, monkeypatch, closed_set_model):
     folder = write_shapes_project(tmp_path / "shapes", 12, seed=1, size=64, max_shapes=1)
     with ReviewProject.open(folder) as project:
         for record in project.images()[-3:]:  # three images left to pre-label
@@ -21,7 +20,7 @@ def test_train_then_prelabel_the_unreviewed_images(qtbot, tmp_path, monkeypatch)
             for box in project.boxes(record.id):
                 project.delete_box(box.id)
     # The window starts on another (random) closed-set model; the trained one replaces it.
-    start = save_closed_set_model(tmp_path / "start")
+    start = closed_set_model()
     window = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(start))
     window.open_folder(folder)
     wait_idle(qtbot, window)

@@ -1,33 +1,21 @@
 """The Label Studio export imported into a real Label Studio 1.23.2 as is, and its export read back.
 
-Reuses the Label Studio venv the backend tests installed in this session when there is one
-(else installs it, about 90 s); starts its own server on 127.0.0.1 and stops it by PID.
+On the run's one Label Studio (``conftest.label_studio``), each test in projects of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labelstudio_server import LabelStudio, install_label_studio, start_label_studio
+from labelstudio_server import LabelStudio
 from test_project_helpers import SIZES, copy_images_only, make_review_folder
 
 from groundlabel.cli import main
 from groundlabel.project import BoxSource, BoxStatus, ImageState, ReviewProject
 
 pytestmark = pytest.mark.labelstudio
-
-
-@pytest.fixture(scope="module")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    base = tmp_path_factory.mktemp("label-studio-formats")
-    installed = sorted(tmp_path_factory.getbasetemp().glob("label-studio*/venv/bin/label-studio"))
-    script = installed[0] if installed else install_label_studio(base)
-    server = start_label_studio(script, base)
-    yield server
-    server.close()
 
 
 def boxes_by_image(folder: Path) -> dict[str, list[tuple[str, tuple[float, ...]]]]:

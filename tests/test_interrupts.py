@@ -147,6 +147,7 @@ def integrity(folder: Path) -> str:
         return connection.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+@pytest.mark.slow  # many photos through a subprocess
 @pytest.mark.parametrize(
     "signals", [[signal.SIGINT], [signal.SIGTERM, signal.SIGTERM]], ids=["ctrl-c", "sigterm-x2"]
 )
@@ -180,6 +181,7 @@ def test_detect_into_project_stops_and_keeps_what_it_predicted(
     assert f"{40 - kept} image(s) predicted" in rerun.stderr and f"{kept} already predicted" in rerun.stderr
 
 
+@pytest.mark.slow  # starts Ray
 def test_detect_on_ray_stops_on_two_sigterms_and_leaves_no_ray_running(
     many_photos: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

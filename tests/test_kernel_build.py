@@ -104,6 +104,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     return Scenario(library, extensions, killed, runs)
 
 
+@pytest.mark.slow  # builds the native kernel (module fixture)
 def test_a_run_after_kill_9_mid_build_completes(scenario: Scenario):
     assert scenario.killed.process.returncode == -signal.SIGKILL
     assert BUILD_NOTICE in scenario.killed.text  # it really was building
@@ -113,6 +114,7 @@ def test_a_run_after_kill_9_mid_build_completes(scenario: Scenario):
     assert not list(scenario.extensions.glob("*.build-*")), "the killed run's scratch folder is cleaned"
 
 
+@pytest.mark.slow  # builds the native kernel (module fixture)
 def test_two_first_runs_at_once_build_the_kernel_once(scenario: Scenario):
     builders = [run for run in scenario.runs if BUILD_NOTICE in run.text]
     assert len(builders) == 1, [run.text for run in scenario.runs]
@@ -121,6 +123,7 @@ def test_two_first_runs_at_once_build_the_kernel_once(scenario: Scenario):
     assert "KERNEL native" in builders[0].text and "KERNEL native" in other.text, other.text
 
 
+@pytest.mark.slow  # builds the native kernel (module fixture)
 def test_a_corrupt_library_is_rebuilt(scenario: Scenario):
     assert "does not load" in scenario.killed.text and "building it again" in scenario.killed.text
     assert scenario.library.read_bytes() != GARBAGE

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mask_folder import MASK_CLASSES, MASK_SIZES, make_mask_folder
-from readers_venv import readers_python
 
 from groundlabel import masks
 from groundlabel.cli import main
@@ -168,11 +167,12 @@ def test_label_studio_sdk_brush_decoder_gives_the_pixels(export: MaskExport) -> 
         assert_same_masks(got, export.masks_of(task["data"]["file_name"]), exact=True)
 
 
+@pytest.mark.slow  # Ultralytics trains in the readers venv
 def test_ultralytics_checks_the_seg_dataset_and_trains_a_seg_model(
-    export: MaskExport, tmp_path_factory
+    export: MaskExport, readers_venv, tmp_path_factory
 ) -> None:
-    root = tmp_path_factory.mktemp("mask-readers-venv")
-    python = readers_python(root)
+    root = tmp_path_factory.mktemp("mask-readers")
+    python = readers_venv
     env = {**os.environ, "YOLO_CONFIG_DIR": str(root / "yolo-config"), "YOLO_OFFLINE": "1", "HOME": str(root)}
     run = subprocess.run(
         [str(python), str(READERS_DIR / "mask_readers.py"), str(export.out["yolo"]), str(root / "work")],

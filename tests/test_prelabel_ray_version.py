@@ -10,6 +10,7 @@ from groundlabel.backend.settings import BackendSettings
 from groundlabel.class_thresholds import ClassThresholds
 
 
+@pytest.mark.slow  # starts Ray
 @pytest.mark.parametrize("per_class", [None, {"cat": 0.5, "person": None}])
 def test_the_driver_computes_the_version_a_predictor_posts(tiny_model_dir, per_class):
     thresholds = ClassThresholds.from_mapping(per_class) if per_class else None
@@ -22,11 +23,8 @@ def test_the_driver_computes_the_version_a_predictor_posts(tiny_model_dir, per_c
         predictor.fetcher.close()
 
 
-def test_the_driver_counts_the_mask_model_in_the_version(tiny_model_dir, tmp_path):
-    from groundlabel.devtools.random_segmenters import save_random_segmenter
-
-    sam = save_random_segmenter("sam", tmp_path / "sam")
-    options = ModelOptions(str(tiny_model_dir), "cpu", "fp32", 0.3, 0.2, masks=str(sam))
+def test_the_driver_counts_the_mask_model_in_the_version(tiny_model_dir, sam_dir):
+    options = ModelOptions(str(tiny_model_dir), "cpu", "fp32", 0.3, 0.2, masks=str(sam_dir))
     predictor = build_predictor(options, BackendSettings())
     try:
         assert actors_model_version(options) == predictor.model_version

@@ -13,6 +13,8 @@ import pytest
 # Imported before Ray: it puts the test cluster's token in the environment Ray reads.
 from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, _node_ports  # isort: skip
 
+pytestmark = pytest.mark.slow  # a Ray head with a token
+
 pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos" / "chelsea.png"

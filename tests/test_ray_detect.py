@@ -17,6 +17,8 @@ from groundlabel.cli import main
 # Imported before Ray: it puts the test clusters' token in the environment Ray reads.
 from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, sweep  # isort: skip
 
+pytestmark = pytest.mark.slow  # a local Ray cluster per module (and a two-node one)
+
 ray = pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
 
 PHOTOS = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos"

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from readers_venv import readers_python
 
 from groundlabel import Detector, LabelSet, load_image
 from groundlabel import masks as mask_codec
@@ -47,7 +46,7 @@ def photos(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def reference(family_model, photos, tmp_path_factory) -> Path:
+def reference(family_model, photos, readers_venv, tmp_path_factory) -> Path:
     """Run the reference once for both families; its outputs land under the returned folder."""
     root = tmp_path_factory.mktemp("sam3-reference")
     request = {
@@ -56,7 +55,7 @@ def reference(family_model, photos, tmp_path_factory) -> Path:
         "phrases": PHRASES,
     }
     (root / "request.json").write_text(json.dumps(request))
-    python = readers_python(tmp_path_factory.mktemp("readers-venv"))
+    python = readers_venv
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HOME": str(root)}
     run = subprocess.run(
         [str(python), str(REFERENCE_SCRIPT), str(root / "request.json"), str(root)],
@@ -89,6 +88,7 @@ def reference_found(reference: Path, family: str, image: int, phrase: str, size:
     return scores[order], boxes[order], masks[order.numpy()]
 
 
+@pytest.mark.slow  # the reference path runs in the readers venv
 def test_the_image_half_equals_the_processor(detector, family, reference, photos):
     for index, photo in enumerate(photos):
         ours = detector.adapter.pixels([load_image(photo)])["pixel_values"]
@@ -96,6 +96,7 @@ def test_the_image_half_equals_the_processor(detector, family, reference, photos
         assert ours.shape == theirs.shape and torch.equal(ours, theirs)
 
 
+@pytest.mark.slow  # the reference path runs in the readers venv
 @pytest.mark.parametrize("phrase", ["cat", "remote control"])
 def test_one_phrase_equals_the_reference_path(detector, family, reference, photos, phrase):
     assert "torchvision" not in sys.modules
@@ -118,6 +119,7 @@ def test_one_phrase_equals_the_reference_path(detector, family, reference, photo
             assert mask_score == score
 
 
+@pytest.mark.slow  # the reference path runs in the readers venv
 def test_aliases_and_classes_give_each_object_one_class(detector, family, reference, photos):
     """Every kept box is a reference box of one of its class's phrases; an object several
     phrases found is kept once, from the phrase that scores it highest."""

@@ -14,7 +14,6 @@ from PIL import Image
 
 from groundlabel import masks as mask_codec
 from groundlabel.detector import DetectionResult
-from groundlabel.devtools.random_segmenters import save_random_segmenter
 from groundlabel.errors import ModelLoadError
 from groundlabel.segmenters import load_segmenter
 from groundlabel.segmenters import sam as sam_module
@@ -32,8 +31,8 @@ def family(request):
 
 
 @pytest.fixture(scope="module")
-def sam_dir(tmp_path_factory, family):
-    return save_random_segmenter(family, tmp_path_factory.mktemp(family))
+def sam_dir(segmenter_model, family):
+    return segmenter_model(family)
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from readers_venv import readers_python
 
-from groundlabel.devtools.random_segmenters import save_random_segmenter
 from groundlabel.segmenters import load_segmenter
 from groundlabel.segmenters.sam2 import Sam2Segmenter
+
+pytestmark = pytest.mark.slow  # SAM 2.1's reference runs in the readers venv
 
 SCRIPT = Path(__file__).parent / "readers" / "sam2_reference.py"
 BOXES = [(3.3, 4.1, 50.7, 40.2), (20.0, 10.0, 90.0, 60.0), (0.0, 0.0, 97.0, 61.0)]
@@ -35,14 +35,14 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(segmenter_model, readers_venv, tmp_path_factory):
     root = tmp_path_factory.mktemp("sam2")
-    checkpoint = save_random_segmenter("sam2", root / "checkpoint")
+    checkpoint = segmenter_model("sam2")
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 255, (61, 97, 3), dtype=np.uint8))
     image.save(root / "image.png")
     (root / "cases.json").write_text(json.dumps(CASES))
-    python = readers_python(root)
+    python = readers_venv
     run = subprocess.run(
         [str(python), str(SCRIPT), str(checkpoint), str(root / "image.png"), str(root / "cases.json"), str(root / "ref.npz")],
         capture_output=True, text=True, timeout=600, cwd=root, env={**os.environ, "HOME": str(root)},

@@ -73,6 +73,7 @@ def trained(shapes, tmp_path_factory):
 KNOWN_ANSWER_EPOCHS = 32
 
 
+@pytest.mark.slow  # trains (module fixture)
 def test_a_tiny_model_learns_the_synthetic_shapes(trained):
     history = trained.history
     assert len(history) == KNOWN_ANSWER_EPOCHS
@@ -81,6 +82,7 @@ def test_a_tiny_model_learns_the_synthetic_shapes(trained):
     assert set(trained.per_class) == set(SHAPE_CLASSES)
 
 
+@pytest.mark.slow  # trains (module fixture)
 def test_the_trained_model_is_a_plain_save_pretrained_folder_detect_runs(trained, shapes):
     config = json.loads((trained.output / "config.json").read_text())
     assert config["model_type"] == "rt_detr_v2"
@@ -93,6 +95,7 @@ def test_the_trained_model_is_a_plain_save_pretrained_folder_detect_runs(trained
     assert "data:image/png;base64" in page and "AP@0.5" in page
 
 
+@pytest.mark.slow  # trains (module fixture)
 def test_groundlabel_report_shows_the_training(trained, shapes, tmp_path):
     out = tmp_path / "report.html"
     assert cli_main(["report", str(shapes), "-o", str(out)]) == 0

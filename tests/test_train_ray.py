@@ -14,6 +14,8 @@ from groundlabel.devtools.synthetic_shapes import write_shapes_project
 # Imported before Ray: it puts the test clusters' token in the environment Ray reads.
 from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, sweep  # isort: skip
 
+pytestmark = pytest.mark.slow  # Ray Train with two workers
+
 ray = pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
 pytest.importorskip("ray.train", reason="Ray Train is part of the ray extra")
 
@@ -43,11 +45,10 @@ def test_two_workers_train_data_parallel_into_the_same_model_folder(local_ray, t
     assert "best epoch" in capsys.readouterr().err
 
 
-def test_detect_ray_runs_a_trained_model_without_labels(local_ray, tmp_path):
+def test_detect_ray_runs_a_trained_model_without_labels(local_ray, closed_set_model, tmp_path):
     import torch
-    from train_helpers import save_closed_set_model
 
-    model = save_closed_set_model(tmp_path / "model")
+    model = closed_set_model()
     folder = write_shapes_project(tmp_path / "shapes", 4, seed=3, size=64, max_shapes=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a Ray worker's arithmetic

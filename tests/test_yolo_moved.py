@@ -8,10 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
-from readers_venv import readers_python
 from test_formats import export
 from test_project_helpers import make_review_folder
+
+pytestmark = pytest.mark.slow  # Ultralytics (readers venv) reads a moved export
 
 # Ultralytics' own dataset check, as ``yolo train data=...`` runs it, from an unrelated working directory.
 CHECK = (
@@ -21,7 +23,7 @@ CHECK = (
 )
 
 
-def test_moved_yolo_export_is_found_by_ultralytics(tmp_path: Path, tmp_path_factory) -> None:
+def test_moved_yolo_export_is_found_by_ultralytics(tmp_path: Path, readers_venv, tmp_path_factory) -> None:
     folder = tmp_path / "images"
     make_review_folder(folder)
     laptop = tmp_path / "laptop" / "yolo"
@@ -33,8 +35,8 @@ def test_moved_yolo_export_is_found_by_ultralytics(tmp_path: Path, tmp_path_fact
     shutil.copytree(laptop, trainer)
     shutil.rmtree(tmp_path / "laptop")  # the usual move: copied elsewhere, the original removed
 
-    root = tmp_path_factory.mktemp("readers-venv")
-    python = readers_python(root)
+    root = tmp_path_factory.mktemp("yolo-moved")
+    python = readers_venv
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "YOLO_CONFIG_DIR": str(root / "yolo-config"), "YOLO_OFFLINE": "1", "HOME": str(root)}

@@ -31,3 +31,28 @@ class Architecture:
 
     def model_type_class(self) -> type:
         return getattr(importlib.import_module("transformers"), self.model_class)
+
+
+def tiny_detr_config(backbone: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The tiny DETR-style encoder and decoder every architecture's ``tiny_config`` shares.
+
+    One place, so ``--config tiny`` means the same widths for each architecture and only the
+    backbone (and an architecture's own extras) differ. The encoder reads the backbone's last
+    three stages, so its input channels follow the backbone's ``hidden_sizes``.
+    """
+    return {
+        "backbone_config": backbone,
+        "encoder_hidden_dim": 64,
+        "encoder_in_channels": list(backbone["hidden_sizes"][1:]),
+        "encoder_ffn_dim": 128,
+        "encoder_attention_heads": 4,
+        "d_model": 64,
+        "decoder_in_channels": [64, 64, 64],
+        "decoder_ffn_dim": 128,
+        "decoder_attention_heads": 4,
+        "decoder_layers": 2,
+        "num_queries": 30,
+        "num_denoising": 20,
+        "freeze_backbone_batch_norms": False,
+        **extra,
+    }

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from groundlabel.trainers.base import Architecture
+from groundlabel.trainers.base import Architecture, tiny_detr_config
 
 
 def tiny_config() -> dict[str, Any]:
     """A few hundred thousand parameters: HGNetV2 with one small block per stage, narrow everything."""
-    return {
-        "backbone_config": {
+    return tiny_detr_config(
+        {
             "model_type": "hgnet_v2",
             "embedding_size": 16,
             "depths": [1, 1, 1, 1],
@@ -27,21 +27,9 @@ def tiny_config() -> dict[str, Any]:
             "stage_numb_of_layers": [2, 2, 2, 2],
             "out_features": ["stage2", "stage3", "stage4"],
         },
-        "encoder_hidden_dim": 64,
-        "encoder_in_channels": [64, 128, 256],
-        "encoder_ffn_dim": 128,
-        "encoder_attention_heads": 4,
-        "d_model": 64,
-        "decoder_in_channels": [64, 64, 64],
-        "decoder_ffn_dim": 128,
-        "decoder_attention_heads": 4,
-        "decoder_layers": 2,
-        "num_queries": 30,
-        "num_denoising": 20,
-        "hidden_expansion": 0.5,
-        "depth_mult": 0.34,
-        "freeze_backbone_batch_norms": False,
-    }
+        hidden_expansion=0.5,
+        depth_mult=0.34,
+    )
 
 
 ARCHITECTURE = Architecture(

@@ -5,33 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from groundlabel.trainers.base import Architecture
+from groundlabel.trainers.base import Architecture, tiny_detr_config
 
 
 def tiny_config() -> dict[str, Any]:
     """Every width and depth small: about 1.2 M parameters, a CPU step in well under a second at 128 px."""
-    return {
-        "backbone_config": {
+    return tiny_detr_config(
+        {
             "model_type": "rt_detr_resnet",
             "embedding_size": 16,
             "hidden_sizes": [16, 32, 64, 128],
             "depths": [1, 1, 1, 1],
             "layer_type": "basic",
             "out_features": ["stage2", "stage3", "stage4"],
-        },
-        "encoder_hidden_dim": 64,
-        "encoder_in_channels": [32, 64, 128],
-        "encoder_ffn_dim": 128,
-        "encoder_attention_heads": 4,
-        "d_model": 64,
-        "decoder_in_channels": [64, 64, 64],
-        "decoder_ffn_dim": 128,
-        "decoder_attention_heads": 4,
-        "decoder_layers": 2,
-        "num_queries": 30,
-        "num_denoising": 20,
-        "freeze_backbone_batch_norms": False,
-    }
+        }
+    )
 
 
 ARCHITECTURE = Architecture(
