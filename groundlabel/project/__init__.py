@@ -46,6 +46,7 @@ safe to hand between threads. The low-level ``insert_*``/``update_*``/``delete_*
 are not undoable: user edits go through commands.
 """
 
+from groundlabel.project.class_table import PALETTE
 from groundlabel.project.commands import (
     AcceptBoxes,
     AddBox,
@@ -79,7 +80,6 @@ from groundlabel.project.models import (
     ProjectChange,
 )
 from groundlabel.project.store import (
-    PALETTE,
     ProjectError,
     ReviewProject,
     StaleEditError,
