@@ -27,12 +27,35 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"
 
 
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The worker group a test must share with others when the run is spread over processes
+    (``pytest -n 2``, pytest-xdist's ``loadgroup``), or None where any worker will do.
+
+    What a group shares is built once per worker, so the tests that need the run's one Label
+    Studio server, the readers venv, or a local Ray cluster each go to one worker: the other
+    worker runs everything else meanwhile instead of installing a second copy.
+    """
+    if item.get_closest_marker("labelstudio"):
+        return "labelstudio"
+    fixtures = getattr(item, "fixturenames", ())
+    if "readers_venv" in fixtures:
+        return "readers-venv"
+    words = item.module.__name__.rsplit(".", 1)[-1].split("_") + item.name.split("[")[0].split("_")
+    if "ray" in words:
+        return "ray"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every Label Studio test is also ``slow``: the run's one server costs about 2 minutes to
-    install and start, and each of those tests drives it for tens of seconds."""
+    install and start, and each of those tests drives it for tens of seconds. Tests that share
+    a costly session resource get an ``xdist_group`` (see ``xdist_group_of``)."""
     for item in items:
         if item.get_closest_marker("labelstudio"):
             item.add_marker(pytest.mark.slow)
+        group = xdist_group_of(item)
+        if group is not None and config.pluginmanager.hasplugin("xdist"):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
