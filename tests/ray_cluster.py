@@ -33,6 +33,24 @@ os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+def short_temp_dir(tmp_path_factory) -> Path:
+    """A new dir for Ray's files whose socket paths stay under the 107-byte Unix limit.
+
+    Ray puts ``session_<date>_<time>_<pid>/sockets/plasma_store`` (about 62 bytes) below
+    it. Under pytest-xdist each worker's base temp gains a ``popen-gwN`` level, which
+    pushed that over the limit, so the dir goes in the run's own root (shared by the
+    workers, cleaned by pytest like the rest) with an 8-character random name.
+    """
+    import tempfile
+
+    base = tmp_path_factory.getbasetemp()
+    if base.name.startswith("popen-gw"):
+        base = base.parent
+    path = Path(tempfile.mkdtemp(prefix="", dir=base))
+    assert len(str(path)) + 62 < 107, f"Ray's socket paths below {path} would be too long"
+    return path
+
+
 def free_port(host: str) -> int:
     """A free TCP port the kernel picks (its ephemeral range is above Ray's worker ports)."""
     with socket.socket() as sock:

@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 from test_backend_labelstudio import (
@@ -37,7 +35,9 @@ def test_ls_prelabel_ends_on_two_signals_and_a_rerun_finishes(
     # 120 tasks: the tiny model predicts one in well under a second, so with 20 a quiet machine
     # had finished them all before the signals came (CI saw exit 0, nothing to interrupt).
     label_studio.import_copies(project_id, 116)
-    ray_dir = Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp()))  # short socket paths
+    from ray_cluster import short_temp_dir
+
+    ray_dir = short_temp_dir(tmp_path_factory)  # short socket paths
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

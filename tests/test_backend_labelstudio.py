@@ -241,14 +241,15 @@ def test_ls_prelabel_on_ray_predicts_every_task_and_resumes_after_an_interruptio
 ):
     """``ls-prelabel --ray``: Ray started by the command (loopback), two 1-thread actors."""
     pytest.importorskip("ray", reason="the ray extra is part of .[all]; CI installs it")
-    from ray_cluster import sweep  # also gives Ray a token in the environment (nothing in ~/.ray)
+    from ray_cluster import (  # also gives Ray a token in the environment (nothing in ~/.ray)
+        short_temp_dir,
+        sweep,
+    )
 
     label_studio.set_legacy_tokens(False)
     project_id = make_project(label_studio, "ray")
-    import tempfile
-
     # short: Ray's socket paths below it must stay under the 107-byte Unix limit
-    ray_dir = Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp()))
+    ray_dir = short_temp_dir(tmp_path_factory)
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 # Imported before Ray: it puts the test cluster's token in the environment Ray reads.
-from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, _node_ports  # isort: skip
+from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, _node_ports, short_temp_dir  # isort: skip
 
 pytestmark = pytest.mark.slow  # a Ray head with a token
 
@@ -23,7 +22,7 @@ PHOTO = Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos" 
 @pytest.fixture(scope="module")
 def token_head(tmp_path_factory: pytest.TempPathFactory):
     """A one-node cluster with token authentication (the test token of ``ray_cluster``)."""
-    cluster = TwoNodeCluster(Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp())))
+    cluster = TwoNodeCluster(short_temp_dir(tmp_path_factory))
     cluster.temp_dir.mkdir(parents=True, exist_ok=True)
     head = [
         "--head",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from PIL import Image
 from groundlabel.cli import main
 
 # Imported before Ray: it puts the test clusters' token in the environment Ray reads.
-from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, sweep  # isort: skip
+from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, TwoNodeCluster, short_temp_dir, sweep  # isort: skip
 
 pytestmark = pytest.mark.slow  # a local Ray cluster per module (and a two-node one)
 
@@ -63,7 +62,7 @@ def local_ray(tmp_path_factory: pytest.TempPathFactory):
     from groundlabel.distributed.session import start_local
 
     # A short path: Ray's socket paths under it must stay below the 107-byte Unix limit.
-    temp_dir = Path(tempfile.mkdtemp(prefix="glray-", dir=tmp_path_factory.getbasetemp()))
+    temp_dir = short_temp_dir(tmp_path_factory)
     start_local(num_cpus=2, object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(temp_dir))
     assert ray.util.get_node_ip_address() == HEAD_IP
     yield
@@ -131,7 +130,7 @@ def test_two_node_loopback_cluster_gives_the_plain_output(
     tiny_model_dir, image_tree, plain_output, tmp_path, tmp_path_factory
 ):
     # short: Ray's socket paths below it must stay under the 107-byte Unix limit
-    cluster = TwoNodeCluster(Path(tempfile.mkdtemp(prefix="", dir=tmp_path_factory.getbasetemp())))
+    cluster = TwoNodeCluster(short_temp_dir(tmp_path_factory))
     try:
         cluster.start()
         out = tmp_path / "cluster.json"

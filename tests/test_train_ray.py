@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +10,7 @@ from groundlabel.cli import main
 from groundlabel.devtools.synthetic_shapes import write_shapes_project
 
 # Imported before Ray: it puts the test clusters' token in the environment Ray reads.
-from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, sweep  # isort: skip
+from ray_cluster import HEAD_IP, OBJECT_STORE_BYTES, short_temp_dir, sweep  # isort: skip
 
 pytestmark = pytest.mark.slow  # Ray Train with two workers
 
@@ -24,7 +22,7 @@ pytest.importorskip("ray.train", reason="Ray Train is part of the ray extra")
 def local_ray(tmp_path_factory):
     from groundlabel.distributed.session import start_local
 
-    temp_dir = Path(tempfile.mkdtemp(prefix="gt-", dir=tmp_path_factory.getbasetemp()))
+    temp_dir = short_temp_dir(tmp_path_factory)
     start_local(num_cpus=2, object_store_memory=OBJECT_STORE_BYTES, _temp_dir=str(temp_dir))
     assert ray.util.get_node_ip_address() == HEAD_IP
     yield
