@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SHAPE_LABELS = ("square", "disc")
-# A box is ground truth while at least this much of it is visible (not behind the bar, in frame).
+# A box is ground truth while at least this much of it is inside the picture, and detected
+# while at least this much of it is visible (inside and not behind the bar).
 MIN_VISIBILITY = 0.5
 
 
@@ -111,33 +112,38 @@ class Clip:
             yield self.frame(t)
 
     def ground_truth(self) -> list[TruthBox]:
-        """Every box at least ``MIN_VISIBILITY`` visible, clipped to the picture, by frame then id."""
+        """Every object at least ``MIN_VISIBILITY`` inside the picture, clipped to it, by frame then id.
+
+        As in MOTChallenge, an object hidden behind the bar stays in the truth (its
+        ``visibility`` says how much shows): a track should go on through an occlusion.
+        """
         truth = []
         for t in range(self.length):
             for shape in self.shapes:
                 box = shape.box(t)
                 if box is None:
                     continue
-                visibility, clipped = self._visible(box)
-                if visibility >= MIN_VISIBILITY:
+                inside, visibility, clipped = self._visible(box)
+                if inside >= MIN_VISIBILITY:
                     truth.append(TruthBox(t, shape.track_id, shape.label, clipped, visibility))
         return truth
 
     def _visible(
         self, box: tuple[float, float, float, float]
-    ) -> tuple[float, tuple[float, float, float, float]]:
+    ) -> tuple[float, float, tuple[float, float, float, float]]:
+        """(fraction inside the picture, fraction visible, box clipped to the picture)."""
         x0, y0, x1, y1 = box
         area = (x1 - x0) * (y1 - y0)
         cx0, cy0 = max(0.0, x0), max(0.0, y0)
         cx1, cy1 = min(float(self.width), x1), min(float(self.height), y1)
         if cx1 <= cx0 or cy1 <= cy0:
-            return 0.0, box
+            return 0.0, 0.0, box
         inside = (cx1 - cx0) * (cy1 - cy0)
         hidden = 0.0
         if self.bar is not None:
             overlap = max(0.0, min(cx1, self.bar[1]) - max(cx0, self.bar[0]))
             hidden = overlap * (cy1 - cy0)
-        return (inside - hidden) / area, (cx0, cy0, cx1, cy1)
+        return inside / area, (inside - hidden) / area, (cx0, cy0, cx1, cy1)
 
 
 def standard_clip(width: int = 160, height: int = 120, length: int = 30, seed: int = 0) -> Clip:
@@ -239,8 +245,9 @@ def noisy_detections(
 ) -> list[str]:
     """The truth as a detector would give it, as MOTChallenge det.txt rows with a class column.
 
-    Each box is moved by up to ``jitter`` pixels per side, dropped with probability ``drop``
-    and scored lower the more it is hidden; each frame gets a false positive with
+    Boxes less than ``MIN_VISIBILITY`` visible are missed; each other box is moved by up to
+    ``jitter`` pixels per side, dropped with probability ``drop`` and scored low when partly
+    hidden; each frame gets a false positive with
     probability ``false_positives`` at a random place. Rows: frame (from 1), -1, left, top,
     width, height, score, class (from 1), -1, -1.
     """
@@ -251,8 +258,8 @@ def noisy_detections(
         by_frame.setdefault(box.frame, []).append(box)
     for t in range(clip.length):
         for box in by_frame.get(t, []):
-            if rng.random() < drop:
-                continue
+            if box.visibility < MIN_VISIBILITY or rng.random() < drop:
+                continue  # a detector does not see what the bar hides
             x0, y0, x1, y1 = (v + rng.uniform(-jitter, jitter) for v in box.xyxy)
             score = rng.uniform(0.6, 0.95) if box.visibility > 0.9 else rng.uniform(0.2, 0.5)
             rows.append(_det_row(t, (x0, y0, x1, y1), score, labels.index(box.label) + 1))
