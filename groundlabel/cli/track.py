@@ -12,6 +12,7 @@ far; ``--resume`` reads that file back and tracks only the videos not yet comple
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,7 +130,7 @@ def _labels(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from groundlabel import interrupts
-    from groundlabel.cli.detect import common_root, relative_name
+    from groundlabel.cli.detect import relative_name
     from groundlabel.formats.tracks_out import track_format, write_tracks
     from groundlabel.tracks import TrackSet
     from groundlabel.video import DEFAULT_FOLDER_FPS, FrameSelection, Video, VideoError
@@ -153,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     done = _resumed(args, fmt)
-    root = common_root(args.paths)
+    # Names relative to the folder holding the clips: "clip.mp4", "frames" (a folder is named, not ".").
+    root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in args.paths]))
     failures: list[str] = []
     videos: list[tuple[str, Video]] = []
     for path in args.paths:  # probe every clip first: a bad one is reported before any work

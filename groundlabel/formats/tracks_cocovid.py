@@ -54,6 +54,8 @@ def build_cocovid(tracks: TrackSet) -> dict[str, Any]:
             x0, y0, x1, y1 = box.xyxy
             track_id = id_offset + box.track_id
             top = max(top, box.track_id)
+            # Area from the rounded bbox, so a file read back (--resume) and written again is unchanged.
+            bbox = [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
             annotations.append(
                 {
                     "id": len(annotations) + 1,
@@ -62,8 +64,8 @@ def build_cocovid(tracks: TrackSet) -> dict[str, Any]:
                     "category_id": tracks.category_id(box.label),
                     "track_id": track_id,
                     "instance_id": track_id,
-                    "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
-                    "area": round((x1 - x0) * (y1 - y0), 2),
+                    "bbox": bbox,
+                    "area": round(bbox[2] * bbox[3], 2),
                     "score": round(box.score, 5),
                     "iscrowd": 0,
                     "interpolated": box.interpolated,
