@@ -61,27 +61,96 @@ def _clip_files(folder: Path, seed: int) -> tuple[Path, Path, Path]:
     return video, detections, truth
 
 
-def test_bytetrack_on_noisy_ground_truth_reaches_mota_and_idf1_of_0_9(tmp_path: Path):
-    accumulators, names = [], []
-    for seed in SEEDS:
+def _summary(accumulators: list, names: list[str]):
+    return mm.metrics.create().compute_many(
+        accumulators, names=names, metrics=["mota", "idf1", "num_switches"], generate_overall=True
+    )
+
+
+def _passes(summary) -> bool:
+    """The known answer's bounds: MOTA and IDF1 of 0.9 overall, at most 2 identity switches a clip."""
+    overall = summary.loc["OVERALL"]
+    return bool(
+        overall["mota"] >= 0.9
+        and overall["idf1"] >= 0.9
+        and summary["num_switches"].drop("OVERALL").max() <= 2
+    )
+
+
+def _track_all(tmp_path: Path, seeds=SEEDS) -> list[tuple[Path, Path]]:
+    """``groundlabel track`` on each seed's noisy detections: (truth, tracks) MOT files."""
+    pairs = []
+    for seed in seeds:
         video, detections, truth = _clip_files(tmp_path, seed)
         out = tmp_path / f"tracks{seed}.txt"
         code = main(
             ["track", str(video), "--detections", str(detections), "-l", "square, disc", "-o", str(out)]
         )
         assert code == 0
-        accumulators.append(_accumulate(truth, out))
-        names.append(str(seed))
-    metrics = mm.metrics.create()
-    summary = metrics.compute_many(
-        accumulators, names=names, metrics=["mota", "idf1", "num_switches"], generate_overall=True
-    )
-    overall = summary.loc["OVERALL"]
+        pairs.append((truth, out))
+    return pairs
+
+
+def test_bytetrack_on_noisy_ground_truth_reaches_mota_and_idf1_of_0_9(tmp_path: Path):
+    pairs = _track_all(tmp_path)
+    summary = _summary([_accumulate(t, h) for t, h in pairs], [str(s) for s in SEEDS])
     print(summary)
+    overall = summary.loc["OVERALL"]
     assert overall["mota"] >= 0.9
     assert overall["idf1"] >= 0.9
     # Crossings and the bar cost at most a couple of identity switches per clip.
     assert summary["num_switches"].drop("OVERALL").max() <= 2
+    assert _passes(summary)
+
+
+def test_the_bounds_fail_when_ids_are_shuffled(tmp_path: Path):
+    """Our own boxes, ids permuted on every 10th frame: same boxes, broken identities -> the bounds fail."""
+    rng = np.random.default_rng(0)
+    accumulators = []
+    for truth, hyp in _track_all(tmp_path, seeds=range(2)):
+        rows = [line.split(",") for line in hyp.read_text().splitlines() if line]
+        ids = sorted({r[1] for r in rows})
+        shuffled = hyp.with_suffix(".shuffled.txt")
+        by_block = {}
+        lines = []
+        for r in rows:
+            block = int(r[0]) // 10
+            if block not in by_block:
+                by_block[block] = dict(zip(ids, rng.permutation(ids), strict=True))
+            lines.append(",".join([r[0], by_block[block][r[1]], *r[2:]]))
+        shuffled.write_text("\n".join(lines) + "\n")
+        accumulators.append(_accumulate(truth, shuffled))
+    summary = _summary(accumulators, ["0", "1"])
+    assert not _passes(summary)
+    assert summary.loc["OVERALL", "idf1"] < 0.7
+
+
+def test_the_bounds_fail_when_association_ignores_geometry(tmp_path: Path, monkeypatch):
+    """ByteTrack whose matcher pairs same-class tracks and boxes at random, not by IoU: the bounds fail."""
+    from groundlabel.trackers import bytetrack
+
+    rng = np.random.default_rng(1)
+
+    def blind_match(track_boxes, track_labels, det_boxes, det_labels, min_iou):
+        pairs, used = [], set()
+        for r in rng.permutation(len(track_boxes)).tolist():
+            free = [c for c in rng.permutation(len(det_boxes)).tolist() if c not in used]
+            same = [c for c in free if det_labels[c] == track_labels[r]]
+            if same:
+                pairs.append((r, same[0]))
+                used.add(same[0])
+        matched = {r for r, _ in pairs}
+        return (
+            pairs,
+            [i for i in range(len(track_boxes)) if i not in matched],
+            [j for j in range(len(det_boxes)) if j not in used],
+        )
+
+    monkeypatch.setattr(bytetrack, "match", blind_match)
+    pairs = _track_all(tmp_path, seeds=range(2))
+    summary = _summary([_accumulate(t, h) for t, h in pairs], ["0", "1"])
+    assert not _passes(summary)
+    assert summary["num_switches"].drop("OVERALL").max() > 2
 
 
 def test_without_association_the_same_measure_fails(tmp_path: Path):
