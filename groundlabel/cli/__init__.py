@@ -31,6 +31,7 @@ CORE_COMMAND_MODULES = [
     "groundlabel.cli.report",
     "groundlabel.cli.segment",
     "groundlabel.cli.train",
+    "groundlabel.cli.track",
 ]
 PLUGIN_GROUP = "groundlabel.commands"
 

@@ -1,0 +1,41 @@
+"""The interface every tracker has, and the box it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrackedBox:
+    """One box of one track on one frame: xyxy pixels, the detection's score and class.
+
+    ``interpolated`` marks a box the tracker filled in for a frame where the object was
+    missed (not detected, or hidden), between two frames where it was seen.
+    """
+
+    frame_index: int
+    track_id: int
+    label: str
+    xyxy: tuple[float, float, float, float]
+    score: float
+    interpolated: bool = False
+
+
+class Tracker(Protocol):
+    """Association of detections into tracks, one video at a time, frames in increasing order.
+
+    ``update`` takes one frame's detections (``boxes`` (N, 4) xyxy, ``scores`` (N,),
+    ``labels`` N class names) and returns the boxes it now knows for that frame and for
+    earlier frames it could only decide later (a track's first box once the track is
+    confirmed, boxes filled into a gap once the object is found again). ``finish`` returns
+    what is still pending at the end of the clip. The caller collects boxes by frame.
+    """
+
+    def update(
+        self, frame_index: int, boxes: np.ndarray, scores: np.ndarray, labels: list[str]
+    ) -> list[TrackedBox]: ...
+
+    def finish(self) -> list[TrackedBox]: ...
