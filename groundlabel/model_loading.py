@@ -209,7 +209,8 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
     try:
         try:
             # Cached (or local) weights load without touching the network.
-            network, processor = _load_parts(model, torch_dtype, local_files_only=True)
+            with no_loading_bar():
+                network, processor = _load_parts(model, torch_dtype, local_files_only=True)
         except OSError:
             if _looks_local(model) or _hub_offline():
                 raise
@@ -246,6 +247,32 @@ def checkpoint_family(model: str) -> str:
         return str(AutoConfig.from_pretrained(model, local_files_only=True).model_type)
     except (OSError, ValueError):
         return ""
+
+
+@contextmanager
+def no_loading_bar() -> Iterator[None]:
+    """Hide transformers' "Loading weights 0/324 ... 324/324" bar while a cached or local model loads.
+
+    Why: it is noise around the one line that matters, and it printed twice when a segmenter
+    loaded too. Only the cache/folder attempt (``local_files_only=True``, no download possible)
+    runs inside this; a hub download keeps its bar. The settings of transformers and
+    huggingface_hub are put back as they were, so a library user's choice stands.
+    """
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hub_was_disabled = are_progress_bars_disabled()
+    transformers_was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if transformers_was_enabled:
+            hf_logging.enable_progress_bar()  # also enables huggingface_hub's bars
+        if hub_was_disabled:
+            disable_progress_bars()
+        else:
+            enable_progress_bars()
 
 
 #: Held around every ``from_pretrained`` a front end runs on a worker thread. transformers

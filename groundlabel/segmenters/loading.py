@@ -22,6 +22,7 @@ from groundlabel.model_loading import (
     _looks_local,
     _not_available_message,
     _require_hub,
+    no_loading_bar,
     resolve_device,
     resolve_dtype,
 )
@@ -76,7 +77,8 @@ def from_hub_or_folder(model: str, load: Callable[[bool], T]) -> T:
     check_local(model)
     try:
         try:
-            return load(True)
+            with no_loading_bar():
+                return load(True)
         except OSError:
             if _looks_local(model) or _hub_offline():
                 raise
