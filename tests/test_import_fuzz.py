@@ -246,10 +246,9 @@ def _apply(document: Any, edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
 # ------------------------------------------------------------------ the formats
 
 
-@FUZZ
-@given(data=st.data())
-def test_coco_fuzz(world, data) -> None:
-    document = json.loads(world["coco"].read_text())
+def _json_fuzz(world, data, fmt: str) -> None:
+    """One JSON format's file, edited by Hypothesis, through the importer (COCO, Label Studio)."""
+    document = json.loads(world[fmt].read_text())
     edits = data.draw(_edits(document))
 
     def make(work: Path) -> Path:
@@ -257,21 +256,19 @@ def test_coco_fuzz(world, data) -> None:
         path.write_text(json.dumps(_apply(document, edits)))
         return path
 
-    _attempt(world, "coco", make)
+    _attempt(world, fmt, make)
+
+
+@FUZZ
+@given(data=st.data())
+def test_coco_fuzz(world, data) -> None:
+    _json_fuzz(world, data, "coco")
 
 
 @FUZZ
 @given(data=st.data())
 def test_labelstudio_fuzz(world, data) -> None:
-    document = json.loads(world["labelstudio"].read_text())
-    edits = data.draw(_edits(document))
-
-    def make(work: Path) -> Path:
-        path = work / "in.json"
-        path.write_text(json.dumps(_apply(document, edits)))
-        return path
-
-    _attempt(world, "labelstudio", make)
+    _json_fuzz(world, data, "labelstudio")
 
 
 def _jsonl_fuzz(world: dict[str, Path], fmt: str, data: st.DataObject) -> None:
