@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_project_helpers import copy_images_only, make_review_folder
+from test_project_helpers import images_to_import_into
 
 from groundlabel.formats.dataset import FormatError
 from groundlabel.formats.registry import get_format
@@ -16,11 +16,7 @@ from groundlabel.project.exchange import import_dataset
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    source = tmp_path / "source"
-    make_review_folder(source)
-    target = tmp_path / "images"
-    copy_images_only(source, target)
-    return target
+    return images_to_import_into(tmp_path)
 
 
 def coco(tmp_path: Path, annotations, images=None, categories=None) -> Path:

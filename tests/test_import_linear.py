@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_project_helpers import copy_images_only, make_review_folder
+from test_project_helpers import copy_images_only, images_to_import_into, make_review_folder
 
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage
 from groundlabel.project import ReviewProject
@@ -22,11 +22,7 @@ from groundlabel.project.exchange import import_dataset
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    source = tmp_path / "source"
-    make_review_folder(source)
-    target = tmp_path / "images"
-    copy_images_only(source, target)
-    return target
+    return images_to_import_into(tmp_path)
 
 
 def _boxes(count: int, offset: float) -> list[DatasetBox]:

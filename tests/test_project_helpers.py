@@ -75,3 +75,12 @@ def copy_images_only(source: Path, target: Path) -> None:
             destination = target / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, destination)
+
+
+def images_to_import_into(root: Path) -> Path:
+    """``root/images``: the review folder's images with no project yet (an import's target)."""
+    source = root / "source"
+    make_review_folder(source)
+    target = root / "images"
+    copy_images_only(source, target)
+    return target
