@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from groundlabel import announce
 from groundlabel.errors import ModelLoadError
 from groundlabel.families import CLOSED_SET, FAMILIES, NOT_SUPPORTED
 from groundlabel.model_catalog import DEFAULT_MODEL
@@ -63,6 +65,36 @@ def _looks_local(model: str) -> bool:
         or os.sep in model.strip("/").replace("/", "", 1)
         or Path(model).exists()
     )
+
+
+def _in_container() -> bool:
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
+def refuse_unreadable(folder: Path) -> None:
+    """A model file this process may not read is a permission problem, said as one: not hub advice.
+
+    A folder mounted into the container (uid 1000) often holds root-owned files with mode 0600;
+    transformers then fails in ways that read like a missing checkpoint. Opening each top-level
+    file (not ``os.access``, which root and some mounts answer wrongly) finds the one to fix.
+    """
+    for file in sorted(folder.iterdir()):
+        try:
+            if file.is_file():
+                with file.open("rb") as handle:
+                    handle.read(1)
+        except PermissionError:
+            uid = os.getuid() if hasattr(os, "getuid") else None
+            who = (
+                f"the container runs as uid {uid}"
+                if _in_container()
+                else f"groundlabel runs as uid {uid}"
+                if uid is not None
+                else "this user may not read it"
+            )
+            raise ModelLoadError(
+                f"cannot read {file}: permission denied ({who}); make it readable, e.g. `chmod a+r {file}`"
+            ) from None
 
 
 def _hub_offline() -> bool:
@@ -197,6 +229,7 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
 
         log.debug("%s", cpu_precision().describe())  # shown by `groundlabel detect -v`
     torch_dtype = resolve_dtype(dtype, resolved_device)
+    started = time.perf_counter()
     if _looks_local(model):
         path = Path(model).expanduser()
         _refuse_unsupported(model, path / "config.json")
@@ -206,6 +239,7 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
             raise ModelLoadError(
                 f"{model!r} has no config.json: point --model at a directory written by save_pretrained"
             )
+        refuse_unreadable(path)
     try:
         try:
             # Cached (or local) weights load without touching the network.
@@ -232,7 +266,36 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
             f"{model!r} is a {model_type!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
     network.to(resolved_device).eval()
+    announce_loaded(model, network, resolved_device, torch_dtype, started)
     return LoadedModel(network, processor, resolved_device, torch_dtype, model)
+
+
+def weights_source(model: str) -> str | None:
+    """The folder the weights were read from: the model folder itself, or the hub cache's snapshot."""
+    if _looks_local(model):
+        return str(Path(model).expanduser())
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
+    except Exception:  # a malformed id or an unreadable cache: the detail is optional
+        return None
+    return str(Path(cached).parent) if isinstance(cached, str) else None
+
+
+def announce_loaded(
+    model: str, network: torch.nn.Module, device: torch.device, dtype: torch.dtype, started: float
+) -> None:
+    """The CLI's one line about a loaded network (``groundlabel.announce``), with ``-v`` details."""
+    announce.loaded(
+        model,
+        getattr(network.config, "model_type", type(network).__name__),
+        device,
+        dtype,
+        seconds=time.perf_counter() - started,
+        parameters=sum(parameter.numel() for parameter in network.parameters()),
+        source=weights_source(model),
+    )
 
 
 def checkpoint_family(model: str) -> str:

@@ -52,3 +52,44 @@ def test_the_bar_is_what_the_check_would_see(tiny_model_dir, capfd):
         assert "Loading weights" in capfd.readouterr().err
     finally:
         (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+
+
+def _loaded_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("groundlabel: loaded ")]
+
+
+def test_each_command_says_in_one_line_what_it_loaded(tiny_model_dir, segmenter_model, tmp_path, capsys):
+    """One line per model ("loaded NAME (FAMILY) on DEVICE, DTYPE"), none under -q, details under -v."""
+    from PIL import Image
+
+    from groundlabel.cli import main
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(tmp_path / "images" / "small.png")
+    sam = segmenter_model("sam")
+    argv = ["detect", str(tmp_path / "images"), "--labels", "cat", "--model", str(tiny_model_dir),
+            "--masks", str(sam), "--device", "cpu", "-o", str(tmp_path / "boxes.json")]  # fmt: skip
+    assert main(argv) == 0
+    assert _loaded_lines(capsys.readouterr().err) == [
+        f"groundlabel: loaded {tiny_model_dir.name} (grounding-dino) on cpu, fp32",
+        f"groundlabel: loaded {sam.name} (sam) on cpu, fp32",
+    ]
+    assert main(["-q", *argv]) == 0
+    assert _loaded_lines(capsys.readouterr().err) == []
+    assert main(["-v", *argv]) == 0
+    detailed = _loaded_lines(capsys.readouterr().err)
+    assert len(detailed) == 2 and f"M parameters, from {tiny_model_dir})" in detailed[0]
+
+
+def test_a_library_caller_is_not_printed_to(tiny_model_dir, capsys, caplog):
+    """Outside the CLI the line is a log record at INFO, shown only by the caller's logging set-up."""
+    import logging
+
+    from groundlabel.model_loading import load_model
+
+    with caplog.at_level(logging.INFO, logger="groundlabel.announce"):
+        load_model(str(tiny_model_dir), device="cpu")
+    assert _loaded_lines(capsys.readouterr().err) == []
+    assert any(
+        f"loaded {tiny_model_dir.name} (grounding-dino) on cpu, fp32" in r.message for r in caplog.records
+    )

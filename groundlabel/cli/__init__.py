@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 
-from groundlabel import __version__, interrupts
+from groundlabel import __version__, announce, interrupts
 from groundlabel.cli.options import reject_invalid_env_defaults
 from groundlabel.errors import GroundlabelError
 
@@ -61,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Boxes from class names with Grounding DINO: detect, review, export.",
     )
     parser.add_argument("--version", action="version", version=f"groundlabel {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="log debug details (and how each model was loaded)"
+    )
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help='no "loaded MODEL (family) on DEVICE, DTYPE" line'
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in CORE_COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -93,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         _quiet_libraries()
     # The first Ctrl+C or SIGTERM stops the command gracefully, a second one at once (interrupts.py).
+    announce.configure(quiet=args.quiet, verbose=args.verbose)
     with interrupts.watching() as watch:
         try:
             reject_invalid_env_defaults(args)
@@ -104,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             kept = watch.kept() if callable(watch.kept) else watch.kept
             print("groundlabel: interrupted" + (f"; {kept}" if kept else ""), file=sys.stderr)
             return interrupts.exit_code(exc)
+        finally:
+            announce.reset()  # in-process callers (tests, notebooks) get library behaviour back
 
 
 if __name__ == "__main__":

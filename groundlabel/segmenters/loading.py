@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,9 @@ from groundlabel.model_loading import (
     _looks_local,
     _not_available_message,
     _require_hub,
+    announce_loaded,
     no_loading_bar,
+    refuse_unreadable,
     resolve_device,
     resolve_dtype,
 )
@@ -69,6 +72,7 @@ def check_local(model: str) -> Path | None:
         raise ModelLoadError(f"model directory {model!r} does not exist")
     if not (path / "config.json").is_file():
         raise ModelLoadError(f"{model!r} has no config.json: point at a directory written by save_pretrained")
+    refuse_unreadable(path)
     return path
 
 
@@ -117,6 +121,7 @@ def load_checkpoint(
     """(network in eval mode on its device, processor, device, dtype) of a segmenter checkpoint."""
     resolved_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, resolved_device)
+    started = time.perf_counter()
 
     def load(local_files_only: bool) -> tuple[torch.nn.Module, Any]:
         processor = (
@@ -132,4 +137,5 @@ def load_checkpoint(
     except (ValueError, KeyError) as exc:
         raise ModelLoadError(f"{model!r} is not a {model_class.__name__} checkpoint: {exc}") from None
     network.to(resolved_device).eval()
+    announce_loaded(model, network, resolved_device, torch_dtype, started)
     return network, processor, resolved_device, torch_dtype
