@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class ModelOptions:
     model: str
     device: str = "auto"
-    dtype: str = "fp32"
+    dtype: str = "auto"
     box_threshold: float = 0.35
     text_threshold: float = 0.25
     class_thresholds: ClassThresholds | None = None  # --class-thresholds FILE

@@ -15,6 +15,7 @@ from typing import Any
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_catalog import DEFAULT_MODEL
+from groundlabel.precision import DTYPE_CHOICES
 
 
 class CvatParameterError(GroundlabelError):
@@ -31,7 +32,7 @@ PARAMETERS: dict[str, tuple[type, str]] = {
     "class_thresholds": (str, "JSON file {class: threshold or null}, as groundlabel calibrate -o writes"),
     "max_detections": (int, "most boxes per image, best first (default: no cap)"),
     "device": (str, "auto, cpu, cuda, cuda:N or mps (default auto)"),
-    "dtype": (str, "fp32, fp16 or bf16 (default fp32)"),
+    "dtype": (str, "auto, fp32, bf16 or fp16 (default auto: bf16 autocast on a bf16 CPU where shown to agree)"),
 }
 TYPE_NAMES = {str: "str", float: "float", int: "int", bool: "bool"}
 
@@ -46,7 +47,7 @@ class FunctionParameters:
     class_thresholds: str | None = None
     max_detections: int | None = None
     device: str = "auto"
-    dtype: str = "fp32"
+    dtype: str = "auto"
 
 
 def _example(name: str) -> str:
@@ -89,6 +90,6 @@ def parse_parameters(params: Mapping[str, Any]) -> FunctionParameters:
             values[name] = _threshold(name, values[name])
     if values.get("max_detections") is not None and values["max_detections"] < 1:
         raise CvatParameterError(f"parameter max_detections is {values['max_detections']}: give 1 or more")
-    if values.get("dtype", "fp32") not in ("fp32", "fp16", "bf16"):
-        raise CvatParameterError(f"parameter dtype is {values['dtype']!r}: give fp32, fp16 or bf16")
+    if values.get("dtype", "auto") not in DTYPE_CHOICES:
+        raise CvatParameterError(f"parameter dtype is {values['dtype']!r}: give {', '.join(DTYPE_CHOICES)}")
     return FunctionParameters(**values)

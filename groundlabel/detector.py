@@ -116,6 +116,7 @@ class Detector:
         self.model_name = loaded.name
         self.family = str(getattr(self.model.config, "model_type", ""))
         self.adapter = adapter_for(self.family)(self.model, self.processor, self.device, self.dtype)
+        self.adapter.cpu_autocast = loaded.cpu_autocast
         self.max_text_len = int(getattr(self.model.config, "max_text_len", 256))
         self._prompt_cache: dict[str, list[Prompt]] = {}
         self.fast = fast
@@ -127,6 +128,10 @@ class Detector:
             self.acceleration = accelerate(
                 self.model, deformable=on_cpu, fusion=on_cpu, feed_forward=on_cpu, allocator=on_cpu
             )
+        if loaded.cpu_autocast:  # after the fast paths: an island may wrap a module they put in place
+            from groundlabel.inference.fp32_islands import keep_fp32
+
+            keep_fp32(self.model, self.adapter.fp32_islands())
 
     @classmethod
     def load(

@@ -24,6 +24,7 @@ from groundlabel import announce
 from groundlabel.errors import ModelLoadError
 from groundlabel.families import CLOSED_SET, FAMILIES, NOT_SUPPORTED
 from groundlabel.model_catalog import DEFAULT_MODEL
+from groundlabel.precision import Precision, choose_precision
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -52,11 +53,12 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype not in DTYPES:
-        raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    if dtype != "fp32" and device.type != "cuda":
-        raise ModelLoadError(f"--dtype {dtype} needs a CUDA device (this run uses {device}); use fp32")
-    return DTYPES[dtype]
+    """The weights' dtype for ``--dtype`` on ``device``; raises for what cannot run there.
+
+    bf16 on a CPU (and ``auto``) keeps fp32 weights: the forward runs under CPU autocast
+    instead (``groundlabel.precision.choose_precision``, once the family is known).
+    """
+    return DTYPES[choose_precision(dtype, device.type).weights]
 
 
 def _looks_local(model: str) -> bool:
@@ -168,6 +170,8 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     name: str
+    #: the forward runs under CPU bf16 autocast, the family's fp32 islands kept (``--dtype bf16``)
+    cpu_autocast: bool = False
 
 
 def _refuse_unsupported(model: str, config_file: Path | None) -> None:
@@ -266,8 +270,9 @@ def load_model(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "f
             f"{model!r} is a {model_type!r} model; groundlabel reads these families: {', '.join(FAMILIES)}"
         )
     network.to(resolved_device).eval()
-    announce_loaded(model, network, resolved_device, torch_dtype, started)
-    return LoadedModel(network, processor, resolved_device, torch_dtype, model)
+    precision = choose_precision(dtype, resolved_device.type, model_type)
+    announce_loaded(model, network, resolved_device, precision, started)
+    return LoadedModel(network, processor, resolved_device, torch_dtype, model, precision.cpu_autocast)
 
 
 def weights_source(model: str) -> str | None:
@@ -284,14 +289,15 @@ def weights_source(model: str) -> str | None:
 
 
 def announce_loaded(
-    model: str, network: torch.nn.Module, device: torch.device, dtype: torch.dtype, started: float
+    model: str, network: torch.nn.Module, device: torch.device, precision: Precision, started: float
 ) -> None:
     """The CLI's one line about a loaded network (``groundlabel.announce``), with ``-v`` details."""
     announce.loaded(
         model,
         getattr(network.config, "model_type", type(network).__name__),
         device,
-        dtype,
+        precision.weights,
+        precision=precision.label,
         seconds=time.perf_counter() - started,
         parameters=sum(parameter.numel() for parameter in network.parameters()),
         source=weights_source(model),

@@ -86,3 +86,56 @@ def training_autocast(device_type: str, dtype: str = "fp32") -> torch.autocast: 
             raise GroundlabelError(refusal)
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return torch.autocast(device_type if device_type in ("cpu", "cuda") else "cpu", enabled=False)
+
+
+#: What ``--dtype`` takes everywhere a model is loaded; ``auto`` is the default.
+DTYPE_CHOICES = ("auto", "fp32", "bf16", "fp16")
+
+#: The model families (``config.model_type``) for which ``--dtype auto`` picks bf16 autocast on a
+#: CPU with bf16 units: those whose agreement with fp32 is shown on trained weights (box mAP and
+#: matched-box IoU, ``python -m benchmarks.bf16_agreement``) or, for the mask models, whose mask
+#: IoU against fp32 stays >= 0.98 (``benchmarks.box_to_mask --dtypes fp32,bf16``). The zero-shot
+#: detectors cannot be trained here, so their agreement is not shown and ``auto`` keeps fp32.
+AUTO_BF16_FAMILIES: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How a loaded network computes: the dtype of its weights, and whether its forward runs
+    under CPU bf16 autocast (fp32 weights, matmuls in bf16, the family's fp32 islands kept)."""
+
+    weights: str  # "fp32", "bf16" or "fp16"
+    cpu_autocast: bool = False
+
+    @property
+    def label(self) -> str:
+        """As the "loaded ..." line says it."""
+        return "bf16 autocast" if self.cpu_autocast else self.weights
+
+
+def choose_precision(dtype: str, device_type: str, family: str = "") -> Precision:
+    """``--dtype`` on a device, for a family: fp32, bf16/fp16 weights on CUDA, CPU bf16 autocast.
+
+    ``bf16`` on CPU needs bf16 units (else the one-line refusal); ``fp16`` needs CUDA; ``auto``
+    is fp32 except on a bf16-capable CPU for a family in ``AUTO_BF16_FAMILIES``. Raises
+    ``ModelLoadError`` (one line) for what cannot run here.
+    """
+    from groundlabel.errors import ModelLoadError
+
+    if dtype not in DTYPE_CHOICES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPE_CHOICES)}")
+    if dtype == "auto":
+        wanted = device_type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_precision().bf16
+        return Precision("fp32", cpu_autocast=wanted)
+    if dtype == "fp32" or device_type == "cuda":
+        return Precision(dtype)
+    if dtype == "bf16" and device_type == "cpu":
+        refusal = cpu_bf16_refusal()
+        if refusal is not None:
+            raise ModelLoadError(refusal)
+        return Precision("fp32", cpu_autocast=True)
+    raise ModelLoadError(
+        f"--dtype {dtype} needs a CUDA device (this run uses {device_type})"
+        + ("; bf16 runs on CPUs with bf16 units" if dtype == "fp16" else "")
+        + "; use --dtype fp32 or auto"
+    )

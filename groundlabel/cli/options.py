@@ -9,8 +9,14 @@ from typing import Any
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.model_catalog import DEFAULT_MODEL
+from groundlabel.precision import DTYPE_CHOICES
 
-DTYPES = ("fp32", "bf16", "fp16")
+DTYPES = DTYPE_CHOICES
+DTYPE_HELP = (
+    "auto: bf16 autocast on a CPU with bf16 units for the families where its agreement with fp32 "
+    "is shown (docs: Speed), else fp32; bf16: autocast on such a CPU, bf16 weights on CUDA; "
+    "fp16: CUDA only (default: %(default)s)"
+)
 
 
 def env_default(name: str, fallback: str | None) -> str | None:
@@ -88,9 +94,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dtype",
-        default=env_value("DTYPE", "fp32", dtype_name),
+        default=env_value("DTYPE", "auto", dtype_name),
         choices=DTYPES,
-        help="half precision needs CUDA (default: %(default)s)",
+        help=DTYPE_HELP,
     )
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from groundlabel.cli.options import DTYPES, dtype_name, env_default, env_value
+from groundlabel.cli.options import DTYPE_HELP, DTYPES, dtype_name, env_default, env_value
 from groundlabel.errors import GroundlabelError
 
 
@@ -33,8 +33,8 @@ def add_mask_model_options(parser: argparse.ArgumentParser, *, with_device: bool
             help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)",
         )
         group.add_argument(
-            "--dtype", default=env_value("DTYPE", "fp32", dtype_name), choices=DTYPES,
-            help="half precision needs CUDA (default: %(default)s)",
+            "--dtype", default=env_value("DTYPE", "auto", dtype_name), choices=DTYPES,
+            help=DTYPE_HELP,
         )  # fmt: skip
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from PIL import Image
 
+from groundlabel.inference.fp32_islands import cpu_autocast
 from groundlabel.labels import LabelSet, PromptChunk
 
 
@@ -43,6 +45,11 @@ class FamilyAdapter:
     owns_postprocessing = False
     #: whether its results carry a mask per box.
     makes_masks = False
+    #: modules kept in fp32 under CPU bf16 autocast, by group (``groundlabel.inference.fp32_islands``;
+    #: ``benchmarks/bf16_agreement.py`` measures the agreement with and without each group).
+    fp32_island_groups: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the groups kept in fp32 when this family runs under CPU bf16 autocast.
+    fp32_groups_kept: tuple[str, ...] = ()
 
     def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device, dtype: torch.dtype):
         self.model = model
@@ -50,6 +57,17 @@ class FamilyAdapter:
         self.device = device
         self.dtype = dtype
         self.model_type = str(getattr(model.config, "model_type", ""))
+        #: set by the ``Detector`` when the model was loaded for CPU bf16 autocast (``--dtype bf16``)
+        self.cpu_autocast = False
+
+    def fp32_islands(self, groups: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The module names kept in fp32: of ``fp32_groups_kept``, or of the ``groups`` given."""
+        chosen = self.fp32_groups_kept if groups is None else groups
+        return tuple(name for group in chosen for name in self.fp32_island_groups.get(group, ()))
+
+    def compute(self) -> contextlib.AbstractContextManager:
+        """What each network call runs in: CPU bf16 autocast when loaded for it, else nothing."""
+        return cpu_autocast(self.cpu_autocast)
 
     @property
     def tokenizer(self) -> Any:

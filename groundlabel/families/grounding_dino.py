@@ -9,6 +9,8 @@ reused across images.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from groundlabel.families.base import FamilyAdapter, Prompt
@@ -18,6 +20,13 @@ from groundlabel.labels import LabelSet, build_prompts
 
 class GroundingDinoAdapter(FamilyAdapter):
     fast_paths = True
+    fp32_island_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        # box regression (both stages) and the contrastive class logits: what the user sees
+        "heads": ("bbox_embed", "encoder_output_bbox_embed", "class_embed", "encoder_output_class_embed"),
+        # deformable attention: where to sample and with what weight, and the sampling itself
+        "sampling": ("sampling_offsets", "attention_weights", "self_attn.attn", "encoder_attn.attn"),
+    }
+    fp32_groups_kept = ("heads", "sampling")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -52,7 +61,8 @@ class GroundingDinoAdapter(FamilyAdapter):
         """Logits (B, Q, max_text_len) and boxes cxcywh, on exactly the processor's inputs."""
         count = int(pixels["pixel_values"].shape[0])
         inputs = self._to_device({**self.text_inputs(prompt.chunk.text, count), **pixels})
-        outputs = self.model(**inputs)
+        with self.compute():
+            outputs = self.model(**inputs)
         return outputs.logits.float().cpu(), outputs.pred_boxes.float().cpu()
 
 

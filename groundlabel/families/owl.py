@@ -15,6 +15,7 @@ text path with those embeddings, as in transformers' ``image_guided_detection``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from PIL import Image
@@ -30,6 +31,11 @@ QUERIES_PER_PASS = 64
 
 class OwlAdapter(FamilyAdapter):
     supports_exemplars = True
+    #: boxes, objectness and the class head (the dot product of patch and query embeddings)
+    fp32_island_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        "heads": ("box_head", "class_head", "objectness_head")
+    }
+    fp32_groups_kept = ("heads",)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -74,16 +80,18 @@ class OwlAdapter(FamilyAdapter):
         if prompt.embeddings is not None:
             return self._forward_embeddings(self._to_device(pixels), prompt.embeddings)
         inputs = self._to_device({**self.text_inputs(prompt.queries, count), **pixels})
-        outputs = self.model(**inputs)
+        with self.compute():
+            outputs = self.model(**inputs)
         return outputs.logits.float().cpu(), outputs.pred_boxes.float().cpu()
 
     def _image_features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(patch features, predicted boxes, class embeddings) as the model's forward computes them."""
-        feature_map = self.model.image_embedder(pixel_values=pixel_values)[0]
-        batch, rows, cols, dim = feature_map.shape
-        feats = feature_map.reshape(batch, rows * cols, dim)
-        boxes = self.model.box_predictor(feats, feature_map)
-        return feats, boxes, self.model.class_predictor(feats)[1]
+        with self.compute():
+            feature_map = self.model.image_embedder(pixel_values=pixel_values)[0]
+            batch, rows, cols, dim = feature_map.shape
+            feats = feature_map.reshape(batch, rows * cols, dim)
+            boxes = self.model.box_predictor(feats, feature_map)
+            return feats, boxes, self.model.class_predictor(feats)[1]
 
     def _forward_embeddings(
         self, pixels: dict[str, torch.Tensor], embeddings: torch.Tensor
@@ -91,7 +99,8 @@ class OwlAdapter(FamilyAdapter):
         pixel_values = pixels["pixel_values"]
         feats, boxes, _ = self._image_features(pixel_values)
         queries = embeddings.to(self.device, feats.dtype).expand(pixel_values.shape[0], -1, -1)
-        logits = self.model.class_predictor(feats, queries)[0]
+        with self.compute():
+            logits = self.model.class_predictor(feats, queries)[0]
         return logits.float().cpu(), boxes.float().cpu()
 
     @torch.inference_mode()

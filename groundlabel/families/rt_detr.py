@@ -15,6 +15,8 @@ top-k, as filtering the reference output would.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from PIL import Image
 
@@ -26,6 +28,21 @@ from groundlabel.labels import LabelSet, PromptChunk
 class ClosedSetAdapter(FamilyAdapter):
     #: the box threshold alone decides; there is no text to ground a class in.
     uses_text_threshold = False
+    fp32_island_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        # boxes and class scores of both stages; D-FINE's distribution heads and quality estimate
+        "heads": (
+            "bbox_embed",
+            "class_embed",
+            "enc_bbox_head",
+            "enc_score_head",
+            "pre_bbox_head",
+            "integral",
+            "lqe_layers",
+        ),
+        # deformable attention: where to sample and with what weight, and the sampling itself
+        "sampling": ("sampling_offsets", "attention_weights", "self_attn.attn", "encoder_attn.attn"),
+    }
+    fp32_groups_kept = ("heads", "sampling")
 
     @property
     def tokenizer(self) -> None:
@@ -59,7 +76,8 @@ class ClosedSetAdapter(FamilyAdapter):
     @torch.inference_mode()
     def forward(self, pixels: dict[str, torch.Tensor], prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference top-k over (query, class): logits (B, K, classes) with one live class per row."""
-        outputs = self.model(pixel_values=self._to_device(pixels)["pixel_values"])
+        with self.compute():
+            outputs = self.model(pixel_values=self._to_device(pixels)["pixel_values"])
         logits = outputs.logits.float().cpu()
         boxes = outputs.pred_boxes.float().cpu()
         batch, queries, classes = logits.shape

@@ -36,7 +36,7 @@ import platform
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -193,6 +193,12 @@ class Sam3Adapter(FamilyAdapter):
     #: the adapter turns model outputs into ``DetectionResult``s itself (``detect_batch``).
     owns_postprocessing = True
     makes_masks = True
+    fp32_island_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        # boxes, presence and the query-phrase scores; the mask logits' last projection
+        "heads": ("box_head", "presence_head", "dot_product_scoring", "ref_point_head"),
+        "masks": ("mask_decoder",),
+    }
+    fp32_groups_kept = ("heads",)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -225,7 +231,8 @@ class Sam3Adapter(FamilyAdapter):
             if len(self._text_cache) > 256:
                 self._text_cache.clear()
             text = {k: v.to(self.device) for k, v in self.processor.text(phrase, count).items()}
-            embeds = self.model.get_text_features(**text, return_dict=True)
+            with self.compute():
+                embeds = self.model.get_text_features(**text, return_dict=True)
             self._text_cache[key] = (embeds, text["attention_mask"])
         return self._text_cache[key]
 
@@ -233,10 +240,13 @@ class Sam3Adapter(FamilyAdapter):
     def raw_outputs(self, pixels: dict[str, torch.Tensor], prompts: Sequence[Prompt]) -> Iterator[Any]:
         """The model's outputs for each prompt in turn, on one vision encoding of the batch."""
         pixel_values = pixels["pixel_values"].to(self.device, self.dtype)
-        vision = self.model.get_vision_features(pixel_values=pixel_values)
+        with self.compute():
+            vision = self.model.get_vision_features(pixel_values=pixel_values)
         for prompt in prompts:
             embeds, attention_mask = self._text_embeds(prompt.queries[0], int(pixel_values.shape[0]))
-            yield self.model(vision_embeds=vision, text_embeds=embeds, attention_mask=attention_mask)
+            with self.compute():
+                output = self.model(vision_embeds=vision, text_embeds=embeds, attention_mask=attention_mask)
+            yield output
 
     def detect_batch(
         self,

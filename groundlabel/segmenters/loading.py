@@ -29,6 +29,7 @@ from groundlabel.model_loading import (
     resolve_device,
     resolve_dtype,
 )
+from groundlabel.precision import choose_precision
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ def read_config(model: str) -> dict[str, Any]:
 
 def load_checkpoint(
     model: str, model_class: Any, processor_class: Any, device: str, dtype: str
-) -> tuple[torch.nn.Module, Any, torch.device, torch.dtype]:
-    """(network in eval mode on its device, processor, device, dtype) of a segmenter checkpoint."""
+) -> tuple[torch.nn.Module, Any, torch.device, torch.dtype, bool]:
+    """(network in eval mode on its device, processor, device, weights dtype, whether the image
+    encoder runs under CPU bf16 autocast) of a segmenter checkpoint."""
     resolved_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, resolved_device)
     started = time.perf_counter()
@@ -137,5 +139,6 @@ def load_checkpoint(
     except (ValueError, KeyError) as exc:
         raise ModelLoadError(f"{model!r} is not a {model_class.__name__} checkpoint: {exc}") from None
     network.to(resolved_device).eval()
-    announce_loaded(model, network, resolved_device, torch_dtype, started)
-    return network, processor, resolved_device, torch_dtype
+    precision = choose_precision(dtype, resolved_device.type, str(getattr(network.config, "model_type", "")))
+    announce_loaded(model, network, resolved_device, precision, started)
+    return network, processor, resolved_device, torch_dtype, precision.cpu_autocast

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from groundlabel.inference.fp32_islands import cpu_autocast, to_fp32
 from groundlabel.segmenters.base import XYXY, ImageEmbedding, MaskProposal, Segmenter
 
 #: boxes decoded together: the decoder repeats the image embedding once per box
@@ -55,6 +56,8 @@ class SamSegmenter(Segmenter):
         self.device = device
         self.dtype = dtype
         self.model_name = name
+        #: the image encoder runs under CPU bf16 autocast (``--dtype bf16``); the decoder stays fp32
+        self.cpu_autocast = False
 
     @property
     def image_processor(self) -> Any:
@@ -66,8 +69,9 @@ class SamSegmenter(Segmenter):
             image = image.convert("RGB")
         inputs = self.image_processor(images=image, return_tensors="pt")
         pixel_values = inputs["pixel_values"].to(self.device, self.dtype)
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_autocast(self.cpu_autocast):
             features = self._vision(pixel_values)
+        features = to_fp32(features)  # the decoder (and any cache) reads fp32
         features = SamFeatures(
             features,
             tuple(int(v) for v in inputs["original_sizes"][0]),
@@ -174,7 +178,9 @@ def load(model: str, device: str = "auto", dtype: str = "fp32") -> SamSegmenter:
 
     from groundlabel.segmenters.loading import load_checkpoint
 
-    network, processor, resolved_device, torch_dtype = load_checkpoint(
+    network, processor, resolved_device, torch_dtype, cpu_autocast = load_checkpoint(
         model, SamModel, SamProcessor, device, dtype
     )
-    return SamSegmenter(network, processor, resolved_device, torch_dtype, model)
+    segmenter = SamSegmenter(network, processor, resolved_device, torch_dtype, model)
+    segmenter.cpu_autocast = cpu_autocast
+    return segmenter

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from groundlabel.inference.fp32_islands import cpu_autocast, to_fp32
 from groundlabel.processor_config import read_image_processor_config
 from groundlabel.segmenters.base import XYXY, ImageEmbedding
 from groundlabel.segmenters.sam import SamFeatures, SamSegmenter
@@ -98,8 +99,9 @@ class Sam2Segmenter(SamSegmenter):
 
     def embed(self, image: Image.Image) -> ImageEmbedding:
         pixel_values = self.preprocessing.pixel_values(image).to(self.device, self.dtype)
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_autocast(self.cpu_autocast):
             features = list(self.model.get_image_embeddings(pixel_values))
+        features = to_fp32(features)  # the decoder (and any cache) reads fp32
         side = self.preprocessing.target_size
         sizes = SamFeatures(features, (image.height, image.width), (side, side))
         return ImageEmbedding(self.model_record, image.size, sizes)
@@ -154,7 +156,9 @@ def load(model: str, device: str = "auto", dtype: str = "fp32") -> Sam2Segmenter
         def from_pretrained(name: str, local_files_only: bool = False) -> Sam2Preprocessing:
             return Sam2Preprocessing(_preprocessor_config(name, local_files_only))
 
-    network, preprocessing, resolved_device, torch_dtype = load_checkpoint(
+    network, preprocessing, resolved_device, torch_dtype, cpu_autocast = load_checkpoint(
         model, Sam2Model, _Config, device, dtype
     )
-    return Sam2Segmenter(network, preprocessing, resolved_device, torch_dtype, model)
+    segmenter = Sam2Segmenter(network, preprocessing, resolved_device, torch_dtype, model)
+    segmenter.cpu_autocast = cpu_autocast
+    return segmenter

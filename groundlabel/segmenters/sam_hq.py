@@ -36,7 +36,9 @@ def load(model: str, device: str = "auto", dtype: str = "fp32") -> SamHQSegmente
 
     from groundlabel.segmenters.loading import load_checkpoint
 
-    network, processor, resolved_device, torch_dtype = load_checkpoint(
+    network, processor, resolved_device, torch_dtype, cpu_autocast = load_checkpoint(
         model, SamHQModel, SamHQProcessor, device, dtype
     )
-    return SamHQSegmenter(network, processor, resolved_device, torch_dtype, model)
+    segmenter = SamHQSegmenter(network, processor, resolved_device, torch_dtype, model)
+    segmenter.cpu_autocast = cpu_autocast
+    return segmenter
