@@ -46,6 +46,7 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every Label Studio test is also ``slow``: the run's one server costs about 2 minutes to
     install and start, and each of those tests drives it for tens of seconds. Tests that share
