@@ -9,7 +9,10 @@ What it proves, each step a check that fails loudly:
 - an import sends Label Studio's TASKS_CREATED webhook to the container; ``docker stop`` during
   that work, with a second ``docker kill --signal TERM`` on top, exits 0 within the grace period
   and leaves the rest of the tasks queued in the state volume;
-- a new container on the same volume finishes them, each task predicted exactly once.
+- a new container on the same volume finishes them, each task predicted exactly once;
+- a model folder with a root-owned 0600 weight file, mounted into the uid-1000 container, gets
+  one line naming the file and the permission ("cannot read PATH: permission denied (the
+  container runs as uid 1000)"), not hub advice.
 
 The container uses the host's network (``--network host``) so it reaches Label Studio on
 loopback; it listens on 127.0.0.1 only. Every docker call has a timeout; containers, the
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -270,6 +274,38 @@ class Run:
         plain = docker("stop", "-t", str(GRACE_S), "groundlabel-ci-b", timeout=GRACE_S + 60)
         if plain.returncode != 0 or state("groundlabel-ci-b")["ExitCode"] != 0:
             raise CheckFailed(f"second container's stop: {state('groundlabel-ci-b')}")
+        self.refuses_an_unreadable_model(model)
+
+    def refuses_an_unreadable_model(self, model: Path) -> None:
+        """`groundlabel detect` in the container on a folder whose model.safetensors is root's, 0600."""
+        locked = self.work / "locked"
+        images = self.work / "images"
+        shutil.copytree(model, locked)
+        images.mkdir(mode=0o755)
+        shutil.copy(PHOTOS / "chelsea.png", images / "chelsea.png")
+        for path in [locked, *locked.iterdir(), images, *images.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (locked / "model.safetensors").chmod(0o600)  # owned by root (CI runs as root)
+        result = docker(
+            "run", "--rm", "-e", "HF_HUB_OFFLINE=1",
+            "-v", f"{locked}:/models/locked:ro", "-v", f"{images}:/data/images:ro",
+            self.image, "groundlabel", "detect", "/data/images", "--labels", "cat",
+            "--model", "/models/locked", "-o", "/tmp/boxes.json",
+            timeout=180, check=False,
+        )  # fmt: skip
+        expected = (
+            "groundlabel: error: cannot read /models/locked/model.safetensors: permission denied "
+            "(the container runs as uid 1000)"
+        )
+        lines = result.stderr.strip().splitlines()
+        if (
+            result.returncode != 2
+            or not lines
+            or not lines[-1].startswith(expected)
+            or "Traceback" in result.stderr
+        ):
+            raise CheckFailed(f"unreadable model: exit {result.returncode}, stderr:\n{result.stderr[-2000:]}")
+        self.notes.append(f"unreadable model file: {lines[-1]}")
 
     def cleanup(self) -> None:
         for name in self.containers:

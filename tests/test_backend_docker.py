@@ -84,7 +84,7 @@ def test_images_copy_every_folder_the_package_maps(name):
     folders = {"groundlabel", *setuptools["package-dir"].values()}
     assert folders == {"groundlabel", "backend", "desktop", "cvat"}
     dockerfile = (DOCKER / f"Dockerfile.{name}").read_text()
-    ignore = (DOCKER / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
+    ignore = (DOCKER.parent / ".dockerignore").read_text().splitlines()
     for folder in folders:
         assert f"COPY {folder} ./{folder}" in dockerfile, folder
         assert f"!{folder}/" in ignore, folder
@@ -100,6 +100,6 @@ def test_images_take_a_base_and_install_offline_from_the_wheelhouse(name, base):
     assert f"ARG BASE_IMAGE={base}\nFROM ${{BASE_IMAGE}}" in dockerfile
     assert "COPY docker/wheelhouse /tmp/wheelhouse" in dockerfile
     assert dockerfile.count("pip install --no-index --find-links /tmp/wheelhouse") == 2
-    assert "!docker/wheelhouse/" in (DOCKER / f"Dockerfile.{name}.dockerignore").read_text().splitlines()
+    assert "!docker/wheelhouse/" in (DOCKER.parent / ".dockerignore").read_text().splitlines()
     # The folder exists in every checkout (COPY needs it) and its wheels are never committed.
     assert (DOCKER / "wheelhouse" / ".gitignore").read_text().splitlines()[1:] == ["*", "!.gitignore"]
