@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="track every instance of the given classes through videos",
         description="Detect the classes on every selected frame of each video (a file or a folder of frames) "
         "and link the boxes into tracks with ByteTrack; or track ready boxes (--detections). Writes COCO-VID "
-        "JSON (-o tracks.json), YouTube-VIS JSON (--format youtube-vis) or MOTChallenge (-o seq.txt or DIR/).",
+        "JSON (-o tracks.json), YouTube-VIS JSON (--format youtube-vis), CVAT for video 1.1 XML (-o tracks.xml) "
+        "or MOTChallenge (-o seq.txt or DIR/).",
     )
     parser.add_argument(
         "paths",
@@ -43,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="video files (mp4, mov, mkv, avi, webm) or folders of frames",
     )
     parser.add_argument("--labels", "-l", help='classes, comma-separated: "car, person"')
-    parser.add_argument("-o", "--output", required=True, help="tracks.json, seq.txt or DIR/ (see --format)")
+    parser.add_argument(
+        "-o", "--output", required=True, help="tracks.json, tracks.xml, seq.txt or DIR/ (see --format)"
+    )
     parser.add_argument("--format", choices=TRACK_FORMATS, help="default: by the suffix of -o")
     parser.add_argument("--tracker", default="bytetrack", choices=TRACKERS, help="default: %(default)s")
     parser.add_argument(

@@ -8,24 +8,30 @@ from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
 from groundlabel.tracks import TrackSet
 
-TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot")
+TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video")
 
 
 def track_format(output: str, format_name: str | None) -> str:
-    """``.json`` is COCO-VID unless ``--format youtube-vis``; ``.txt`` or a folder is MOT."""
+    """``.json`` is COCO-VID unless ``--format youtube-vis``; ``.xml`` is CVAT for video 1.1;
+    ``.txt`` or a folder is MOT unless ``--format cvat-video`` (one XML per video)."""
     if format_name:
         if format_name not in TRACK_FORMATS:
             raise GroundlabelError(f"--format {format_name!r}: not one of {', '.join(TRACK_FORMATS)}")
         if format_name in ("coco-vid", "youtube-vis") and not output.lower().endswith(".json"):
             raise GroundlabelError(f"--format {format_name} writes JSON: give -o FILE.json")
+        if format_name == "cvat-video" and output.lower().endswith((".json", ".txt")):
+            raise GroundlabelError("--format cvat-video writes XML: give -o FILE.xml (one video) or a folder")
         return format_name
     lowered = output.lower()
     if lowered.endswith(".json"):
         return "coco-vid"
+    if lowered.endswith(".xml"):
+        return "cvat-video"
     if lowered.endswith(".txt") or output.endswith(("/", "\\")) or Path(output).is_dir():
         return "mot"
     raise GroundlabelError(
-        f"-o {output}: say the format: FILE.json (COCO-VID, or --format youtube-vis), FILE.txt or DIR/ (MOT)"
+        f"-o {output}: say the format: FILE.json (COCO-VID, or --format youtube-vis), FILE.xml (CVAT video), "
+        "FILE.txt or DIR/ (MOT)"
     )
 
 
@@ -36,6 +42,10 @@ def write_tracks(tracks: TrackSet, output: str, format_name: str) -> list[Path]:
         from groundlabel.formats.tracks_mot import write_mot
 
         return write_mot(tracks, out)
+    if format_name == "cvat-video":
+        from groundlabel.formats.tracks_cvat import write_cvat_video
+
+        return write_cvat_video(tracks, out)
     if format_name == "youtube-vis":
         from groundlabel.formats.tracks_ytvis import build_ytvis
 
