@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="track every instance of the given classes through videos",
         description="Detect the classes on every selected frame of each video (a file or a folder of frames) "
         "and link the boxes into tracks with ByteTrack; or track ready boxes (--detections). Writes COCO-VID "
-        "JSON (-o tracks.json), YouTube-VIS JSON (--format youtube-vis), CVAT for video 1.1 XML (-o tracks.xml) "
-        "or MOTChallenge (-o seq.txt or DIR/).",
+        "JSON (-o tracks.json), YouTube-VIS JSON (--format youtube-vis), Label Studio video tasks (--format "
+        "label-studio), CVAT for video 1.1 XML (-o tracks.xml) or MOTChallenge (-o seq.txt or DIR/).",
     )
     parser.add_argument(
         "paths",
@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--output", required=True, help="tracks.json, tracks.xml, seq.txt or DIR/ (see --format)"
     )
     parser.add_argument("--format", choices=TRACK_FORMATS, help="default: by the suffix of -o")
+    parser.add_argument(
+        "--url-prefix",
+        default="",
+        metavar="PREFIX",
+        help="label-studio: put before each video's name in the task's data.video, e.g. "
+        "'/data/local-files/?d=videos/' (default: the name alone)",
+    )
     parser.add_argument("--tracker", default="bytetrack", choices=TRACKERS, help="default: %(default)s")
     parser.add_argument(
         "--detections",
@@ -184,9 +191,9 @@ def run(args: argparse.Namespace) -> int:
             failures.append(str(exc))
             print(f"groundlabel: error: {exc}", file=sys.stderr)
         except KeyboardInterrupt:
-            write_tracks(tracks, args.output, fmt)
+            write_tracks(tracks, args.output, fmt, args.url_prefix)
             raise
-        write_tracks(tracks, args.output, fmt)
+        write_tracks(tracks, args.output, fmt, args.url_prefix)
     count = sum(len(v.tracks()) for v in tracks.videos)
     print(
         f"{len(tracks.videos)} video(s), {count} track(s), {len(failures)} failed -> {args.output}",

@@ -8,7 +8,7 @@ from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
 from groundlabel.tracks import TrackSet
 
-TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video")
+TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video", "label-studio")
 
 
 def track_format(output: str, format_name: str | None) -> str:
@@ -17,7 +17,9 @@ def track_format(output: str, format_name: str | None) -> str:
     if format_name:
         if format_name not in TRACK_FORMATS:
             raise GroundlabelError(f"--format {format_name!r}: not one of {', '.join(TRACK_FORMATS)}")
-        if format_name in ("coco-vid", "youtube-vis") and not output.lower().endswith(".json"):
+        if format_name in ("coco-vid", "youtube-vis", "label-studio") and not output.lower().endswith(
+            ".json"
+        ):
             raise GroundlabelError(f"--format {format_name} writes JSON: give -o FILE.json")
         if format_name == "cvat-video" and output.lower().endswith((".json", ".txt")):
             raise GroundlabelError("--format cvat-video writes XML: give -o FILE.xml (one video) or a folder")
@@ -35,8 +37,11 @@ def track_format(output: str, format_name: str | None) -> str:
     )
 
 
-def write_tracks(tracks: TrackSet, output: str, format_name: str) -> list[Path]:
-    """Write atomically (each file is replaced whole), so an interrupted run leaves a readable file."""
+def write_tracks(tracks: TrackSet, output: str, format_name: str, url_prefix: str = "") -> list[Path]:
+    """Write atomically (each file is replaced whole), so an interrupted run leaves a readable file.
+
+    ``url_prefix`` goes before each video's name in Label Studio tasks (``/data/local-files/?d=``).
+    """
     out = Path(output)
     if format_name == "mot":
         from groundlabel.formats.tracks_mot import write_mot
@@ -46,6 +51,11 @@ def write_tracks(tracks: TrackSet, output: str, format_name: str) -> list[Path]:
         from groundlabel.formats.tracks_cvat import write_cvat_video
 
         return write_cvat_video(tracks, out)
+    if format_name == "label-studio":
+        from groundlabel.formats.tracks_labelstudio import build_ls_video_tasks
+
+        write_json_atomic(out, build_ls_video_tasks(tracks, url_prefix))
+        return [out]
     if format_name == "youtube-vis":
         from groundlabel.formats.tracks_ytvis import build_ytvis
 
