@@ -1,6 +1,6 @@
 """CPU seconds per image of SAM 3 (full-size, random weights): groundlabel against the reference path.
 
-``python -m benchmarks.sam3_speed [--rounds 3] [--classes 1,3]``. The published
+``python -m benchmarks.sam3_speed [--rounds 3] [--classes 1,3] [--bf16]``. The published
 architecture (transformers' default ``Sam3Config``: 840 M parameters, 1008x1008) is
 built with random weights, which compute exactly as much as real ones. The reference
 is the model card's code (``Sam3Processor(images=..., text=phrase)``, the full forward,
@@ -12,6 +12,8 @@ interleave. groundlabel's path there imports no torchvision (it never asks for i
 For several classes the reference runs the model once per phrase, as its processor
 takes one phrase per image; groundlabel encodes the image once and runs each phrase on
 that encoding. Medians of the rounds; decode, preprocessing and mask encoding included.
+``--bf16`` adds groundlabel under CPU bf16 autocast (``--dtype bf16``: the heads in fp32) on the
+same model object, with the vision encoder's FLOP/s against the matmul peaks of the same run.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _ours_seconds(detector, image_path: Path, phrases: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def inside(rounds: int, class_counts: list[int], warmup: bool) -> None:
+def inside(rounds: int, class_counts: list[int], warmup: bool, bf16: bool = False) -> None:
     """The measurement, run in the readers venv."""
     _stub_torchvision_ops()
     import torch
@@ -88,6 +90,21 @@ def inside(rounds: int, class_counts: list[int], warmup: bool) -> None:
     parameters = sum(p.numel() for p in model.parameters())
     reference = Sam3Processor(image_processor=Sam3ImageProcessor(), tokenizer=inputs.tokenizer)
     detector = Detector(LoadedModel(model, inputs, torch.device("cpu"), torch.float32, "random-sam3"))
+    variants = [("ours", detector)]
+    if bf16:
+        from benchmarks.speed_support import count_flops, print_precision_header
+
+        peaks = print_precision_header()
+        from groundlabel.images import load_image
+
+        pixels = detector.adapter.pixels([load_image(PHOTO)])["pixel_values"]
+        with torch.inference_mode():
+            flops = count_flops(lambda: model.get_vision_features(pixel_values=pixels))
+        print(f"vision encoder: {flops / 1e9:.0f} GFLOP per image", flush=True)
+        on_bf16 = LoadedModel(
+            model, inputs, torch.device("cpu"), torch.float32, "random-sam3", cpu_autocast=True
+        )
+        variants.append(("ours bf16", Detector(on_bf16)))
     load = os.getloadavg()
     print(f"SAM 3 full size, random weights: {parameters / 1e6:.0f} M parameters; image {PHOTO.name}; "
           f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average {load[0]:.1f} at start",
@@ -96,19 +113,27 @@ def inside(rounds: int, class_counts: list[int], warmup: bool) -> None:
         _ours_seconds(detector, PHOTO, CLASSES[:1])  # allocator, lazy imports
     for count in class_counts:
         phrases = CLASSES[:count]
-        ours, ref = [], []
+        times: dict[str, list[float]] = {name: [] for name, _ in variants}
+        times["reference"] = []
+        ours, ref = times["ours"], times["reference"]
         for number in range(rounds):  # alternate which path goes first
-            paths = [("ours", ours), ("reference", ref)][:: 1 if number % 2 == 0 else -1]
-            for name, times in paths:
-                if name == "ours":
-                    times.append(_ours_seconds(detector, PHOTO, phrases))
+            order = [*variants, ("reference", None)][:: 1 if number % 2 == 0 else -1]
+            for name, chosen in order:
+                if chosen is not None:
+                    times[name].append(_ours_seconds(chosen, PHOTO, phrases))
                 else:
-                    times.append(_reference_seconds(model, reference, PHOTO, phrases))
-                print(f"  round {number + 1}, {count} class(es), {name}: {times[-1]:.2f} s", flush=True)
+                    times[name].append(_reference_seconds(model, reference, PHOTO, phrases))
+                print(f"  round {number + 1}, {count} class(es), {name}: {times[name][-1]:.2f} s", flush=True)
         o, r = statistics.median(ours), statistics.median(ref)
         print(f"{count} class(es): groundlabel {o:.2f} s/image, reference {r:.2f} s/image, "
               f"ratio {r / o:.2f}x  (rounds: ours {[round(x, 2) for x in ours]}, "
               f"reference {[round(x, 2) for x in ref]})")  # fmt: skip
+        if bf16:
+            b = statistics.median(times["ours bf16"])
+            print(f"{count} class(es): groundlabel bf16 autocast {b:.2f} s/image, {o / b:.2f}x its fp32 "
+                  f"(rounds {[round(x, 2) for x in times['ours bf16']]}); vision encoder at most "
+                  f"{100 * flops / b / peaks['bf16']:.0f} % of the bf16 matmul peak, fp32 at most "
+                  f"{100 * flops / o / peaks['fp32']:.0f} % of the fp32 peak")  # fmt: skip
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
@@ -117,16 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--classes", default="1,3", help="class counts to time, comma-separated (at most 3)")
     parser.add_argument("--warmup", action="store_true", help="one untimed detection first")
+    parser.add_argument("--bf16", action="store_true", help="also groundlabel under CPU bf16 autocast")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = [min(len(CLASSES), int(c)) for c in args.classes.split(",")]
     if args.inside:
-        inside(args.rounds, counts, args.warmup)
+        inside(args.rounds, counts, args.warmup, args.bf16)
         return 0
     python = _readers_python()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [str(python), "-m", "benchmarks.sam3_speed", "--inside", "--rounds", str(args.rounds),
-               "--classes", args.classes] + (["--warmup"] if args.warmup else [])  # fmt: skip
+               "--classes", args.classes] + (["--warmup"] if args.warmup else []) + (["--bf16"] if args.bf16 else [])  # fmt: skip
     return subprocess.run(command, cwd=REPO, env=env, check=False).returncode
 
 

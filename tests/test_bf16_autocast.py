@@ -33,7 +33,9 @@ def _output_dtypes(model: torch.nn.Module, islands: tuple[str, ...]) -> tuple[se
 
 
 @pytest.mark.parametrize("which", ["grounding-dino", "owlv2", "rt-detr-v2", "d-fine"])
-def test_islands_run_in_fp32_and_the_rest_in_bf16(which, tiny_model_dir, family_model, closed_set_model, photo):
+def test_islands_run_in_fp32_and_the_rest_in_bf16(
+    which, tiny_model_dir, family_model, closed_set_model, photo
+):
     if which == "grounding-dino":
         folder, labels = tiny_model_dir, "cat, dog"
     elif which == "owlv2":
