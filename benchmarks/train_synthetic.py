@@ -1,13 +1,15 @@
 """The known answer for training: mAP@0.5 on synthetic shapes against minutes of training, and
 the trained architecture's CPU detection speed against grounding-dino-tiny's.
 
-``python -m benchmarks.train_synthetic [--images 300] [--epochs 40] [--size 128] [--config tiny]``
+``python -m benchmarks.train_synthetic [--images 300] [--epochs 40] [--size 128] [--config tiny]
+[--dtypes fp32,bf16]``
 
 Part 1 writes the synthetic shapes project (``groundlabel.devtools.synthetic_shapes``: three
 classes on textured backgrounds, 1-3 shapes an image), trains RT-DETRv2 from scratch with
 ``groundlabel.trainers.loop.train`` (the CLI's loop; split train=0.8,val=0.2 as export) and
 prints COCOeval mAP@0.5 on val after each epoch with the minutes spent so far. The target is
-mAP@0.5 >= 0.9.
+mAP@0.5 >= 0.9. ``--dtypes fp32,bf16`` trains once per dtype (bf16: CPU autocast, ``train
+--dtype bf16``) and compares best mAP@0.5 and the median epoch time.
 
 Part 2 times ``Detector.detect`` (decode included) on CPU for the full-size RT-DETRv2 r18vd
 architecture at 640x640 and for grounding-dino-tiny (random weights compute as much as real
@@ -29,13 +31,15 @@ PHOTOS = sorted((REPO / "assets" / "reference" / "photos").glob("*.png"))
 TARGET = 0.9
 
 
-def run_training(images: int, epochs: int, size: int, config: str, batch_size: int, lr: float) -> None:
+def run_training(
+    images: int, epochs: int, size: int, config: str, batch_size: int, lr: float, dtype: str = "fp32"
+) -> dict[str, float]:
     from groundlabel.devtools.synthetic_shapes import write_shapes_project
     from groundlabel.trainers.loop import Hooks, TrainOptions, train
 
     threads = torch.get_num_threads()
     print(f"== training: RT-DETRv2 ({config} config, from scratch) on {images} synthetic images, {size} px, "
-          f"CPU, {threads} threads ==")  # fmt: skip
+          f"CPU, {threads} threads, {dtype} ==")  # fmt: skip
     print(f"{'epoch':>6}{'minutes':>9}{'loss':>9}{'mAP':>8}{'mAP@0.5':>9}")
     with tempfile.TemporaryDirectory() as work:
         folder = write_shapes_project(Path(work) / "shapes", images, seed=0, size=size)
@@ -53,7 +57,7 @@ def run_training(images: int, epochs: int, size: int, config: str, batch_size: i
         options = TrainOptions(
             folder=folder, output=Path(work) / "model", from_scratch=True,
             config_file=None if config == "default" else Path(config), epochs=epochs, image_size=size,
-            batch_size=batch_size, lr=lr, device="cpu",
+            batch_size=batch_size, lr=lr, device="cpu", dtype=dtype,
         )  # fmt: skip
         result = train(options, Hooks(on_epoch=on_epoch, show_progress=False))
     best = result.best
@@ -62,6 +66,8 @@ def run_training(images: int, epochs: int, size: int, config: str, batch_size: i
           + (f"target {TARGET} first reached at {hit:.1f} min" if hit is not None else f"target {TARGET} not reached"))  # fmt: skip
     for name, ap in result.per_class.items():
         print(f"  {name}: AP@0.5 {ap['ap50']:.3f}")
+    seconds = [record.seconds for record in result.history]
+    return {"best_map50": best.map50, "epoch_s": statistics.median(seconds), "minutes": reached[-1][0]}
 
 
 def _rt_detr_full_size(classes: list[str]):
@@ -137,11 +143,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--dtypes", default="fp32", help="train once per dtype, e.g. fp32,bf16 (bf16: CPU autocast)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.skip_training:
-        run_training(args.images, args.epochs, args.size, args.config, args.batch_size, args.lr)
+        runs = {}
+        for dtype in [d.strip() for d in args.dtypes.split(",") if d.strip()]:
+            runs[dtype] = run_training(
+                args.images, args.epochs, args.size, args.config, args.batch_size, args.lr, dtype
+            )
+        if len(runs) > 1:
+            base = runs[next(iter(runs))]
+            for dtype, run in runs.items():
+                print(f"{dtype}: best mAP@0.5 {run['best_map50']:.3f}, median epoch {run['epoch_s']:.1f} s "
+                      f"({base['epoch_s'] / run['epoch_s']:.2f}x), {run['minutes']:.1f} min")  # fmt: skip
     if not args.skip_speed:
         run_speed(args.rounds)
 

@@ -22,6 +22,10 @@ os.environ["HF_HOME"] = str(_RUN_DIR / "huggingface")
 os.environ["TORCH_EXTENSIONS_DIR"] = str(_RUN_DIR / "torch_extensions")
 os.environ["MPLCONFIGDIR"] = str(_RUN_DIR / "matplotlib")  # its font cache
 os.environ["GROUNDLABEL_STATE_DIR"] = str(_RUN_DIR / "backend-state")  # the backend's queue
+# The suite holds commands and servers to the fp32 transformers reference, so their default
+# precision is fp32 here (GROUNDLABEL_DTYPE, which every --dtype reads): on a bf16 CPU `auto`
+# would run SAM and RT-DETRv2 in bf16. tests/test_bf16_autocast.py runs `auto` and `bf16` by name.
+os.environ["GROUNDLABEL_DTYPE"] = "fp32"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = REPO_ROOT / "assets" / "reference" / "photos"

@@ -109,3 +109,24 @@ def test_the_cli_says_bf16_autocast_in_its_loaded_line(tiny_model_dir, tmp_path,
             "--device", "cpu", "--dtype", "bf16", "-o", str(tmp_path / "boxes.json")]  # fmt: skip
     assert main(argv) == 0
     assert f"loaded {tiny_model_dir.name} (grounding-dino) on cpu, bf16 autocast" in capsys.readouterr().err
+
+
+def test_auto_is_the_default_and_picks_bf16_for_sam_on_a_bf16_cpu(
+    tiny_model_dir, segmenter_model, tmp_path, capsys, monkeypatch
+):
+    """Without GROUNDLABEL_DTYPE (the suite sets fp32), --dtype is auto: SAM's line says bf16 autocast
+    on a CPU with bf16 units and fp32 elsewhere; Grounding DINO, whose agreement is not shown, stays fp32."""
+    from groundlabel.cli import main
+    from groundlabel.precision import cpu_precision
+
+    monkeypatch.delenv("GROUNDLABEL_DTYPE")
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (96, 64)).save(tmp_path / "images" / "small.png")
+    sam = segmenter_model("sam")
+    argv = ["detect", str(tmp_path / "images"), "--labels", "cat", "--model", str(tiny_model_dir),
+            "--masks", str(sam), "--device", "cpu", "-o", str(tmp_path / "boxes.json")]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    expected = "bf16 autocast" if cpu_precision().bf16 else "fp32"
+    assert f"loaded {sam.name} (sam) on cpu, {expected}" in err
+    assert f"loaded {tiny_model_dir.name} (grounding-dino) on cpu, fp32" in err

@@ -147,7 +147,7 @@ def test_an_explicit_option_overrides_a_bad_environment_default(tiny_model_dir, 
         ({"model": "/no/such/dir"}, "does not exist"),
         ({"device": "cuda"}, "no CUDA GPU"),
         ({"device": "tpu9"}, "unknown device"),
-        ({"dtype": "bf16", "device": "cpu"}, "needs a CUDA device"),
+        ({"dtype": "fp16", "device": "cpu"}, "needs a CUDA device"),
     ],
 )
 def test_model_loading_errors_say_what_to_do(tiny_model_dir, kwargs, message):
