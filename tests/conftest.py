@@ -37,10 +37,14 @@ def xdist_group_of(item: pytest.Item) -> str | None:
 
     What a group shares is built once per worker, so the tests that need the run's one Label
     Studio server, the readers venv, or a local Ray cluster each go to one worker: the other
-    worker runs everything else meanwhile instead of installing a second copy.
+    worker runs everything else meanwhile instead of installing a second copy. A module whose
+    module-scoped fixture is costly (a kernel build, a training run) says ``ONE_WORKER = True``
+    and its tests stay together, so that fixture runs once, not once per worker.
     """
     if item.get_closest_marker("labelstudio"):
         return "labelstudio"
+    if getattr(item.module, "ONE_WORKER", False):
+        return f"module-{item.module.__name__}"
     fixtures = getattr(item, "fixturenames", ())
     if "readers_venv" in fixtures:
         return "readers-venv"

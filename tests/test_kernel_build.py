@@ -28,6 +28,7 @@ SCRIPT = (
     "print('KERNEL', 'native' if k is not None else 'pytorch', flush=True)"
 )
 BUILD_NOTICE = "building the native deformable-attention kernel: once per machine"
+ONE_WORKER = True  # the scenario (a real build, about 90 s) runs once, on one pytest-xdist worker
 GARBAGE = b"\x7fELF this is not a shared library" * 50
 
 

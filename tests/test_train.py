@@ -43,6 +43,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+ONE_WORKER = True  # the known-answer training (``trained``) runs once, on one pytest-xdist worker
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> Path:
     """Ten images, for the tests of checkpoints and errors (not of learning)."""
