@@ -32,7 +32,10 @@ PARAMETERS: dict[str, tuple[type, str]] = {
     "class_thresholds": (str, "JSON file {class: threshold or null}, as groundlabel calibrate -o writes"),
     "max_detections": (int, "most boxes per image, best first (default: no cap)"),
     "device": (str, "auto, cpu, cuda, cuda:N or mps (default auto)"),
-    "dtype": (str, "auto, fp32, bf16 or fp16 (default auto: bf16 autocast on a bf16 CPU where shown to agree)"),
+    "dtype": (
+        str,
+        "auto, fp32, bf16 or fp16 (default auto: bf16 autocast on a bf16 CPU where shown to agree)",
+    ),
 }
 TYPE_NAMES = {str: "str", float: "float", int: "int", bool: "bool"}
 

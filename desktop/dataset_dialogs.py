@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.formats.export_job import is_single_file
-from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, IMAGE_MODES
-from groundlabel.formats.registry import FORMAT_NAMES
+from groundlabel.formats.names import DEFAULT_IMAGE_MODE, FORMAT_NAMES, IMAGE_MODES
 from groundlabel.formats.splits import Split, parse_splits
 from groundlabel.formats.staging import check_output_folder
 from groundlabel.project import BoxStatus, ImageState, ReviewProject

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 #: The detector a command runs without --model. Here, not in model_loading (torch), so that
 #: parsing ``--help`` never imports torch.
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
+#: The mask model ``detect --masks`` and ``segment`` use when none is named (the reasons are in
+#: ``groundlabel.segmenters``, which re-exports it); here for the same reason as DEFAULT_MODEL.
+DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
 
 APACHE = "Apache-2.0"
 #: Meta's licence for SAM 3: custom, not open source; it forbids some uses (military, ITAR, weapons).

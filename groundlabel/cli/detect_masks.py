@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def add_masks_option(parser: argparse.ArgumentParser) -> None:
-    from groundlabel.segmenters import DEFAULT_SEGMENTER
+    from groundlabel.model_catalog import DEFAULT_SEGMENTER
 
     parser.add_argument(
         "--masks",

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from groundlabel.errors import GroundlabelError
-from groundlabel.formats.images_out import DEFAULT_IMAGE_MODE, IMAGE_MODES
-from groundlabel.formats.registry import FORMAT_NAMES
+from groundlabel.formats.names import DEFAULT_IMAGE_MODE, FORMAT_NAMES, IMAGE_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from groundlabel.formats.registry import FORMAT_NAMES
+from groundlabel.formats.names import FORMAT_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

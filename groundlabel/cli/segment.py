@@ -17,7 +17,7 @@ from groundlabel.errors import GroundlabelError
 
 def add_mask_model_options(parser: argparse.ArgumentParser, *, with_device: bool) -> None:
     """``--masks MODEL`` (and, for commands without a detector, ``--device``/``--dtype``)."""
-    from groundlabel.segmenters import DEFAULT_SEGMENTER
+    from groundlabel.model_catalog import DEFAULT_SEGMENTER
 
     group = parser.add_argument_group("masks")
     group.add_argument(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from groundlabel.formats.tracks_out import TRACK_FORMATS
+    from groundlabel.formats.names import TRACK_FORMATS
     from groundlabel.trackers import TRACKERS
 
     parser = subparsers.add_parser(

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from groundlabel.trainers import ARCHITECTURES, DEFAULT_ARCH
-    from groundlabel.trainers.data import DEFAULT_TRAIN_SPLIT
+    from groundlabel.trainers.base import DEFAULT_TRAIN_SPLIT
 
     parser = subparsers.add_parser(
         "train",

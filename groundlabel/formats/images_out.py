@@ -27,11 +27,10 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from groundlabel.errors import ImageLoadError
+from groundlabel.formats.names import DEFAULT_IMAGE_MODE, IMAGE_MODES  # re-exported
 from groundlabel.formats.staging import make_parent
 from groundlabel.images import load_image
 
-IMAGE_MODES = ("hardlink", "copy", "symlink", "none")
-DEFAULT_IMAGE_MODE = "hardlink"
 JPEG_QUALITY = 95
 # Pixel modes every reader decodes the same way groundlabel shows them.
 _PORTABLE_MODES = frozenset({"RGB", "L", "RGBA", "P", "LA"})

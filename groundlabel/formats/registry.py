@@ -33,6 +33,3 @@ def get_format(name: str) -> DatasetFormat:
         "shards": DatasetFormat("shards", shards.write_shards, shards.read_shards),
     }
     return formats[name]
-
-
-FORMAT_NAMES = ("coco", "voc", "yolo", "hf", "labelstudio", "shards")

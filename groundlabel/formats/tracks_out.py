@@ -6,9 +6,8 @@ from pathlib import Path
 
 from groundlabel.atomic import write_json_atomic
 from groundlabel.errors import GroundlabelError
+from groundlabel.formats.names import TRACK_FORMATS
 from groundlabel.tracks import TrackSet
-
-TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video", "label-studio")
 
 
 def track_format(output: str, format_name: str | None) -> str:

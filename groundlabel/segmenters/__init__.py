@@ -9,13 +9,13 @@ its boxes (and cached by front ends for point edits), one mask per box, RLE out.
 
 from __future__ import annotations
 
+from groundlabel.model_catalog import DEFAULT_SEGMENTER  # the value lives there: a light import
 from groundlabel.segmenters.base import ImageEmbedding, MaskProposal, Segmenter, load_segmenter
 
 #: The mask model ``detect --masks`` and ``segment`` use when none is named. SAM 2.1 tiny over
 #: SAM ViT-B: the same licence (Apache-2.0, ungated), a third of the parameters (31 M vs 94 M
 #: in transformers' image models), an image encoder 2.5-3.7x faster on CPU
 #: (``benchmarks.box_to_mask``), and SAM 2 is the newer, more accurate model per its paper.
-DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
 
 #: model_type in config.json -> adapter module in this package.
 SEGMENTER_FAMILIES: dict[str, str] = {

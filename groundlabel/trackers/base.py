@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only for the annotations: `groundlabel --help` imports this module
+    import numpy as np
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+#: How training splits a review (as export does); in this light module so that building the CLI
+#: parser (``train --help``) imports no numpy.
+DEFAULT_TRAIN_SPLIT = "train=0.8,val=0.2"
+
 
 @dataclass(frozen=True)
 class Architecture:

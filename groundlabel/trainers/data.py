@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from groundlabel.errors import GroundlabelError
-
-DEFAULT_TRAIN_SPLIT = "train=0.8,val=0.2"
+from groundlabel.trainers.base import DEFAULT_TRAIN_SPLIT  # re-exported: the value lives there
 
 
 @dataclass(frozen=True)
