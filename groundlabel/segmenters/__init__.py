@@ -14,7 +14,7 @@ from groundlabel.segmenters.base import ImageEmbedding, MaskProposal, Segmenter,
 
 #: The mask model ``detect --masks`` and ``segment`` use when none is named. SAM 2.1 tiny over
 #: SAM ViT-B: the same licence (Apache-2.0, ungated), a third of the parameters (31 M vs 94 M
-#: in transformers' image models), an image encoder 2.5-3.7x faster on CPU
+#: in transformers' image models), an image encoder about 3.1x faster on CPU
 #: (``benchmarks.box_to_mask``), and SAM 2 is the newer, more accurate model per its paper.
 
 #: model_type in config.json -> adapter module in this package.
