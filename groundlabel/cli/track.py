@@ -1,8 +1,9 @@
 """``groundlabel track``: videos in, tracks out (COCO-VID, YouTube-VIS or MOT).
 
 Each selected frame is decoded (``groundlabel.video``), given boxes (a detector of any family
-on the class names, or ``--detections`` read from a file) and handed to an association
-tracker (``groundlabel.trackers``). Frames stream: memory does not grow with clip length.
+on the class names, or ``--detections`` read from a file) and handed to a tracker
+(``groundlabel.trackers``): ByteTrack links the boxes, SAM 2.1 follows each object with its
+mask. Frames stream: memory does not grow with clip length.
 
 The output is rewritten atomically after every video, and once more with the video under
 way when Ctrl+C (or SIGTERM) stops the run, so an interruption keeps everything tracked so
@@ -21,6 +22,7 @@ from groundlabel.cli.options import add_model_options, positive_int, probability
 from groundlabel.errors import GroundlabelError
 
 if TYPE_CHECKING:
+    from groundlabel.trackers.base import Tracker
     from groundlabel.tracks import TrackSet, VideoTracks
     from groundlabel.video import FrameSelection, Video
 
@@ -33,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "track",
         help="track every instance of the given classes through videos",
         description="Detect the classes on every selected frame of each video (a file or a folder of frames) "
-        "and link the boxes into tracks with ByteTrack; or track ready boxes (--detections). Writes COCO-VID "
+        "and link the boxes into tracks with ByteTrack, or follow each object with its mask through SAM 2.1 "
+        "(--tracker CHECKPOINT); or track ready boxes (--detections). Writes COCO-VID "
         "JSON (-o tracks.json), YouTube-VIS JSON (--format youtube-vis), Label Studio video tasks (--format "
         "label-studio), CVAT for video 1.1 XML (-o tracks.xml) or MOTChallenge (-o seq.txt or DIR/).",
     )
@@ -55,7 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="label-studio: put before each video's name in the task's data.video, e.g. "
         "'/data/local-files/?d=videos/' (default: the name alone)",
     )
-    parser.add_argument("--tracker", default="bytetrack", choices=TRACKERS, help="default: %(default)s")
+    parser.add_argument(
+        "--tracker",
+        default="bytetrack",
+        metavar="T",
+        help=f"{' or '.join(TRACKERS)} (association of the boxes; the default), or a SAM 2.1 video checkpoint "
+        "(hub id such as facebook/sam2.1-hiera-tiny, or a folder) that follows each detected object with "
+        "its mask from frame to frame",
+    )
+    parser.add_argument(
+        "--detect-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="detect (or read --detections) on every Nth selected frame only; the SAM 2.1 tracker carries "
+        "the objects in between (default: 1, every frame; ByteTrack needs every frame)",
+    )
     parser.add_argument(
         "--detections",
         metavar="FILE",
@@ -150,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
         raise GroundlabelError("--detections holds one video's boxes: give exactly one VIDEO with it")
     if args.resume and fmt != "coco-vid":
         raise GroundlabelError("--resume reads back COCO-VID: use -o FILE.json (convert at the end)")
+    if args.detect_every > 1 and args.tracker == "bytetrack":
+        raise GroundlabelError(
+            "--detect-every needs a tracker that propagates (--tracker a SAM 2.1 video checkpoint): "
+            "ByteTrack only links detections, and there are none between keyframes"
+        )
     selection = FrameSelection.parse(args.frames, args.every)
     labels = _labels(args)
     tracks = TrackSet(
@@ -157,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         info={
             "description": "groundlabel track",
             "tracker": args.tracker,
+            "detect_every": args.detect_every,
             "model": None if args.detections else args.model,
             "detections": args.detections,
             "every": args.every,
@@ -177,6 +201,9 @@ def run(args: argparse.Namespace) -> int:
     if not videos:
         raise GroundlabelError(f"no video could be opened among {len(args.paths)} given")
     boxes = _Boxes(args, labels)
+    from groundlabel.trackers import tracker_factory
+
+    new_tracker = tracker_factory(args.tracker, args.device)
     interrupts.set_kept(f"the tracks written so far are in {args.output}")
     for name, video in videos:
         if name in done:
@@ -185,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         current = _new_video(name, video)
         tracks.videos.append(current)
         try:
-            _track_one(args, video, selection, boxes, current)
+            _track_one(args, video, selection, boxes, new_tracker(**_tracker_options(args)), current)
         except VideoError as exc:  # a damaged stream: keep the frames read, go on with the rest
             current.error = str(exc)
             failures.append(str(exc))
@@ -209,25 +236,38 @@ def _new_video(name: str, video: Video) -> VideoTracks:
     return VideoTracks(name, info.width, info.height, info.fps, info.frame_count)
 
 
-def _track_one(
-    args: argparse.Namespace, video: Video, selection: FrameSelection, boxes: _Boxes, out: VideoTracks
-) -> None:
-    from groundlabel.progress import progress_bar
-    from groundlabel.trackers import make_tracker
+def _tracker_options(args: argparse.Namespace) -> dict[str, object]:
+    low = min(args.low_threshold, args.box_threshold)
+    options: dict[str, object] = {
+        "low_score": low,
+        "new_track_score": min(1.0, args.box_threshold + 0.1),
+        "max_lost": args.max_lost,
+    }
+    if args.tracker == "bytetrack":
+        options["high_score"] = args.box_threshold
+    return options
 
-    tracker = make_tracker(
-        args.tracker,
-        high_score=args.box_threshold,
-        low_score=min(args.low_threshold, args.box_threshold),
-        new_track_score=min(1.0, args.box_threshold + 0.1),
-        max_lost=args.max_lost,
-    )
+
+def _track_one(
+    args: argparse.Namespace,
+    video: Video,
+    selection: FrameSelection,
+    boxes: _Boxes,
+    tracker: Tracker,
+    out: VideoTracks,
+) -> None:
+    import numpy as np
+
+    from groundlabel.progress import progress_bar
+
     total = _selected_count(video.info.frame_count, selection)
+    nothing = (np.zeros((0, 4)), np.zeros(0), [])
     with progress_bar(total, video.name, unit="frame") as bar:
-        for frame in video.frames(selection):
-            frame_boxes, scores, labels = boxes.of(frame)
+        for position, frame in enumerate(video.frames(selection)):
+            frame_boxes, scores, labels = boxes.of(frame) if position % args.detect_every == 0 else nothing
             out.add_frame(frame.index, frame.timestamp)
-            out.add(tracker.update(frame.index, frame_boxes, scores, labels))
+            image = frame.image if tracker.needs_frames else None
+            out.add(tracker.update(frame.index, frame_boxes, scores, labels, image=image))
             bar.update(1)
     out.add(tracker.finish())
     out.complete = True

@@ -128,7 +128,13 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
     model = tf.Sam2Model(config)
     if not full_size:
         _spread_scores(model.mask_decoder.iou_prediction_head.proj_out)
-    preprocessor = {
+    preprocessor = sam2_preprocessor(size)
+    return model, preprocessor
+
+
+def sam2_preprocessor(size: int) -> dict[str, Any]:
+    """SAM 2.1's saved image-processor settings for a ``size``-pixel square input (the hub's, resized)."""
+    return {
         "image_processor_type": "Sam2ImageProcessor",
         "processor_class": "Sam2Processor",
         "size": {"height": size, "width": size},
@@ -142,7 +148,6 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
         "image_std": [0.229, 0.224, 0.225],
         "do_convert_rgb": True,
     }
-    return model, preprocessor
 
 
 def _spread_scores(layer: torch.nn.Linear) -> None:

@@ -5,7 +5,8 @@ tools (pycocotools) open it as a detection set, and video tools (mmtracking's ``
 TAO) read ``video_id``, ``frame_id`` and ``track_id`` (also written as ``instance_id``, the
 name mmtracking uses). Track ids are unique across the file: video 2's tracks continue after
 video 1's. It is also the file ``--resume`` reads back, so it keeps each video's
-``complete`` flag and the run's frame timestamps.
+``complete`` flag and the run's frame timestamps. A tracker that follows masks (SAM 2.1)
+adds each box's ``segmentation`` as compressed RLE, which pycocotools decodes as it is.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def build_cocovid(tracks: TrackSet) -> dict[str, Any]:
                     "score": round(box.score, 5),
                     "iscrowd": 0,
                     "interpolated": box.interpolated,
+                    **({"segmentation": box.mask} if box.mask is not None else {}),
                 }
             )
         id_offset += top
@@ -117,6 +119,7 @@ def read_cocovid(path: str | Path) -> TrackSet:
                         (x, y, x + w, y + h),
                         float(ann.get("score", 1.0)),
                         bool(ann.get("interpolated", False)),
+                        _mask(ann.get("segmentation"), by_video[video_id]),
                     )
                 ]
             )
@@ -124,3 +127,12 @@ def read_cocovid(path: str | Path) -> TrackSet:
         raise GroundlabelError(f"{path}: not a COCO-VID tracks file groundlabel wrote ({exc})") from None
     tracks.videos = list(by_video.values())
     return tracks
+
+
+def _mask(segmentation: object, video: VideoTracks) -> dict | None:
+    """A box's RLE read back through the one mask door (sizes and counts checked), or None."""
+    if segmentation is None:
+        return None
+    from groundlabel import masks
+
+    return masks.check(segmentation, video.width, video.height)

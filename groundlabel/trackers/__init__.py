@@ -1,26 +1,39 @@
 """Trackers: per-frame boxes in, boxes with persistent track ids out.
 
-One module per tracker family; ``make_tracker(name)`` builds one by the name the CLI takes.
-Every tracker has the interface of ``base.Tracker``, so the ``track`` command, the benchmark
-and the tests drive them the same way.
+One module per tracker family, as ``families/`` holds one per detector: ``bytetrack``
+(association of the detector's boxes, numpy and SciPy only) and ``sam2_video`` (SAM 2.1's
+video propagation, masks included, from a checkpoint). ``tracker_factory(name)`` turns what
+``--tracker`` says into a callable that makes a fresh tracker per video (state never crosses
+clips; a checkpoint is loaded once). Every tracker has the interface of ``base.Tracker``, so
+the ``track`` command, the benchmarks and the tests drive them the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from groundlabel.errors import GroundlabelError
 from groundlabel.trackers.base import TrackedBox, Tracker
 
+#: Association trackers by name; anything else ``--tracker`` takes is a SAM 2.1 video checkpoint.
 TRACKERS = ("bytetrack",)
 
-__all__ = ["TRACKERS", "TrackedBox", "Tracker", "make_tracker"]
+__all__ = ["TRACKERS", "TrackedBox", "Tracker", "tracker_factory"]
 
 
-def make_tracker(name: str, **options: Any) -> Tracker:
-    """A fresh tracker (one per video: state never crosses clips)."""
+def tracker_factory(name: str, device: str = "auto") -> Callable[..., Tracker]:
+    """``factory(**options)`` -> a fresh tracker for one video.
+
+    ``name`` is ``bytetrack`` or a SAM 2.1 video checkpoint (hub id or folder), which is
+    loaded here, once.
+    """
     if name == "bytetrack":
         from groundlabel.trackers.bytetrack import ByteTrack
 
-        return ByteTrack(**options)
-    raise GroundlabelError(f"--tracker {name!r}: not one of {', '.join(TRACKERS)}")
+        def bytetrack(**options: Any) -> Tracker:
+            return ByteTrack(**options)
+
+        return bytetrack
+    from groundlabel.trackers.sam2_video import Sam2VideoTrackers
+
+    return Sam2VideoTrackers(name, device)

@@ -98,6 +98,8 @@ class _Track:
 class ByteTrack:
     """ByteTrack association (see the module docstring); one instance per video."""
 
+    needs_frames = False
+
     def __init__(
         self,
         high_score: float = 0.5,
@@ -122,7 +124,12 @@ class ByteTrack:
         self._last_frame: int | None = None
 
     def update(
-        self, frame_index: int, boxes: np.ndarray, scores: np.ndarray, labels: list[str]
+        self,
+        frame_index: int,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        labels: list[str],
+        image: object = None,
     ) -> list[TrackedBox]:
         boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
         scores = np.asarray(scores, dtype=float).reshape(-1)
