@@ -143,21 +143,23 @@ def _preprocessor_config(model: str, local_files_only: bool) -> dict[str, Any] |
     )
 
 
+class Sam2PreprocessingLoader:
+    """Stands where a processor class would for ``load_checkpoint``: reads the saved settings
+    (the image and the video checkpoints of SAM 2.1 share them)."""
+
+    @staticmethod
+    def from_pretrained(name: str, local_files_only: bool = False) -> Sam2Preprocessing:
+        return Sam2Preprocessing(_preprocessor_config(name, local_files_only))
+
+
 def load(model: str, device: str = "auto", dtype: str = "fp32") -> Sam2Segmenter:
     """A SAM 2.1 checkpoint (``facebook/sam2.1-hiera-tiny`` and the like, or a folder)."""
     from transformers import Sam2Model
 
     from groundlabel.segmenters.loading import load_checkpoint
 
-    class _Config:
-        """Stands where a processor class would: reads the saved preprocessing settings."""
-
-        @staticmethod
-        def from_pretrained(name: str, local_files_only: bool = False) -> Sam2Preprocessing:
-            return Sam2Preprocessing(_preprocessor_config(name, local_files_only))
-
     network, preprocessing, resolved_device, torch_dtype, cpu_autocast = load_checkpoint(
-        model, Sam2Model, _Config, device, dtype
+        model, Sam2Model, Sam2PreprocessingLoader, device, dtype
     )
     segmenter = Sam2Segmenter(network, preprocessing, resolved_device, torch_dtype, model)
     segmenter.cpu_autocast = cpu_autocast

@@ -218,7 +218,7 @@ class Sam2VideoTrackers:
 
         from groundlabel.errors import ModelLoadError
         from groundlabel.segmenters.loading import load_checkpoint, read_config
-        from groundlabel.segmenters.sam2 import _preprocessor_config
+        from groundlabel.segmenters.sam2 import Sam2PreprocessingLoader
 
         model_type = read_config(model).get("model_type")
         if model_type not in MODEL_TYPES:
@@ -227,15 +227,8 @@ class Sam2VideoTrackers:
                 f"(model_type {' or '.join(MODEL_TYPES)}); give bytetrack or e.g. facebook/sam2.1-hiera-tiny"
             )
 
-        class _Config:
-            """Stands where a processor class would: reads the saved preprocessing settings."""
-
-            @staticmethod
-            def from_pretrained(name: str, local_files_only: bool = False) -> Sam2Preprocessing:
-                return Sam2Preprocessing(_preprocessor_config(name, local_files_only))
-
         self.network, self.preprocessing, self.device, _, _ = load_checkpoint(
-            model, Sam2VideoModel, _Config, device, "fp32"
+            model, Sam2VideoModel, Sam2PreprocessingLoader, device, "fp32"
         )
 
     def __call__(self, **options: Any) -> Sam2VideoTracker:
