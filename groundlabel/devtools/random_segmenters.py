@@ -95,33 +95,7 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
         size = 1024
     else:
         size = TINY_SIZE
-        dims = [16, 32, 64, 128]
-        backbone = {
-            "model_type": "sam2_hiera_det_model",
-            "hidden_size": dims[0],
-            "image_size": [size, size],
-            "blocks_per_stage": [1, 1, 2, 1],
-            "embed_dim_per_stage": dims,
-            "num_attention_heads_per_stage": [1, 1, 2, 2],
-            "window_size_per_stage": [8, 4, 4, 4],
-            "global_attention_blocks": [3],
-            "window_positional_embedding_background_size": [4, 4],
-        }
-        grid = size // 4
-        vision = {
-            "backbone_config": backbone,
-            "backbone_channel_list": dims[::-1],
-            "backbone_feature_sizes": [[grid, grid], [grid // 2, grid // 2], [grid // 4, grid // 4]],
-            "fpn_hidden_size": TINY_HIDDEN,
-        }
-        prompt = {"hidden_size": TINY_HIDDEN, "image_size": size, "patch_size": 16, "mask_input_channels": 8}
-        decoder = {
-            "hidden_size": TINY_HIDDEN,
-            "mlp_dim": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "iou_head_hidden_dim": TINY_HIDDEN,
-        }
+        vision, prompt, decoder = tiny_sam2_parts(TINY_HIDDEN)
         config = tf.Sam2Config(
             vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
         )
@@ -130,6 +104,40 @@ def _sam2(full_size: bool) -> tuple[Any, dict]:
         _spread_scores(model.mask_decoder.iou_prediction_head.proj_out)
     preprocessor = sam2_preprocessor(size)
     return model, preprocessor
+
+
+def tiny_sam2_parts(hidden: int, size: int = TINY_SIZE) -> tuple[dict, dict, dict]:
+    """The vision, prompt-encoder and mask-decoder configs of a tiny SAM 2.1 (Hiera 16-128
+    wide, ``size``-pixel input) with ``hidden`` channels after the FPN: shared by the image
+    model here and the video model (``random_trackers``), which needs 128."""
+    dims = [16, 32, 64, 128]
+    grid = size // 4
+    backbone = {
+        "model_type": "sam2_hiera_det_model",
+        "hidden_size": dims[0],
+        "image_size": [size, size],
+        "blocks_per_stage": [1, 1, 2, 1],
+        "embed_dim_per_stage": dims,
+        "num_attention_heads_per_stage": [1, 1, 2, 2],
+        "window_size_per_stage": [8, 4, 4, 4],
+        "global_attention_blocks": [3],
+        "window_positional_embedding_background_size": [4, 4],
+    }
+    vision = {
+        "backbone_config": backbone,
+        "backbone_channel_list": dims[::-1],
+        "backbone_feature_sizes": [[grid, grid], [grid // 2, grid // 2], [grid // 4, grid // 4]],
+        "fpn_hidden_size": hidden,
+    }
+    prompt = {"hidden_size": hidden, "image_size": size, "patch_size": 16, "mask_input_channels": 8}
+    decoder = {
+        "hidden_size": hidden,
+        "mlp_dim": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "iou_head_hidden_dim": hidden,
+    }
+    return vision, prompt, decoder
 
 
 def sam2_preprocessor(size: int) -> dict[str, Any]:

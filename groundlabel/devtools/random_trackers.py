@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from groundlabel.devtools.random_segmenters import sam2_preprocessor
+from groundlabel.devtools.random_segmenters import sam2_preprocessor, tiny_sam2_parts
 
 TINY_SIZE = 128
 TINY_HIDDEN = 128
@@ -31,33 +31,8 @@ TINY_HIDDEN = 128
 def _tiny_config() -> Any:
     import transformers as tf
 
-    dims = [16, 32, 64, 128]
     grid = TINY_SIZE // 4
-    backbone = {
-        "model_type": "sam2_hiera_det_model",
-        "hidden_size": dims[0],
-        "image_size": [TINY_SIZE, TINY_SIZE],
-        "blocks_per_stage": [1, 1, 2, 1],
-        "embed_dim_per_stage": dims,
-        "num_attention_heads_per_stage": [1, 1, 2, 2],
-        "window_size_per_stage": [8, 4, 4, 4],
-        "global_attention_blocks": [3],
-        "window_positional_embedding_background_size": [4, 4],
-    }
-    vision = {
-        "backbone_config": backbone,
-        "backbone_channel_list": dims[::-1],
-        "backbone_feature_sizes": [[grid, grid], [grid // 2, grid // 2], [grid // 4, grid // 4]],
-        "fpn_hidden_size": TINY_HIDDEN,
-    }
-    prompt = {"hidden_size": TINY_HIDDEN, "image_size": TINY_SIZE, "patch_size": 16, "mask_input_channels": 8}
-    decoder = {
-        "hidden_size": TINY_HIDDEN,
-        "mlp_dim": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "iou_head_hidden_dim": TINY_HIDDEN,
-    }
+    vision, prompt, decoder = tiny_sam2_parts(TINY_HIDDEN, TINY_SIZE)
     return tf.Sam2VideoConfig(
         vision_config=vision,
         prompt_encoder_config=prompt,
