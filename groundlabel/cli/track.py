@@ -23,6 +23,7 @@ from groundlabel.errors import GroundlabelError
 
 if TYPE_CHECKING:
     from groundlabel.trackers.base import Tracker
+    from groundlabel.tracking import TrackJob
     from groundlabel.tracks import TrackSet, VideoTracks
     from groundlabel.video import FrameSelection, Video
 
@@ -87,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="keep the videos -o already holds complete")
     add_model_options(parser)
+    _add_ray_options(parser)
     group = parser.add_argument_group("thresholds")
     group.add_argument(
         "--box-threshold",
@@ -114,37 +116,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 class _Boxes:
-    """Where a frame's boxes come from: a detector, or a detections file."""
+    """Where a frame's boxes come from: the core's source for these options (a seam tests replace)."""
 
     def __init__(self, args: argparse.Namespace, labels: list[str]) -> None:
-        self.labels = labels
-        self.detector = None
-        self.file = None
-        if args.detections:
-            from groundlabel.formats.tracks_mot import read_mot_detections
+        from groundlabel.tracking import boxes_source
 
-            self.file = read_mot_detections(args.detections, labels)
-            return
-        from groundlabel.detector import DetectionSettings, Detector
-        from groundlabel.labels import LabelSet
-
-        self.label_set = LabelSet.parse(", ".join(labels)) if labels else None
-        self.detector = Detector.load(args.model, device=args.device, dtype=args.dtype)
-        # ByteTrack wants the low boxes too: the detector runs at the low threshold.
-        self.settings = DetectionSettings(
-            min(args.low_threshold, args.box_threshold),
-            args.text_threshold,
-            args.nms_iou,
-            args.max_detections,
-        )
+        self.source = boxes_source(_job(args, labels))
 
     def of(self, frame: object) -> tuple[object, object, list[str]]:
-        import numpy as np
+        return self.source.of(frame)  # type: ignore[arg-type]
 
-        if self.file is not None:
-            return self.file.get(frame.index, (np.zeros((0, 4)), np.zeros(0), []))  # type: ignore[attr-defined]
-        result = self.detector.detect_image(frame.image, self.label_set, self.settings)  # type: ignore[union-attr, attr-defined]
-        return np.array(result.boxes).reshape(-1, 4), np.array(result.scores), list(result.labels)
+
+def _job(args: argparse.Namespace, labels: list[str]) -> TrackJob:
+    """The options as the core's ``TrackJob``: the local run and every Ray worker build from it."""
+    from groundlabel.tracking import TrackJob
+
+    return TrackJob(
+        tuple(labels),
+        tracker=args.tracker,
+        model=None if args.detections else args.model,
+        device=args.device,
+        dtype=args.dtype,
+        detections=args.detections,
+        box_threshold=args.box_threshold,
+        low_threshold=args.low_threshold,
+        text_threshold=args.text_threshold,
+        nms_iou=args.nms_iou,
+        max_detections=args.max_detections,
+        max_lost=args.max_lost,
+        detect_every=args.detect_every,
+    )
 
 
 def _labels(args: argparse.Namespace) -> list[str]:
@@ -173,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             "--detect-every needs a tracker that propagates (--tracker a SAM 2.1 video checkpoint): "
             "ByteTrack only links detections, and there are none between keyframes"
         )
+    _check_ray_options(args)
     selection = FrameSelection.parse(args.frames, args.every)
     labels = _labels(args)
     tracks = TrackSet(
@@ -200,10 +202,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"groundlabel: error: {exc}", file=sys.stderr)
     if not videos:
         raise GroundlabelError(f"no video could be opened among {len(args.paths)} given")
+    if args.ray:
+        _track_on_ray(args, _job(args, labels), selection, videos, done, tracks, fmt, failures)
+        return _summary(tracks, failures, args.output)
     boxes = _Boxes(args, labels)
-    from groundlabel.trackers import tracker_factory
+    from groundlabel.tracking import trackers
 
-    new_tracker = tracker_factory(args.tracker, args.device)
+    new_tracker = trackers(_job(args, labels))
     interrupts.set_kept(f"the tracks written so far are in {args.output}")
     for name, video in videos:
         if name in done:
@@ -212,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         current = _new_video(name, video)
         tracks.videos.append(current)
         try:
-            _track_one(args, video, selection, boxes, new_tracker(**_tracker_options(args)), current)
+            _track_one(args, video, selection, boxes, new_tracker(), current)
         except VideoError as exc:  # a damaged stream: keep the frames read, go on with the rest
             current.error = str(exc)
             failures.append(str(exc))
@@ -221,31 +226,22 @@ def run(args: argparse.Namespace) -> int:
             write_tracks(tracks, args.output, fmt, args.url_prefix)
             raise
         write_tracks(tracks, args.output, fmt, args.url_prefix)
+    return _summary(tracks, failures, args.output)
+
+
+def _summary(tracks: TrackSet, failures: list[str], output: str) -> int:
     count = sum(len(v.tracks()) for v in tracks.videos)
     print(
-        f"{len(tracks.videos)} video(s), {count} track(s), {len(failures)} failed -> {args.output}",
+        f"{len(tracks.videos)} video(s), {count} track(s), {len(failures)} failed -> {output}",
         file=sys.stderr,
     )
     return 1 if failures else 0
 
 
 def _new_video(name: str, video: Video) -> VideoTracks:
-    from groundlabel.tracks import VideoTracks
+    from groundlabel.tracking import new_video_tracks
 
-    info = video.info
-    return VideoTracks(name, info.width, info.height, info.fps, info.frame_count)
-
-
-def _tracker_options(args: argparse.Namespace) -> dict[str, object]:
-    low = min(args.low_threshold, args.box_threshold)
-    options: dict[str, object] = {
-        "low_score": low,
-        "new_track_score": min(1.0, args.box_threshold + 0.1),
-        "max_lost": args.max_lost,
-    }
-    if args.tracker == "bytetrack":
-        options["high_score"] = args.box_threshold
-    return options
+    return new_video_tracks(name, video)
 
 
 def _track_one(
@@ -256,28 +252,11 @@ def _track_one(
     tracker: Tracker,
     out: VideoTracks,
 ) -> None:
-    import numpy as np
-
     from groundlabel.progress import progress_bar
+    from groundlabel.tracking import selected_count, track_video
 
-    total = _selected_count(video.info.frame_count, selection)
-    nothing = (np.zeros((0, 4)), np.zeros(0), [])
-    with progress_bar(total, video.name, unit="frame") as bar:
-        for position, frame in enumerate(video.frames(selection)):
-            frame_boxes, scores, labels = boxes.of(frame) if position % args.detect_every == 0 else nothing
-            out.add_frame(frame.index, frame.timestamp)
-            image = frame.image if tracker.needs_frames else None
-            out.add(tracker.update(frame.index, frame_boxes, scores, labels, image=image))
-            bar.update(1)
-    out.add(tracker.finish())
-    out.complete = True
-
-
-def _selected_count(frame_count: int | None, selection: FrameSelection) -> int | None:
-    if frame_count is None:
-        return None
-    stop = min(frame_count, selection.stop or frame_count)
-    return max(0, -(-(stop - selection.start) // selection.every))
+    with progress_bar(selected_count(video.info.frame_count, selection), video.name, unit="frame") as bar:
+        track_video(video, selection, boxes, tracker, out, args.detect_every, bar.update)
 
 
 def _resumed(args: argparse.Namespace, fmt: str) -> dict[str, VideoTracks]:
@@ -288,3 +267,95 @@ def _resumed(args: argparse.Namespace, fmt: str) -> dict[str, VideoTracks]:
 
     earlier: TrackSet = read_cocovid(args.output)
     return {video.name: video for video in earlier.videos if video.complete}
+
+
+def _add_ray_options(parser: argparse.ArgumentParser) -> None:
+    from groundlabel.cli.bulk_options import add_ray_options
+
+    group = add_ray_options(parser)
+    group.add_argument(
+        "--chunk-frames",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --ray: cut each video longer than N selected frames into chunks of N, one Ray task each, "
+        "and stitch their tracks on the overlap (default: one task per video; tracks may then differ "
+        "from the local run where an object is unsure inside an overlap, see docs/video.md)",
+    )
+    group.add_argument(
+        "--chunk-overlap",
+        type=positive_int,
+        default=10,
+        metavar="K",
+        help="selected frames consecutive chunks share, where their tracks are matched (default: %(default)s)",
+    )
+
+
+def _check_ray_options(args: argparse.Namespace) -> None:
+    from groundlabel.cli.bulk_options import check_ray_options
+
+    check_ray_options(args)
+    if args.chunk_frames is None:
+        return
+    if not args.ray:
+        raise GroundlabelError("--chunk-frames only works with --ray: add --ray, or leave it out")
+    if args.chunk_overlap >= args.chunk_frames:
+        raise GroundlabelError(
+            f"--chunk-overlap {args.chunk_overlap} must be below --chunk-frames {args.chunk_frames}"
+        )
+    if (args.chunk_frames - args.chunk_overlap) % args.detect_every:
+        raise GroundlabelError(
+            f"--chunk-frames minus --chunk-overlap ({args.chunk_frames - args.chunk_overlap}) must be a "
+            f"multiple of --detect-every {args.detect_every}, so every chunk detects on the same keyframes"
+        )
+
+
+def _track_on_ray(
+    args: argparse.Namespace,
+    job: TrackJob,
+    selection: FrameSelection,
+    videos: list[tuple[str, Video]],
+    done: dict[str, VideoTracks],
+    tracks: TrackSet,
+    fmt: str,
+    failures: list[str],
+) -> None:
+    """One Ray task per video (or chunk); each video is written, in input order, as soon as it is in."""
+    from groundlabel import interrupts
+    from groundlabel.distributed import require_ray
+
+    require_ray("groundlabel track")
+    from groundlabel.distributed.detect_pipeline import default_workers
+    from groundlabel.distributed.session import ray_session
+    from groundlabel.distributed.track_pipeline import plan_tasks, track_on_ray
+    from groundlabel.formats.tracks_out import write_tracks
+    from groundlabel.progress import progress_bar
+    from groundlabel.tracking import new_video_tracks, selected_count
+    from groundlabel.video import DEFAULT_FOLDER_FPS
+
+    slots: list[VideoTracks | None] = [done.get(name) for name, _ in videos]
+    todo = [
+        (i, name, str(v.path), v.info.frame_count) for i, (name, v) in enumerate(videos) if name not in done
+    ]
+    tasks = plan_tasks(todo, selection, args.fps or DEFAULT_FOLDER_FPS, args.chunk_frames, args.chunk_overlap)
+    frames: dict[int, int] = {}  # each video's planned frames, its chunks' overlaps counted twice
+    for task in tasks:
+        count = selected_count(videos[task.position][1].info.frame_count, task.selection)
+        frames[task.position] = frames.get(task.position, 0) + (count or 0)
+    total = sum(frames.values()) if all(v.info.frame_count for _, v in videos) else None
+    gpus = args.gpus_per_worker or 0.0
+    interrupts.set_kept(f"the videos finished so far are in {args.output}")
+    with ray_session(args.address), progress_bar(total, "track", unit="frame") as bar:
+        workers = args.workers or default_workers(args.threads_per_worker, gpus)
+        for position, result in track_on_ray(tasks, job, workers, args.threads_per_worker, gpus):
+            if isinstance(result, str):  # the worker could not open the clip
+                reason, result = result, new_video_tracks(*videos[position])
+                result.error = reason
+            if result.error:
+                failures.append(result.error)
+                print(f"groundlabel: error: {result.error}", file=sys.stderr)
+            slots[position] = result
+            tracks.videos = [v for v in slots if v is not None]
+            write_tracks(tracks, args.output, fmt, args.url_prefix)
+            bar.update(frames[position])
+    tracks.videos = [v for v in slots if v is not None]
