@@ -170,3 +170,42 @@ def test_option_mistakes_are_one_line(known_answer, tmp_path, capsys, monkeypatc
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     assert main([*base, "--ray"]) == 2
     assert "pip install 'groundlabel[ray]'" in capsys.readouterr().err
+
+
+def test_a_model_that_does_not_load_on_the_workers_is_one_line(local_ray, photo_clips, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    argv = ["track", str(photo_clips[0]), "-l", "cat", "--model", str(tmp_path / "nothing"), "-o", str(out)]
+    assert main([*argv, "--ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("groundlabel: error: ") and "nothing" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_chunks_cover_every_frame_and_a_broken_chunk_ends_the_video():
+    from groundlabel.track_chunks import chunk_selections, stitch
+    from groundlabel.trackers.base import TrackedBox
+    from groundlabel.tracks import VideoTracks
+    from groundlabel.video import FrameSelection
+
+    every = FrameSelection.parse("3:", 2)  # frames 3, 5, 7, ...
+    chunks = chunk_selections(every, 30, 5, 2)  # 14 selected frames: positions 0-4, 3-7, 6-10, 9-13
+    assert [(c.start, c.stop, c.every) for c in chunks] == [
+        (3, 13, 2),
+        (9, 19, 2),
+        (15, 25, 2),
+        (21, None, 2),
+    ]
+    assert chunk_selections(every, None, 5, 2) == [every]  # no frame count: one task
+    assert chunk_selections(every, 12, 5, 2) == [every]  # not longer than a chunk
+
+    def part(frames: range, complete: bool, error: str | None = None) -> VideoTracks:
+        video = VideoTracks("v", 100, 100, 10.0, 30, complete=complete, error=error)
+        for f in frames:
+            video.add_frame(f, f / 10)
+            video.add([TrackedBox(f, 7, "cat", (10.0 + f, 10.0, 30.0 + f, 30.0), 0.9)])
+        return video
+
+    stitched = stitch([part(range(0, 6), True), part(range(4, 8), False, "broken"), part(range(8, 12), True)])
+    assert [f for f, _ in stitched.frames] == list(range(8))
+    assert list(stitched.tracks()) == [1] and len(stitched.boxes()) == 8
+    assert stitched.complete is False and stitched.error == "broken"
