@@ -13,20 +13,18 @@ COCO-VID and YouTube-VIS, which pycocotools decodes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from video_tracker_helpers import changes_along_the_clip, compare_with_reference, run_reference, run_tracker
 
-from groundlabel import masks as mask_codec
 from groundlabel.devtools.random_trackers import save_random_video_tracker
 from groundlabel.trackers import tracker_factory
 from groundlabel.trackers.sam2_session import frames_read_back, held_frames
 
-SCRIPT = Path(__file__).parent / "readers" / "sam2_video_reference.py"
 FRAMES, WIDTH, HEIGHT = 10, 90, 60
 # Detections by frame position: two objects on the first frame, a third appears on the sixth.
 DETECTIONS = {
@@ -46,24 +44,8 @@ def _clip(root: Path) -> list[Image.Image]:
     return frames
 
 
-def _detections(position: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    rows = DETECTIONS.get(position, [])
-    return (
-        np.array([r[0] for r in rows]).reshape(-1, 4),
-        np.array([r[1] for r in rows]),
-        [r[2] for r in rows],
-    )
-
-
 def _run(tracker, frames, *, frame_step: int = 1, after_each=None):
-    """Feed the clip (frame indices ``0, step, 2*step``…), masks by (position, track id)."""
-    out = {}
-    for position, frame in enumerate(frames):
-        for box in tracker.update(position * frame_step, *_detections(position), image=frame):
-            out[(position, box.track_id)] = box
-        if after_each:
-            after_each(tracker)
-    return out
+    return run_tracker(tracker, frames, DETECTIONS, frame_step=frame_step, after_each=after_each)
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +68,9 @@ def ours(clip):
 def reference(clip, ours, readers_venv):
     root, checkpoint, _ = clip
     tracker, _, _ = ours
-    prompts = [[p.frame_index // 3, p.track_id, list(p.xyxy)] for p in tracker.prompts]
-    (root / "prompts.json").write_text(json.dumps(prompts))
-    run = subprocess.run(
-        [str(readers_venv), str(SCRIPT), str(checkpoint), str(root / "frames"), str(root / "prompts.json"), str(root / "ref.npz")],
-        capture_output=True, text=True, timeout=600, cwd=root, env={**os.environ, "HOME": str(root)},
-    )  # fmt: skip
-    assert "SAM2-VIDEO-REFERENCE-OK Sam2VideoProcessor 10" in run.stdout, (
-        run.stdout[-3000:] + run.stderr[-3000:]
-    )
-    return dict(np.load(root / "ref.npz"))
+    arrays, closing = run_reference(readers_venv, root, checkpoint, root / "frames", tracker, frame_step=3)
+    assert "SAM2-VIDEO-REFERENCE-OK Sam2VideoProcessor 10 Sam2VideoModel" in closing
+    return arrays
 
 
 def test_the_tracker_prompts_the_new_objects_where_they_appear(ours):
@@ -112,24 +87,9 @@ def test_masks_equal_transformers_streaming_reference_on_every_frame(clip, ours,
     _, _, frames = clip
     tracker, boxes, _ = ours
     assert np.array_equal(tracker.preprocessing.pixel_values(frames[4]).numpy(), reference["pixels_4"])
-    compared = 0
-    for position in range(FRAMES):
-        ids, masks = reference[f"ids_{position}"], reference[f"masks_{position}"]
-        assert masks.shape[1:] == (HEIGHT, WIDTH)
-        for track_id, mask in zip(ids.tolist(), masks, strict=True):
-            box = boxes.get((position, track_id))
-            if not mask.any():
-                assert box is None
-                continue
-            assert np.array_equal(mask_codec.decode(box.mask), mask), (position, track_id)
-            rows, cols = np.nonzero(mask)
-            assert box.xyxy == (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
-            compared += 1
+    compared = compare_with_reference(boxes, reference, FRAMES, (HEIGHT, WIDTH))
     assert compared == 2 * 5 + 3 * 5  # every object on every frame it was known
-    # A real propagation: the masks change along the clip, and are neither empty nor full.
-    first = [reference[f"masks_{p}"][0] for p in range(FRAMES)]
-    assert len({m.tobytes() for m in first}) > 3
-    assert all(0.02 < m.mean() < 0.98 for m in first)
+    assert changes_along_the_clip(reference, range(FRAMES))
 
 
 def test_the_session_holds_a_bounded_history(ours):
@@ -211,7 +171,10 @@ def test_track_refuses_a_wrong_tracker_in_one_line(tmp_path, clip, tiny_model_di
     frames = str(root / "frames")
     (tmp_path / "none.txt").write_text("")
     cases = [
-        (["--tracker", str(tiny_model_dir)], "not SAM 2.1 video"),
+        (
+            ["--tracker", str(tiny_model_dir)],
+            "not a video tracker; give bytetrack or a SAM 2.1, SAM 3 or EdgeTAM",
+        ),
         (["--tracker", str(tmp_path / "missing")], "missing"),
         (["--detect-every", "3"], "--detect-every needs a tracker that propagates"),
     ]

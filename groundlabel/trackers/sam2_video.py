@@ -21,11 +21,19 @@ Preprocessing is ours (``segmenters.sam2.Sam2Preprocessing``: the processor need
 torchvision); prompts are scaled as ``Sam2VideoProcessor`` scales them. The session counts
 frames densely from 0 whatever ``--every`` skipped, because the model finds memories at
 ``frame_idx - 1`` … and pointers' temporal positions by that count.
+
+The same adapter runs SAM 3's tracker (``Sam3TrackerVideoModel``; also the tracker half of a
+full SAM 3 video checkpoint, which transformers loads into it: the detector's vision backbone,
+the tracker's own neck) and EdgeTAM (``EdgeTamVideoModel``): transformers gives them the same
+streaming session API, so only the classes and the preprocessing defaults differ
+(``VIDEO_FAMILIES``, the one table of them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -64,7 +72,8 @@ class Prompt:
 
 
 class Sam2VideoTracker:
-    """The ``Tracker`` interface over a streamed SAM 2.1 video session; it needs each frame's pixels."""
+    """The ``Tracker`` interface over a streamed SAM 2.1 (SAM 3 tracker, EdgeTAM) video session;
+    it needs each frame's pixels."""
 
     needs_frames = True
 
@@ -77,9 +86,10 @@ class Sam2VideoTracker:
         low_score: float = 0.1,
         new_track_score: float = 0.45,
         max_lost: int = 30,
+        family: VideoFamily | None = None,
     ) -> None:
-        from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
-
+        family = family or VIDEO_FAMILIES.get(str(model.config.model_type), VIDEO_FAMILIES["sam2_video"])
+        self.family = family
         self.model = model
         self.preprocessing = preprocessing
         self.device = device
@@ -87,7 +97,7 @@ class Sam2VideoTracker:
         self.new_track_score = new_track_score
         self.max_lost = max_lost
         self.keep = frames_read_back(model.config)
-        self.session = Sam2VideoInferenceSession(
+        self.session = family.session_class()(
             video=None,
             inference_device=device,
             inference_state_device=device,
@@ -109,7 +119,7 @@ class Sam2VideoTracker:
         image: Image.Image | None = None,
     ) -> list[TrackedBox]:
         if image is None:
-            raise ValueError("the SAM 2.1 tracker needs each frame's image")
+            raise ValueError(f"the {self.family.name} tracker needs each frame's image")
         width, height = image.size
         new = self._new_objects(
             frame_index, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), scores, labels
@@ -168,10 +178,14 @@ class Sam2VideoTracker:
         """Add the new objects' boxes on this frame, as ``add_inputs_to_inference_session`` adds them."""
         self.session.video_height, self.session.video_width = height, width
         side = self.preprocessing.target_size
+        # The processor divides by the original size as an int64 tensor: a float32 factor that
+        # is not the double ``side / width`` rounded (7/6 differs in the last bit), so a box
+        # that is not on whole pixels lands a bit apart unless the factor is made the same way.
+        scale_x, scale_y = side / torch.tensor(width), side / torch.tensor(height)
         for prompt in new:
             corners = torch.tensor([[list(prompt.xyxy)]], dtype=torch.float32).reshape(-1, 2, 2)
-            corners[..., 0] = corners[..., 0] * (side / width)
-            corners[..., 1] = corners[..., 1] * (side / height)
+            corners[..., 0] = corners[..., 0] * scale_x
+            corners[..., 1] = corners[..., 1] * scale_y
             obj_idx = self.session.obj_id_to_idx(prompt.track_id)
             inputs = {
                 "point_coords": corners.reshape(1, 1, 2, 2),
@@ -206,30 +220,108 @@ class Sam2VideoTracker:
         return found
 
 
-#: ``model_type`` values of the checkpoints this adapter runs (the hub's SAM 2.1 ones say ``sam2_video``).
-MODEL_TYPES = ("sam2_video", "sam2")
+@dataclass(frozen=True)
+class VideoFamily:
+    """What differs between the video checkpoints this adapter runs; the session API is one.
+
+    ``preprocessing`` holds the image-processor defaults the checkpoint's saved settings
+    override (SAM 3 looks at 1008 pixels normalised to [-1, 1], the others at 1024 with
+    ImageNet's mean and std); the resize, rescale and normalisation are the same.
+    """
+
+    name: str
+    model_class: str  # in ``transformers``
+    session_module: str
+    session: str
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+
+    def model(self) -> Any:
+        return getattr(importlib.import_module("transformers"), self.model_class)
+
+    def session_class(self) -> Any:
+        return getattr(importlib.import_module(self.session_module), self.session)
+
+
+_SAM2 = VideoFamily(
+    "SAM 2.1",
+    "Sam2VideoModel",
+    "transformers.models.sam2_video.modeling_sam2_video",
+    "Sam2VideoInferenceSession",
+)
+_SAM3 = VideoFamily(
+    "SAM 3 tracker",
+    "Sam3TrackerVideoModel",
+    "transformers.models.sam3_tracker_video.modeling_sam3_tracker_video",
+    "Sam3TrackerVideoInferenceSession",
+    {"size": {"height": 1008, "width": 1008}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+)
+_EDGETAM = VideoFamily(
+    "EdgeTAM",
+    "EdgeTamVideoModel",
+    "transformers.models.edgetam_video.modeling_edgetam_video",
+    "EdgeTamVideoInferenceSession",
+)
+#: by ``model_type``: the hub's SAM 2.1 video checkpoints say ``sam2_video`` (``sam2``: an image
+#: one, which transformers loads into the video model); ``sam3_video`` is a full SAM 3 video
+#: checkpoint, of which the tracker half is loaded.
+VIDEO_FAMILIES: dict[str, VideoFamily] = {
+    "sam2_video": _SAM2,
+    "sam2": _SAM2,
+    "sam3_tracker_video": _SAM3,
+    "sam3_video": _SAM3,
+    "edgetam_video": _EDGETAM,
+}
+#: ``model_type`` values of the checkpoints this adapter runs.
+MODEL_TYPES = tuple(VIDEO_FAMILIES)
+
+
+class _PreprocessingLoader:
+    """Stands where a processor class would for ``load_checkpoint``: the saved settings over
+    the family's defaults (the processors themselves need torchvision)."""
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+
+    def from_pretrained(self, name: str, local_files_only: bool = False) -> Sam2Preprocessing:
+        from groundlabel.processor_config import read_image_processor_config
+
+        saved = read_image_processor_config(
+            name, local_files_only, names=("preprocessor_config.json", "processor_config.json")
+        )
+        return Sam2Preprocessing({**self.defaults, **(saved or {})})
+
+
+def _needs_timm(config: dict[str, Any]) -> bool:
+    """EdgeTAM's published backbone (RepViT) is a timm model inside transformers."""
+    backbone = (config.get("vision_config") or {}).get("backbone_config") or {}
+    return backbone.get("model_type") == "timm_wrapper"
 
 
 class Sam2VideoTrackers:
-    """A SAM 2.1 video checkpoint, loaded once, handing out a fresh tracker (session) per clip."""
+    """A video tracker checkpoint, loaded once, handing out a fresh tracker (session) per clip."""
 
     def __init__(self, model: str, device: str = "auto") -> None:
-        from transformers import Sam2VideoModel
-
         from groundlabel.errors import ModelLoadError
         from groundlabel.segmenters.loading import load_checkpoint, read_config
-        from groundlabel.segmenters.sam2 import Sam2PreprocessingLoader
 
-        model_type = read_config(model).get("model_type")
-        if model_type not in MODEL_TYPES:
+        config = read_config(model)
+        model_type = config.get("model_type")
+        family = VIDEO_FAMILIES.get(str(model_type))
+        if family is None:
             raise ModelLoadError(
-                f"--tracker {model}: a {model_type or 'unknown'} checkpoint, not SAM 2.1 video "
-                f"(model_type {' or '.join(MODEL_TYPES)}); give bytetrack or e.g. facebook/sam2.1-hiera-tiny"
+                f"--tracker {model}: a {model_type or 'unknown'} checkpoint, not a video tracker; give "
+                f"bytetrack or a SAM 2.1, SAM 3 or EdgeTAM video checkpoint (model_type "
+                f"{', '.join(MODEL_TYPES)}), e.g. facebook/sam2.1-hiera-tiny"
             )
-
+        if _needs_timm(config) and importlib.util.find_spec("timm") is None:
+            raise ModelLoadError(
+                f"--tracker {model}: this EdgeTAM checkpoint's RepViT backbone runs through timm, which "
+                "is not installed (timm needs torchvision; groundlabel installs neither): pip install timm"
+            )
+        self.family = family
         self.network, self.preprocessing, self.device, _, _ = load_checkpoint(
-            model, Sam2VideoModel, Sam2PreprocessingLoader, device, "fp32"
+            model, family.model(), _PreprocessingLoader(family.preprocessing), device, "fp32"
         )
 
     def __call__(self, **options: Any) -> Sam2VideoTracker:
-        return Sam2VideoTracker(self.network, self.preprocessing, self.device, **options)
+        return Sam2VideoTracker(self.network, self.preprocessing, self.device, family=self.family, **options)

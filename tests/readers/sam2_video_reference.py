@@ -1,4 +1,4 @@
-"""Run in the readers venv: SAM 2.1 video's transformers reference path, frame by frame, to an .npz.
+"""Run in the readers venv: a video tracker's transformers reference path, frame by frame, to an .npz.
 
 Usage: python sam2_video_reference.py CHECKPOINT_DIR FRAMES_DIR PROMPTS_JSON OUT_NPZ
 
@@ -12,6 +12,11 @@ pruned and no object is removed: the session keeps everything, as transformers k
 image half is read from the checkpoint's ``preprocessor_config.json`` (the file the product
 reads too); its video half is not used when streaming. As in ``sam2_reference.py``, the PyPI
 torchvision's C++ ops cannot load next to the CPU torch, so their schemas are declared.
+
+The checkpoint's ``model_type`` picks transformers' classes: SAM 2.1 (``Sam2VideoProcessor``,
+``Sam2VideoModel``), EdgeTAM (the same processor, as its hub checkpoints name it;
+``EdgeTamVideoModel``), the SAM 3 tracker and a full SAM 3 video checkpoint
+(``Sam3TrackerVideoProcessor`` over ``Sam3ImageProcessor``; ``Sam3TrackerVideoModel``).
 """
 
 from __future__ import annotations
@@ -29,14 +34,21 @@ _lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
 
 
 def main(checkpoint: str, frames_dir: str, prompts_path: str, out_path: str) -> None:
+    import transformers as tf
     from PIL import Image
-    from transformers import Sam2ImageProcessor, Sam2VideoModel, Sam2VideoProcessor, Sam2VideoVideoProcessor
 
-    image_processor = Sam2ImageProcessor.from_pretrained(checkpoint)
+    model_type = json.loads((Path(checkpoint) / "config.json").read_text())["model_type"]
+    image_class, processor_class, model_class = {
+        "sam2_video": (tf.Sam2ImageProcessor, tf.Sam2VideoProcessor, tf.Sam2VideoModel),
+        "edgetam_video": (tf.Sam2ImageProcessor, tf.Sam2VideoProcessor, tf.EdgeTamVideoModel),
+        "sam3_tracker_video": (tf.Sam3ImageProcessor, tf.Sam3TrackerVideoProcessor, tf.Sam3TrackerVideoModel),
+        "sam3_video": (tf.Sam3ImageProcessor, tf.Sam3TrackerVideoProcessor, tf.Sam3TrackerVideoModel),
+    }[model_type]
+    image_processor = image_class.from_pretrained(checkpoint)
     size = image_processor.size
-    video_processor = Sam2VideoVideoProcessor(size={"height": size["height"], "width": size["width"]})
-    processor = Sam2VideoProcessor(image_processor=image_processor, video_processor=video_processor)
-    model = Sam2VideoModel.from_pretrained(checkpoint).eval()
+    video_processor = tf.Sam2VideoVideoProcessor(size={"height": size["height"], "width": size["width"]})
+    processor = processor_class(image_processor=image_processor, video_processor=video_processor)
+    model = model_class.from_pretrained(checkpoint).eval()
     prompts: dict[int, list] = {}
     for position, obj_id, box in json.loads(Path(prompts_path).read_text()):
         prompts.setdefault(position, []).append((obj_id, box))
@@ -60,8 +72,9 @@ def main(checkpoint: str, frames_dir: str, prompts_path: str, out_path: str) -> 
         arrays[f"masks_{position}"] = masks[:, 0].numpy()
         arrays[f"ids_{position}"] = np.array(output.object_ids)
         arrays[f"pixels_{position}"] = inputs["pixel_values"].numpy()
+        arrays[f"logits_{position}"] = output.pred_masks.float().numpy()
     np.savez(out_path, **arrays)
-    print("SAM2-VIDEO-REFERENCE-OK", type(processor).__name__, len(arrays) // 3)
+    print("SAM2-VIDEO-REFERENCE-OK", type(processor).__name__, len(arrays) // 4, type(model).__name__)
 
 
 if __name__ == "__main__":
