@@ -63,9 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tracker",
         default="bytetrack",
         metavar="T",
-        help=f"{' or '.join(TRACKERS)} (association of the boxes; the default), or a SAM 2.1 video checkpoint "
-        "(hub id such as facebook/sam2.1-hiera-tiny, or a folder) that follows each detected object with "
-        "its mask from frame to frame",
+        help=f"{' or '.join(TRACKERS)} (association of the boxes; the default), or a video tracker checkpoint "
+        "that follows each detected object with its mask from frame to frame: SAM 2.1 (e.g. "
+        "facebook/sam2.1-hiera-tiny), SAM 3 (its tracker half; facebook/sam3) or EdgeTAM "
+        "(yonigozlan/EdgeTAM-hf; needs timm), as a hub id or a folder",
     )
     parser.add_argument(
         "--detect-every",

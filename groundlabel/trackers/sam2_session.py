@@ -9,6 +9,13 @@ and ``_get_object_pointers`` in ``modeling_sam2_video.py``), so everything furth
 dropped without changing a single output; the fidelity test holds the pruned session equal to
 transformers' unpruned one.
 
+SAM 3's tracker and EdgeTAM inherit those two readers unchanged and their configs carry the
+same two fields, so the same bound holds. EdgeTAM's memories differ in what they hold, not in
+where: each frame's memory is encoded as that frame is segmented and squeezed by its perceiver
+resampler into 1-D and 2-D latents, stored in the same per-frame output entries (no
+high-resolution masks kept beside them), so pruning those entries bounds it too
+(``tests/test_track_sam3_tracker_edgetam.py``).
+
 Objects are removed the same way: the session has no call for it, so the per-object tables
 (keyed by a dense object index) are rebuilt without them. This touches the session's private
 tables; ``tests/test_track_sam2_video.py`` checks it against the installed transformers.
