@@ -1,6 +1,7 @@
 """SAM 2.1 video propagation per frame on CPU: what ``track --tracker CHECKPOINT`` costs a frame.
 
     python -m benchmarks.sam2_video_speed [--frames 8] [--objects 1,3] [--width 1280 --height 720]
+        [--model-type sam2_video|sam3_tracker_video|edgetam_video]
 
 SAM 2.1 Hiera-T (``facebook/sam2.1-hiera-tiny``'s architecture, transformers' defaults) with
 random weights (none can be downloaded here; the time does not depend on them), saved and
@@ -15,11 +16,17 @@ model (``groundlabel.segmenters.sam2``: ``embed`` plus ``masks_for_boxes`` for t
 which is what masks on every frame would cost without propagation (and it would still need a
 detector on every frame to give the boxes). Also printed: the FLOPs of one propagated frame
 (torch's FLOP counter) against the fp32 matmul peak measured now.
+
+``--model-type`` times the other video trackers the same way, at their published architecture
+with random weights (``devtools.random_trackers``): SAM 3's tracker (its ViT at 1008²) or
+EdgeTAM (RepViT-M1 through timm, so only where timm is installed); the reference stays SAM
+2.1's image model.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import tempfile
 import time
@@ -31,7 +38,7 @@ from PIL import Image
 
 from benchmarks.speed_support import count_flops, flops_line, print_precision_header
 from groundlabel.devtools.random_segmenters import save_random_segmenter
-from groundlabel.devtools.random_trackers import save_random_video_tracker
+from groundlabel.devtools.random_trackers import FAMILIES, save_random_video_tracker
 from groundlabel.segmenters import load_segmenter
 from groundlabel.trackers import tracker_factory
 
@@ -70,12 +77,26 @@ def main() -> None:
     parser.add_argument("--objects", default="1,3")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
+    parser.add_argument(
+        "--model-type", choices=FAMILIES, default="sam2_video", help="the video tracker to time"
+    )
     args = parser.parse_args()
+    if args.frames < 4:
+        parser.error("--frames must be at least 4 (the FLOP count runs on frames 2 and 3)")
+    if args.model_type == "edgetam_video" and importlib.util.find_spec("timm") is None:
+        raise SystemExit(
+            "EdgeTAM's RepViT backbone runs through timm (which needs torchvision): pip install timm"
+        )
     peaks = print_precision_header()
     frames = clip(args.frames, args.width, args.height)
-    print(f"clip: {args.frames} frames of {args.width}x{args.height}; {torch.get_num_threads()} threads")
+    print(
+        f"{args.model_type}; clip: {args.frames} frames of {args.width}x{args.height}; "
+        f"{torch.get_num_threads()} threads"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = save_random_video_tracker(Path(tmp) / "sam2.1-hiera-tiny-video", full_size=True)
+        checkpoint = save_random_video_tracker(
+            Path(tmp) / f"{args.model_type}-full", family=args.model_type, full_size=True
+        )
         factory = tracker_factory(str(checkpoint), "cpu")
         image_model = load_segmenter(
             str(save_random_segmenter("sam2", Path(tmp) / "sam2.1-hiera-tiny", full_size=True)), device="cpu"
