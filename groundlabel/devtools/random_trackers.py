@@ -123,6 +123,7 @@ def _full_config(family: str) -> Any:
             "model_type": "timm_wrapper",
             "architecture": "repvit_m1",
             "do_pooling": False,
+            "num_classes": 1000,  # timm_wrapper reads it from the dict (features_only ignores it)
             "model_args": {"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]},
         }
         vision = {"model_type": "edgetam_vision_model", "backbone_config": backbone}
