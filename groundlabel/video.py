@@ -160,6 +160,41 @@ class Video:
             return
         yield from self._decode(selection)
 
+    def frame_at(self, index: int, timestamp: float | None = None) -> VideoFrame:
+        """One frame by index, as ``frames()`` numbers it.
+
+        With the ``timestamp`` ``frames()`` gave it, a video file seeks to the keyframe before
+        it and decodes forward to the frame of that time (a few frames, not the whole clip);
+        without one, or when the stream does not seek, it decodes from the start.
+        """
+        if self._folder_frames is None and timestamp is not None:
+            frame = self._seek(index, timestamp)
+            if frame is not None:
+                return frame
+        for frame in self.frames(FrameSelection(index, index + 1)):
+            return frame
+        raise VideoError(f"{self.path}: has no frame {index}")
+
+    def _seek(self, index: int, timestamp: float) -> VideoFrame | None:
+        import av
+
+        half_frame = 0.5 / max(self.info.fps, 1.0)
+        with _open_container(self.path) as container:
+            stream = _video_stream(container, self.path)
+            if stream.time_base is None:
+                return None
+            try:
+                container.seek(int(timestamp / stream.time_base), stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    time = self._timestamp(frame, index)
+                    if abs(time - timestamp) < 1e-6:
+                        return VideoFrame(index, time, _upright(frame))
+                    if time > timestamp + half_frame:
+                        return None
+            except av.error.FFmpegError:
+                return None
+        return None
+
     def _folder(self, selection: FrameSelection) -> Iterator[VideoFrame]:
         for index, file in enumerate(self._folder_frames or []):
             if selection.past(index):

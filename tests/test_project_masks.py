@@ -47,6 +47,12 @@ def _v2_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# The images columns v2 had (v4 added the video ones after them).
+V2_IMAGE_COLUMNS = (
+    "id, path, width, height, file_size, file_mtime_ns, content_hash, state, prediction_key, missing, changed"
+)
+
+
 def _raw_rows(db: Path, sql: str) -> list[tuple]:
     connection = sqlite3.connect(db)
     try:
@@ -64,7 +70,7 @@ def test_a_v2_project_from_the_previous_code_opens_with_nothing_lost_and_no_mask
         "text_threshold, auto_accepted"
     )
     before = {
-        "images": _raw_rows(db, "SELECT * FROM images"),
+        "images": _raw_rows(db, f"SELECT {V2_IMAGE_COLUMNS} FROM images"),
         "classes": _raw_rows(db, "SELECT * FROM classes"),
         "boxes": _raw_rows(db, f"SELECT {box_columns} FROM boxes"),
         "settings": _raw_rows(db, "SELECT * FROM settings"),
@@ -74,7 +80,7 @@ def test_a_v2_project_from_the_previous_code_opens_with_nothing_lost_and_no_mask
     with ReviewProject.open(folder) as project:
         assert _raw_rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         after = {
-            "images": _raw_rows(db, "SELECT * FROM images"),
+            "images": _raw_rows(db, f"SELECT {V2_IMAGE_COLUMNS} FROM images"),
             "classes": _raw_rows(db, "SELECT * FROM classes"),
             "boxes": _raw_rows(db, f"SELECT {box_columns} FROM boxes"),
             "settings": _raw_rows(db, "SELECT * FROM settings"),

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from groundlabel.cli.options import add_video_split_options
 from groundlabel.errors import GroundlabelError
-from groundlabel.formats.names import DEFAULT_IMAGE_MODE, FORMAT_NAMES, IMAGE_MODES
+from groundlabel.formats.names import DEFAULT_IMAGE_MODE, FORMAT_NAMES, IMAGE_MODES, TRACK_FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER", help="the image folder holding the project")
-    parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="dataset format")
+    parser.add_argument(
+        "--format",
+        "-f",
+        required=True,
+        choices=FORMAT_NAMES + TRACK_FORMATS,
+        help="dataset format (a video's frames become images), or a track format for a video project: "
+        f"{', '.join(TRACK_FORMATS)} (-o tracks.json, tracks.xml or a MOT folder)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -40,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "an image's split depends only on its path and --seed",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split assignment (default 0)")
+    add_video_split_options(parser)
     parser.add_argument(
         "--images",
         choices=IMAGE_MODES,
@@ -139,13 +148,17 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.project.store import ReviewProject
 
     project_database_must_exist(args.folder)
+    if args.format in TRACK_FORMATS:
+        return _export_tracks(args)
     splits = parse_splits(args.split)
     if not is_single_file(args.format, args.output):
         check_output_folder(args.output)  # before reading the project, not after
     with ReviewProject.open(args.folder) as project:
         count = len(project.images(state=None if args.include == "all" else ("reviewed", "reviewed-empty")))
         with progress_bar(count, "read project") as bar:
-            report = project_dataset(project, args.include, progress=lambda: bar.update(1))
+            report = project_dataset(
+                project, args.include, lambda: bar.update(1), args.split_by, args.chunk_frames
+            )
     dataset = report.dataset
     options = {}
     if args.format == "labelstudio":
@@ -192,3 +205,32 @@ def run(args: argparse.Namespace) -> int:
     for path, reason in failures:
         print(f"  skipped: {path}: {reason}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _export_tracks(args: argparse.Namespace) -> int:
+    """A video project's reviewed frames as tracks (MOT, YouTube-VIS, CVAT video, Label Studio video)."""
+    from groundlabel.formats.tracks_out import track_format, write_tracks
+    from groundlabel.project.store import ReviewProject
+    from groundlabel.project.track_export import project_tracks
+
+    fmt = track_format(str(args.output), args.format)
+    with ReviewProject.open(args.folder) as project:
+        tracks = project_tracks(project, args.include)
+    if not tracks.videos:
+        raise GroundlabelError(
+            f"{args.folder}: the project holds no video; import tracks first "
+            "(groundlabel import FOLDER tracks.json --format coco-vid)"
+        )
+    try:
+        write_tracks(tracks, str(args.output), fmt, args.ls_url_prefix or "")
+    except OSError as exc:
+        raise GroundlabelError(f"cannot write {exc.filename or args.output}: {exc.strerror or exc}") from None
+    frames = sum(len(v.frames) for v in tracks.videos)
+    count = sum(len(v.tracks()) for v in tracks.videos)
+    print(
+        f"{len(tracks.videos)} video(s), {frames} {args.include} frame(s), {count} track(s) -> {args.output}",
+        file=sys.stderr,
+    )
+    if not frames and args.include == "reviewed":
+        print("  no frame is marked reviewed yet; pass --include all to export every frame", file=sys.stderr)
+    return 0

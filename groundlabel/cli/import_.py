@@ -29,7 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="COCO/Label Studio JSON, a VOC folder or XML, a YOLO folder with data.yaml, or any "
         "folder `groundlabel export` wrote (COCO annotations/, HF <split>/metadata.jsonl)",
     )
-    parser.add_argument("--format", "-f", required=True, choices=FORMAT_NAMES, help="dataset format")
+    parser.add_argument(
+        "--format",
+        "-f",
+        required=True,
+        choices=(*FORMAT_NAMES, "coco-vid"),
+        help="dataset format, or coco-vid: `groundlabel track` output, whose videos (inside FOLDER) become "
+        "frames of the project with their tracks",
+    )
     parser.add_argument(
         "--as",
         dest="status",
@@ -47,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from groundlabel.project.models import BoxStatus
     from groundlabel.project.store import ReviewProject
 
+    if args.format == "coco-vid":
+        return _import_tracks(args)
     dataset_format = get_format(args.format)
     with progress_bar(None, f"read {args.format}") as bar:
         dataset = dataset_format.read(args.source, lambda: bar.update(1))
@@ -57,6 +66,25 @@ def run(args: argparse.Namespace) -> int:
         f"{report.images} image(s), {report.boxes} box(es) imported into {args.folder}"
         + (f", {report.duplicates} already there" if report.duplicates else "")
         + (f" ({report.masks_added} of them given the file's mask)" if report.masks_added else "")
+        + (f"; new classes: {', '.join(report.classes_added)}" if report.classes_added else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _import_tracks(args: argparse.Namespace) -> int:
+    from groundlabel.project.models import BoxStatus
+    from groundlabel.project.store import ReviewProject
+    from groundlabel.project.track_import import import_tracks, read_tracks_file
+
+    tracks = read_tracks_file(args.source)
+    status = None if args.status is None else BoxStatus(args.status)
+    with ReviewProject.open(args.folder) as project:
+        report = import_tracks(project, tracks, status)
+    print(
+        f"{report.videos} video(s), {report.frames} frame(s), {report.tracks} track(s), {report.boxes} box(es) "
+        f"imported into {args.folder}"
+        + (f", {report.duplicates} already there" if report.duplicates else "")
         + (f"; new classes: {', '.join(report.classes_added)}" if report.classes_added else ""),
         file=sys.stderr,
     )

@@ -148,3 +148,24 @@ def detection_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_detections": args.max_detections,
         "batch_size": args.batch_size,
     }
+
+
+def add_video_split_options(parser: argparse.ArgumentParser) -> None:
+    """``--split-by`` and ``--chunk-frames``: how a video's frames are split (export and train)."""
+    from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, SPLIT_UNITS
+
+    parser.add_argument(
+        "--split-by",
+        choices=SPLIT_UNITS,
+        default="auto",
+        help="a video's frames go to one split by whole video, or by chunks of --chunk-frames "
+        "contiguous frames, never one by one, so val frames are not neighbours of train frames "
+        "(default auto: by video with 5 or more videos, else by chunk)",
+    )
+    parser.add_argument(
+        "--chunk-frames",
+        type=positive_int,
+        default=DEFAULT_CHUNK_FRAMES,
+        metavar="N",
+        help="frames per chunk for --split-by chunk (default: %(default)s)",
+    )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from groundlabel.cli.options import positive_int
+from groundlabel.cli.options import add_video_split_options, positive_int
 
 if TYPE_CHECKING:
     from groundlabel.trainers.loop import TrainOptions
@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--split", default=DEFAULT_TRAIN_SPLIT, metavar="NAME=RATIO,...",
         help="as for export; trains on 'train', evaluates on 'val' (default: %(default)s)",
     )  # fmt: skip
+    add_video_split_options(parser)
     parser.add_argument(
         "--dtype",
         choices=("fp32", "bf16"),
@@ -98,6 +99,8 @@ def options_from(args: argparse.Namespace) -> TrainOptions:
         device=args.device,
         split=args.split,
         seed=args.seed,
+        split_by=args.split_by,
+        chunk_frames=args.chunk_frames,
         resume=args.resume,
         augment=not args.no_augment,
         dtype=args.dtype,

@@ -78,6 +78,9 @@ class DatasetImage:
     # extension; the importer matches a name with or without one.)
     normalised: bool = False
     split: str = "train"  # the split an export puts it in (see ``groundlabel.formats.splits``)
+    # What moves between splits as one: a video's frames go together (or by chunks of frames),
+    # so a val frame is never the neighbour of a train frame. Empty: the image alone.
+    group: str = ""
 
 
 @dataclass
@@ -92,6 +95,9 @@ class Dataset:
     colours: dict[str, str] = field(default_factory=dict)
     # Split names in the order an export writes them; every image's ``split`` is one of them.
     splits: list[str] = field(default_factory=lambda: ["train"])
+    # Where an image's pixels are when not at ``source / file_name``: a video's frames,
+    # decoded from the clip (``project.video_frames``). File name -> absolute path.
+    files: dict[str, Path] = field(default_factory=dict)
 
     def split_images(self, split: str) -> list[DatasetImage]:
         return [image for image in self.images if image.split == split]

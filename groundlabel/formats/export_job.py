@@ -55,10 +55,18 @@ def previous_assignment(out: Path, splits: list[Split], seed: int) -> dict[str, 
 
 
 def assign(dataset: Dataset, splits: list[Split], seed: int, previous: dict[str, str] | None = None) -> None:
+    """Give every image its split; an image's ``group`` (a video, a chunk of its frames) is
+    assigned as one unit, keyed by the group's name, so neighbouring frames share a split."""
     dataset.splits = [s.name for s in splits]
-    assignment = assign_splits((i.file_name for i in dataset.images), splits, seed, previous)
+    units = {image.group or image.file_name: image for image in reversed(dataset.images)}
+    earlier = None
+    if previous:
+        earlier = {
+            unit: previous[image.file_name] for unit, image in units.items() if image.file_name in previous
+        }
+    assignment = assign_splits(sorted(units), splits, seed, earlier)
     for image in dataset.images:
-        image.split = assignment[image.file_name]
+        image.split = assignment[image.group or image.file_name]
 
 
 def drop_name_clashes(dataset: Dataset, format_name: str) -> list[tuple[str, str]]:
@@ -129,7 +137,7 @@ def export_dataset(
             raise GroundlabelError(f"--split needs a folder for -o, not the file {out}")
         written = dataset_format.write(dataset, out, progress, None, **options)
         return ExportOutcome(written, split_table(dataset), mask_warnings + split_warnings(dataset), skipped)
-    placer = ImagePlacer(source_root, image_mode)
+    placer = ImagePlacer(source_root, image_mode, dataset.files)
     if format_name == "yolo":
         options["final_out"] = out.absolute()
     manifest = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -58,10 +59,13 @@ def inspect_image(path: Path) -> SourceImage:
 class ImagePlacer:
     """Writes each exported image once, by the chosen mode; knows the name it will get."""
 
-    def __init__(self, source_root: Path, mode: str = DEFAULT_IMAGE_MODE) -> None:
+    def __init__(
+        self, source_root: Path, mode: str = DEFAULT_IMAGE_MODE, files: Mapping[str, Path] | None = None
+    ) -> None:
         if mode not in IMAGE_MODES:
             raise ValueError(f"image mode must be one of {', '.join(IMAGE_MODES)}, not {mode!r}")
         self.source_root = source_root
+        self.files = dict(files or {})  # images that live elsewhere (a video's decoded frames)
         self.mode = mode
         self._sources: dict[str, SourceImage] = {}
         self.linked = self.copied = self.rewritten = 0
@@ -72,7 +76,8 @@ class ImagePlacer:
 
     def source(self, file_name: str) -> SourceImage:
         if file_name not in self._sources:
-            self._sources[file_name] = inspect_image(self.source_root / file_name)
+            path = self.files.get(file_name, self.source_root / file_name)
+            self._sources[file_name] = inspect_image(path)
         return self._sources[file_name]
 
     def target_name(self, file_name: str, jpeg: bool = False) -> str:

@@ -13,3 +13,6 @@ IMAGE_MODES = ("hardlink", "copy", "symlink", "none")
 DEFAULT_IMAGE_MODE = "hardlink"
 #: what ``track`` writes (``tracks_out.write_tracks``)
 TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video", "label-studio")
+#: what a video's frames are split by (``project.exchange.split_group``): never frame by frame
+SPLIT_UNITS = ("auto", "video", "chunk")
+DEFAULT_CHUNK_FRAMES = 150

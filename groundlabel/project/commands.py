@@ -48,6 +48,7 @@ class AddBox(Command):
     score: float | None = None
     box_id: int | None = None  # set by the first apply; redo reuses it
     description: str = "add box"
+    track_id: int | None = None  # on a video's frame: the track it extends (a human keyframe)
 
     def apply(self, project: ReviewProject) -> None:
         box = project.insert_box(
@@ -58,6 +59,7 @@ class AddBox(Command):
             status=self.status,
             score=self.score,
             box_id=self.box_id,
+            track_id=self.track_id,
         )
         self.box_id = box.id
 

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from groundlabel import masks
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
+from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, SPLIT_UNITS
 from groundlabel.formats.yolo import FLAT_SEPARATOR
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ImageRecord, ImageState
 from groundlabel.project.store import ReviewProject
@@ -25,6 +26,10 @@ REVIEWED_STATES = (ImageState.REVIEWED, ImageState.REVIEWED_EMPTY)
 EDGE_TOLERANCE_PX = 0.01
 
 
+# With fewer videos than this, "auto" splits each video by chunks: 80/20 needs five units.
+AUTO_VIDEO_SPLIT_MIN = 5
+
+
 @dataclass
 class ExportReport:
     dataset: Dataset
@@ -32,12 +37,18 @@ class ExportReport:
 
 
 def project_dataset(
-    project: ReviewProject, images: str = "reviewed", progress: Progress | None = None
+    project: ReviewProject,
+    images: str = "reviewed",
+    progress: Progress | None = None,
+    split_by: str = "auto",
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
 ) -> ExportReport:
     """The dataset an export writes; ``images`` is "reviewed" (default) or "all".
 
     Sizes come from the image headers as shown (EXIF-rotated); an unreadable image is
-    reported in ``failures`` and left out, the rest goes on.
+    reported in ``failures`` and left out, the rest goes on. A video's frames become images
+    named ``clip/000123.png``, decoded from the clip in one pass, and are split by
+    ``split_by`` (see ``split_group``).
     """
     classes = project.classes()
     names = {c.id: c.name for c in classes}
@@ -49,10 +60,43 @@ def project_dataset(
     )
     report = ExportReport(dataset)
     selected = project.images(state=None if images == "all" else REVIEWED_STATES, include_missing=True)
+    if any(record.video for record in selected):
+        dataset.files = _frame_files(project, selected, report)
+        unit = _split_unit(project, split_by)
+        groups = {r.id: split_group(r, unit, chunk_frames) for r in selected if r.video}
+    else:
+        groups = {}
     # One transaction for the sizes read on the way (one commit each made 10,000 images take minutes).
     with project.batch():
-        _add_images(project, selected, names, report, progress)
+        _add_images(project, selected, names, report, progress, groups)
     return report
+
+
+def _split_unit(project: ReviewProject, split_by: str) -> str:
+    if split_by not in SPLIT_UNITS:
+        raise ValueError(f"split_by must be one of {SPLIT_UNITS}, not {split_by!r}")
+    if split_by != "auto":
+        return split_by
+    from groundlabel.project.video_frames import videos
+
+    return "video" if len(videos(project)) >= AUTO_VIDEO_SPLIT_MIN else "chunk"
+
+
+def split_group(record: ImageRecord, unit: str, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> str:
+    """The unit a frame is split with: its whole video, or its run of ``chunk_frames``
+    contiguous frames. Never the frame alone: neighbouring frames are near copies, and a
+    val frame beside a train frame would measure memory, not learning."""
+    if unit == "video":
+        return f"video:{record.video}"
+    return f"video:{record.video}#chunk{int(record.frame or 0) // max(1, chunk_frames)}"
+
+
+def _frame_files(project: ReviewProject, selected: list[ImageRecord], report: ExportReport) -> dict:
+    from groundlabel.project.video_frames import decode_frames, frame_file_name
+
+    frames = [r for r in selected if r.video and not r.missing]
+    files = decode_frames(project, frames)
+    return {frame_file_name(str(r.video), int(r.frame or 0)): files[r.id] for r in frames if r.id in files}
 
 
 def _add_images(
@@ -61,9 +105,18 @@ def _add_images(
     names: dict[int, str],
     report: ExportReport,
     progress: Progress | None,
+    groups: dict[int, str],
 ) -> None:
+    from groundlabel.project.video_frames import frame_file_name
+
     dataset = report.dataset
     for record in selected:
+        file_name = record.path
+        if record.video is not None:
+            file_name = frame_file_name(record.video, int(record.frame or 0))
+            if not record.missing and file_name not in dataset.files:
+                report.failures.append((record.path, "the video could not give this frame"))
+                continue
         if record.missing:
             report.failures.append(
                 (record.path, "the file is gone from the folder (its boxes stay in the project)")
@@ -82,7 +135,9 @@ def _add_images(
                 for b in project.boxes(record.id)
                 if b.exported
             ]
-        dataset.images.append(DatasetImage(record.path, info.width, info.height, boxes))
+        dataset.images.append(
+            DatasetImage(file_name, info.width, info.height, boxes, group=groups.get(record.id, ""))
+        )
 
 
 @dataclass

@@ -47,6 +47,13 @@ class ImageRecord:
     accepted_count: int = 0
     rejected_count: int = 0
     mask_count: int = 0  # boxes of the image (any status) that carry a mask
+    video: str | None = None  # a video's frame: the video's path relative to the folder
+    frame: int | None = None  # ... and the frame's index in it (from 0)
+    timestamp: float | None = None  # ... and its presentation time in seconds
+
+    @property
+    def is_frame(self) -> bool:
+        return self.video is not None
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -86,6 +93,7 @@ class BoxRecord:
     mask: RLE | None = field(default=None, hash=False)
     mask_score: float | None = None  # the segmenter's predicted quality of the mask
     mask_model: str | None = None  # the model that made the mask (None when drawn or imported)
+    track_id: int | None = None  # the object it belongs to on a video's frames (None on still images)
 
     @property
     def has_mask(self) -> bool:

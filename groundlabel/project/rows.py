@@ -12,10 +12,13 @@ from groundlabel.masks import RLE
 from groundlabel.project.database import ProjectError
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ClassRecord, ImageRecord, ImageState
 
-IMAGE_COLUMNS = "id, path, state, width, height, content_hash, prediction_key, missing, changed"
+IMAGE_COLUMNS = (
+    "id, path, state, width, height, content_hash, prediction_key, missing, changed, video, frame, timestamp"
+)
+IMAGE_COLUMN_COUNT = len(IMAGE_COLUMNS.split(","))
 BOX_COLUMNS = (
     "id, image_id, class_id, x0, y0, x1, y1, score, source, status, model, box_threshold, text_threshold, "
-    "auto_accepted, mask, mask_score, mask_model"
+    "auto_accepted, mask, mask_score, mask_model, track_id"
 )
 BOX_PLACEHOLDERS = ",".join("?" * len(BOX_COLUMNS.split(",")))
 
@@ -36,6 +39,9 @@ def image_row(row: Sequence[Any], counts: Sequence[int] = (0, 0, 0, 0)) -> Image
         accepted_count=counts[1] or 0,
         rejected_count=counts[2] or 0,
         mask_count=(counts[3] if len(counts) > 3 else 0) or 0,
+        video=row[9],
+        frame=row[10],
+        timestamp=row[11],
     )
 
 
@@ -55,6 +61,7 @@ def box_row(row: Sequence[Any]) -> BoxRecord:
         mask=mask_from_column(row[14]),
         mask_score=row[15],
         mask_model=row[16],
+        track_id=row[17],
     )
 
 

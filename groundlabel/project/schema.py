@@ -71,8 +71,31 @@ ALTER TABLE boxes ADD COLUMN mask_score REAL;
 ALTER TABLE boxes ADD COLUMN mask_model TEXT
 """
 
+# Version 4: video. A video's frames are images of the project, keyed by the video's path
+# (relative to the folder) and the frame index; their ``path`` is ``VIDEO#000123``, a key and
+# not a file (the pixels are decoded from the video when needed). ``timestamp`` is the frame's
+# presentation time in seconds. A box on a frame carries the ``track_id`` of its object,
+# unique in the project (NULL on still images), so a track edit is one UPDATE over its boxes.
+# ``videos`` keeps what a frame row cannot: the clip's rate and length (MOT's seqinfo, Label
+# Studio's duration).
+_V4 = """
+ALTER TABLE images ADD COLUMN video TEXT;
+ALTER TABLE images ADD COLUMN frame INTEGER;
+ALTER TABLE images ADD COLUMN timestamp REAL;
+ALTER TABLE boxes ADD COLUMN track_id INTEGER;
+CREATE INDEX images_by_video ON images(video, frame);
+CREATE INDEX boxes_by_track ON boxes(track_id);
+CREATE TABLE videos (
+    path TEXT PRIMARY KEY,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    fps REAL NOT NULL,
+    frame_count INTEGER
+)
+"""
+
 # MIGRATIONS[n] takes the database from version n to n + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,6 +18,7 @@ from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ImageRec
 from groundlabel.project.rows import (
     BOX_COLUMNS,
     BOX_PLACEHOLDERS,
+    IMAGE_COLUMN_COUNT,
     IMAGE_COLUMNS,
     box_row,
     check_xyxy,
@@ -26,6 +27,7 @@ from groundlabel.project.rows import (
 )
 from groundlabel.project.scan import file_digest, file_signature, scan_image_paths
 from groundlabel.project.schema import migrate
+from groundlabel.project.track_table import TrackTable
 
 if TYPE_CHECKING:
     from groundlabel.detector import DetectionResult, DetectionSettings
@@ -71,7 +73,7 @@ def _prediction_masks(result: DetectionResult) -> tuple[list[RLE | None], list[f
     return box_masks, scores
 
 
-class ReviewProject(ClassTable):
+class ReviewProject(ClassTable, TrackTable):
     """A folder's review project; see the ``groundlabel.project`` docstring for the API tour."""
 
     # ---------------------------------------------------------------- lifecycle
@@ -111,12 +113,21 @@ class ReviewProject(ClassTable):
     def rescan(self) -> tuple[int, int]:
         """Add images new in the folder; flag vanished ones ``missing`` (their boxes are kept).
 
-        Returns (added, newly missing)."""
-        on_disk = set(scan_image_paths(self.root))
-        known = dict(self._read("SELECT path, missing FROM images"))
+        A video's frames are not files: they are missing when the video is (a folder of frames
+        added as a video is one video, not loose images). Returns (added, newly missing)."""
+        videos = dict(self._read("SELECT DISTINCT video, 1 FROM images WHERE video IS NOT NULL"))
+        frame_folders = tuple(f"{v}/" for v in videos)
+        on_disk = {p for p in scan_image_paths(self.root) if not p.startswith(frame_folders)}
+        known = dict(self._read("SELECT path, missing FROM images WHERE video IS NULL"))
         added = sorted(on_disk - known.keys())
         vanished = [p for p, missing in known.items() if p not in on_disk and not missing]
         returned = [p for p, missing in known.items() if p in on_disk and missing]
+        present = {v: (self.root / v).exists() for v in videos}
+        flips = self._read("SELECT DISTINCT video, missing FROM images WHERE video IS NOT NULL")
+        video_flips = [(int(not present[v]), v) for v, missing in flips if bool(missing) == present[v]]
+        if video_flips:
+            with self._write("images") as connection:
+                connection.executemany("UPDATE images SET missing = ? WHERE video = ?", video_flips)
         if added or vanished or returned:
             with self._write("images") as connection:
                 connection.executemany("INSERT OR IGNORE INTO images(path) VALUES (?)", [(p,) for p in added])
@@ -169,7 +180,7 @@ class ReviewProject(ClassTable):
             WHERE {" AND ".join(where)} ORDER BY i.path""",
             params,
         )
-        return [image_row(r[:9], r[9:]) for r in rows]
+        return [image_row(r[:IMAGE_COLUMN_COUNT], r[IMAGE_COLUMN_COUNT:]) for r in rows]
 
     def image(self, image_id: int) -> ImageRecord:
         rows = self._read(
@@ -183,7 +194,7 @@ class ReviewProject(ClassTable):
         )
         if not rows:
             raise StaleEditError(f"image #{image_id} is not in the project {self.root}")
-        return image_row(rows[0][:9], rows[0][9:])
+        return image_row(rows[0][:IMAGE_COLUMN_COUNT], rows[0][IMAGE_COLUMN_COUNT:])
 
     def image_by_path(self, path: str | os.PathLike[str]) -> ImageRecord | None:
         """The image for a path relative to the folder, or absolute inside it."""
@@ -201,8 +212,13 @@ class ReviewProject(ClassTable):
             return None
 
     def image_file(self, image: ImageRecord | int) -> Path:
-        """The image's absolute path on disk."""
+        """The image's absolute path on disk; for a video's frame, a file of its pixels
+        (``video_frames.frame_file``: decoded into the project's frame cache on first use)."""
         record = self.image(image) if isinstance(image, int) else image
+        if record.video is not None:
+            from groundlabel.project.video_frames import frame_file
+
+            return frame_file(self, record)
         return self.root / record.path
 
     def state_counts(self) -> dict[ImageState, int]:
@@ -220,6 +236,8 @@ class ReviewProject(ClassTable):
         from groundlabel.images import image_size_as_shown
 
         record = self.image(image_id)
+        if record.video is not None and record.size is not None:
+            return record  # a frame's size is the video's, known when it was added
         path = self.root / record.path
         try:
             signature = file_signature(path)
@@ -297,6 +315,7 @@ class ReviewProject(ClassTable):
         mask: RLE | None = None,
         mask_score: float | None = None,
         mask_model: str | None = None,
+        track_id: int | None = None,
     ) -> BoxRecord:
         """Low level (not undoable; user edits go through ``commands.AddBox``)."""
         image = self.image(image_id)
@@ -311,7 +330,7 @@ class ReviewProject(ClassTable):
                     None if score is None else float(score),
                     str(BoxSource(source)), str(BoxStatus(status)),
                     model, box_threshold, text_threshold, int(auto_accepted),
-                    mask_text, _optional_float(mask_score), mask_model,
+                    mask_text, _optional_float(mask_score), mask_model, track_id,
                 ),
             )  # fmt: skip
             new_id = cursor.lastrowid if box_id is None else box_id
@@ -343,7 +362,7 @@ class ReviewProject(ClassTable):
                     box.get("model"), box.get("box_threshold"), box.get("text_threshold"),
                     int(box.get("auto_accepted", False)),
                     self._mask_column(image, mask), _optional_float(box.get("mask_score")),
-                    box.get("mask_model"),
+                    box.get("mask_model"), box.get("track_id"),
                 )
             )  # fmt: skip
         with self._write("boxes", [image_id]) as connection:
@@ -367,6 +386,7 @@ class ReviewProject(ClassTable):
             mask=box.mask,
             mask_score=box.mask_score,
             mask_model=box.mask_model,
+            track_id=box.track_id,
         )
 
     def _mask_column(self, image: ImageRecord, mask: RLE | None) -> str | None:
@@ -390,8 +410,9 @@ class ReviewProject(ClassTable):
 
     def update_box(self, box_id: int, **fields: Any) -> BoxRecord:
         """Low level: set ``xyxy``, ``class_id``, ``status``, ``mask``, ``mask_score`` and/or
-        ``mask_model`` (``mask=None`` clears the mask; the score and model are set as given)."""
-        allowed = {"xyxy", "class_id", "status", "mask", "mask_score", "mask_model"}
+        ``mask_model`` (``mask=None`` clears the mask; the score and model are set as given), and/or
+        ``track_id``."""
+        allowed = {"xyxy", "class_id", "status", "mask", "mask_score", "mask_model", "track_id"}
         if not fields.keys() <= allowed:
             raise ValueError(f"unknown box fields {sorted(fields.keys() - allowed)}")
         current = self.box(box_id)
@@ -408,6 +429,8 @@ class ReviewProject(ClassTable):
             values["mask_score"] = _optional_float(fields["mask_score"])
         if "mask_model" in fields:
             values["mask_model"] = fields["mask_model"]
+        if "track_id" in fields:
+            values["track_id"] = None if fields["track_id"] is None else int(fields["track_id"])
         with self._write("boxes", [current.image_id]) as connection:
             for key, value in values.items():
                 connection.execute(f"UPDATE boxes SET {key} = ? WHERE id = ?", (value, box_id))
@@ -484,7 +507,7 @@ class ReviewProject(ClassTable):
                         "model", "accepted" if auto else "pending", model,
                         settings.box_threshold, settings.text_threshold, int(auto),
                         mask_text, _optional_float(mask_score) if mask_text else None,
-                        mask_model if mask_text else None,
+                        mask_model if mask_text else None, None,
                     ),
                 )  # fmt: skip
             connection.execute(
@@ -516,5 +539,6 @@ class ReviewProject(ClassTable):
             "classes": "SELECT id, name, aliases, colour, position FROM classes",
             "boxes": f"SELECT {BOX_COLUMNS} FROM boxes",
             "settings": "SELECT key, value FROM settings",
+            "videos": "SELECT path, width, height, fps, frame_count FROM videos",
         }
         return {name: sorted(tuple(r) for r in self._read(sql)) for name, sql in tables.items()}

@@ -34,15 +34,23 @@ class TrainingData:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (image path, reason)
 
 
-def training_data(folder: str | Path, split: str | None = DEFAULT_TRAIN_SPLIT, seed: int = 0) -> TrainingData:
+def training_data(
+    folder: str | Path,
+    split: str | None = DEFAULT_TRAIN_SPLIT,
+    seed: int = 0,
+    split_by: str = "auto",
+    chunk_frames: int | None = None,
+) -> TrainingData:
     """The reviewed images of the project in ``folder``, split as ``export --split SPLIT --seed SEED``.
 
     ``train`` must be one of the splits; ``val`` is optional (without it nothing is evaluated).
+    A video's frames are split by whole videos or chunks of contiguous frames (``split_by``,
+    as ``export --split-by``), never frame by frame.
     """
     from groundlabel.cli.export import project_database_must_exist
     from groundlabel.formats.export_job import assign
     from groundlabel.formats.splits import parse_splits
-    from groundlabel.project.exchange import project_dataset
+    from groundlabel.project.exchange import DEFAULT_CHUNK_FRAMES, project_dataset
     from groundlabel.project.store import ReviewProject
 
     folder = Path(folder)
@@ -53,7 +61,7 @@ def training_data(folder: str | Path, split: str | None = DEFAULT_TRAIN_SPLIT, s
             f"--split {split!r} has no 'train' split; write e.g. --split train=0.8,val=0.2"
         )
     with ReviewProject.open(folder) as project:
-        report = project_dataset(project, "reviewed")
+        report = project_dataset(project, "reviewed", None, split_by, chunk_frames or DEFAULT_CHUNK_FRAMES)
     dataset = report.dataset
     assign(dataset, splits, seed)
     classes = list(dataset.class_names)
@@ -64,7 +72,8 @@ def training_data(folder: str | Path, split: str | None = DEFAULT_TRAIN_SPLIT, s
             continue
         boxes = np.array([b.xyxy for b in image.boxes], dtype=np.float32).reshape(-1, 4)
         labels = np.array([index[b.class_name] for b in image.boxes], dtype=np.int64)
-        parts[image.split].append(Sample(folder / image.file_name, boxes, labels))
+        path = dataset.files.get(image.file_name, folder / image.file_name)  # a frame: decoded
+        parts[image.split].append(Sample(path, boxes, labels))
     if not parts["train"]:
         raise GroundlabelError(
             f"{folder}: no reviewed image falls in the train split; review some images first "

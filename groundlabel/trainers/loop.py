@@ -58,6 +58,8 @@ class TrainOptions:
     device: str = "auto"
     split: str = DEFAULT_TRAIN_SPLIT
     seed: int = 0
+    split_by: str = "auto"  # a video's frames: by whole video or by chunks (``export --split-by``)
+    chunk_frames: int | None = None
     resume: bool = False
     augment: bool = True
     dtype: str = "fp32"  # bf16: autocast on CPUs with bf16 units (groundlabel.precision); CUDA is always bf16
@@ -213,7 +215,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
     if hooks.main and not hooks.output_checked:
         _check_output(options)
     device = resolve_device(options.device)
-    data = training_data(options.folder, options.split, options.seed)
+    data = training_data(options.folder, options.split, options.seed, options.split_by, options.chunk_frames)
     state = load_state(Path(options.output)) if options.resume else None
     if state is not None and state["classes"] != data.classes:
         raise GroundlabelError(

@@ -68,7 +68,9 @@ def train_on_ray(options: TrainOptions, workers: int, address: str | None = None
     except ImportError:
         raise GroundlabelError("--ray needs Ray Train: pip install 'ray[train]'") from None
     _check_output(options)
-    data = training_data(options.folder, options.split, options.seed)  # the user's errors, here
+    data = training_data(  # the user's errors, here
+        options.folder, options.split, options.seed, options.split_by, options.chunk_frames
+    )
     if len(data.train) < workers:
         raise GroundlabelError(
             f"{len(data.train)} train image(s) cannot feed {workers} workers; use fewer --workers"

@@ -1,0 +1,132 @@
+"""Re-propagating a track from a frame a person fixed: span, fidelity to the tracker, undo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from groundlabel.cli import main
+from groundlabel.devtools.random_trackers import save_random_video_tracker
+from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
+from groundlabel.images import load_image
+from groundlabel.project import ReviewProject
+from groundlabel.project.database import ProjectError
+from groundlabel.project.models import BoxSource
+from groundlabel.project.track_edits import SetKeyframe
+from groundlabel.project.track_propagation import propagate_track, propagation_span
+from groundlabel.project.video_frames import decode_frames
+from groundlabel.trackers import tracker_factory
+
+OPTIONS = {"low_score": 0.1, "new_track_score": 0.5, "max_lost": 30}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("propagation")
+    folder = root / "project"
+    folder.mkdir()
+    clip = standard_clip(length=16, seed=4)
+    write_clip(clip, folder / "clip.mp4")
+    detections = root / "det.txt"
+    detections.write_text("\n".join(noisy_detections(clip, seed=5, drop=0.0)) + "\n")
+    tracks = root / "tracks.json"
+    assert (
+        main(
+            [
+                "track",
+                str(folder / "clip.mp4"),
+                "--detections",
+                str(detections),
+                "-l",
+                "square, disc",
+                "-o",
+                str(tracks),
+            ]
+        )
+        == 0
+    )
+    assert main(["import", str(folder), str(tracks), "-f", "coco-vid"]) == 0
+    checkpoint = save_random_video_tracker(root / "sam2-video")
+    return folder, tracker_factory(str(checkpoint), "cpu")
+
+
+def _longest(project: ReviewProject):
+    return max(project.tracks(), key=lambda t: t.box_count)
+
+
+def _direct(project, new_tracker, frames: list[int], prompt_xyxy, label):
+    """The tracker run by hand on the same frames with the same prompt: what propagation must give."""
+    ids = project.frame_ids("clip.mp4")
+    records = [project.image(ids[f]) for f in frames]
+    files = decode_frames(project, records)
+    tracker = new_tracker(**OPTIONS)
+    out = {}
+    for position, index in enumerate(frames):
+        given = (
+            (np.array([prompt_xyxy]), np.array([1.0]), [label])
+            if position == 0
+            else (np.zeros((0, 4)), np.zeros(0), [])
+        )
+        found = tracker.update(position, *given, image=load_image(files[ids[index]]))
+        if position:
+            for box in found:
+                out[index] = (box.xyxy, box.mask)
+    return out
+
+
+def test_propagation_redoes_the_span_between_keyframes_as_the_tracker_gives_it(setup):
+    folder, new_tracker = setup
+    with ReviewProject.open(folder) as project:
+        track = _longest(project)
+        frames = [f for f, _ in project.track_boxes(track.track_id)]
+        start, stop = frames[2], frames[2] + 5
+        ids = project.frame_ids("clip.mp4")
+        by_frame = dict(project.track_boxes(track.track_id))
+        moved = tuple(v + 2.0 for v in by_frame[start].xyxy)
+        project.execute(SetKeyframe(project, track.track_id, ids[start], moved))
+        project.execute(SetKeyframe(project, track.track_id, ids[stop], by_frame[stop].xyxy))
+        assert project.track(track.track_id).keyframes == (start, stop)
+        assert propagation_span(project, track.track_id, start, "forward") == [list(range(start, stop))]
+        assert propagation_span(project, track.track_id, start, "backward") == [list(range(start, -1, -1))]
+
+        before = project.dump_state()
+        outside = {f: b for f, b in project.track_boxes(track.track_id) if not start <= f <= stop}
+        label = project.class_record(by_frame[start].class_id).name
+        edit = propagate_track(
+            project, track.track_id, start, lambda: new_tracker(**OPTIONS), "both", "tiny-sam2"
+        )
+        project.execute(edit)
+        after_list = project.track_boxes(track.track_id)
+        after = dict(after_list)
+        assert len(after_list) == len(after)  # one box a frame: the old ones in the span are gone
+
+        forward = _direct(project, new_tracker, list(range(start, stop)), moved, label)
+        backward = _direct(project, new_tracker, list(range(start, -1, -1)), moved, label)
+        expected = {**forward, **backward}
+        assert expected, "the random tracker lost the object at once: the test shows nothing"
+        for f, (xyxy, mask) in expected.items():
+            assert after[f].xyxy == pytest.approx(xyxy, abs=1e-4)
+            assert after[f].mask == mask and after[f].source is BoxSource.MODEL
+        # The keyframes stay as the person set them; frames beyond the next keyframe are untouched.
+        assert after[start].xyxy == pytest.approx(moved) and after[start].source is BoxSource.HAND
+        assert after[stop].source is BoxSource.HAND
+        assert {f: b for f, b in after.items() if f > stop} == {f: b for f, b in outside.items() if f > stop}
+        # Frames the tracker lost the object on lose the old box: nothing stale is left in the span.
+        assert {f for f in after if start < f < stop} == {f for f in forward}
+
+        project.history.undo()
+        assert project.dump_state() == before
+        project.history.redo()
+        assert dict(project.track_boxes(track.track_id)) == after
+
+
+def test_propagation_needs_a_tracker_that_follows_pixels(setup):
+    folder, _ = setup
+    with ReviewProject.open(folder) as project:
+        track = _longest(project)
+        frame = project.track_boxes(track.track_id)[0][0]
+        bytetrack = tracker_factory("bytetrack")
+        with pytest.raises(ProjectError, match="follows an object by its pixels"):
+            propagate_track(project, track.track_id, frame, lambda: bytetrack(), "forward")
+        with pytest.raises(ProjectError, match="no box on frame"):
+            propagate_track(project, track.track_id, 999, lambda: bytetrack(), "forward")
