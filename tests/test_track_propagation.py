@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,46 @@ def test_propagation_needs_a_tracker_that_follows_pixels(setup):
             propagate_track(project, track.track_id, frame, lambda: bytetrack(), "forward")
         with pytest.raises(ProjectError, match="no box on frame"):
             propagate_track(project, track.track_id, 999, lambda: bytetrack(), "forward")
+
+
+def test_masks_of_a_tracked_video_survive_import_review_and_export(setup, tmp_path: Path):
+    """``track --tracker`` masks -> project -> accepted -> YouTube-VIS: every mask as the tracker made it."""
+    folder, _ = setup
+    import json
+
+    from pycocotools import mask as coco_mask
+
+    from groundlabel.formats.tracks_cocovid import read_cocovid
+    from groundlabel.project.models import ImageState
+    from groundlabel.project.track_edits import AcceptTrack
+
+    project_dir = tmp_path / "masked"
+    project_dir.mkdir()
+    (project_dir / "clip.mp4").write_bytes((folder / "clip.mp4").read_bytes())
+    checkpoint = tmp_path / "sam2"
+    save_random_video_tracker(checkpoint)
+    detections = tmp_path / "det.txt"
+    detections.write_text("1,-1,40,30,30,30,0.9,1,-1,-1\n")  # one object, prompted on frame 0
+    tracks = tmp_path / "tracks.json"
+    assert main(["track", str(project_dir / "clip.mp4"), "--detections", str(detections), "-l", "square",
+                 "--tracker", str(checkpoint), "--detect-every", "4", "-o", str(tracks)]) == 0  # fmt: skip
+    tracked = {(b.frame_index, b.track_id): b.mask for b in read_cocovid(tracks).videos[0].boxes()}
+    assert tracked and all(m is not None for m in tracked.values())
+    assert main(["import", str(project_dir), str(tracks), "-f", "coco-vid"]) == 0
+    with ReviewProject.open(project_dir) as project:
+        for track in project.tracks():
+            project.execute(AcceptTrack(project, track.track_id))
+        for image in project.images():
+            project.set_image_state(image.id, ImageState.REVIEWED)
+    out = tmp_path / "vis.json"
+    assert main(["export", str(project_dir), "-f", "youtube-vis", "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert len(document["annotations"]) == 1 and len({track for _, track in tracked}) == 1
+    segmentations = document["annotations"][0]["segmentations"]
+    assert sum(rle is not None for rle in segmentations) == len(tracked)
+    for (frame, _), mask in tracked.items():  # every frame of the clip is reviewed: position = frame
+        rle = segmentations[frame]
+        exported = coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+        assert np.array_equal(
+            exported, coco_mask.decode({"size": mask["size"], "counts": mask["counts"].encode()})
+        )
