@@ -140,5 +140,9 @@ def load_checkpoint(
         raise ModelLoadError(f"{model!r} is not a {model_class.__name__} checkpoint: {exc}") from None
     network.to(resolved_device).eval()
     precision = choose_precision(dtype, resolved_device.type, str(getattr(network.config, "model_type", "")))
+    if precision.cpu_autocast:
+        from groundlabel.inference.rel_pos_attention import fold_rel_pos_attention
+
+        fold_rel_pos_attention(network)  # SAM / SAM-HQ: the position bias folded into q and k
     announce_loaded(model, network, resolved_device, precision, started)
     return network, processor, resolved_device, torch_dtype, precision.cpu_autocast
