@@ -16,6 +16,7 @@ from groundlabel.desktop.box_item import BoxView
 from groundlabel.desktop.canvas import ImageCanvas
 from groundlabel.desktop.classes_panel import ClassesPanel
 from groundlabel.desktop.file_list import AUTO_ACCEPTED_FILTER, MASKS_FILTER, REVIEWED_STATES, FileListPanel
+from groundlabel.desktop.frame_files import file_source
 from groundlabel.desktop.image_loader import ImageLoader
 from groundlabel.desktop.session import ProjectSession
 from PySide6.QtCore import QObject, Signal
@@ -31,6 +32,7 @@ from groundlabel.project import (
     BoxStatus,
     DeleteBoxes,
     DeleteClass,
+    ImageRecord,
     ImageState,
     MacroCommand,
     ProjectChange,
@@ -106,6 +108,7 @@ class ReviewController(QObject):
         self.min_score = float(project.get_setting("min_score", 0.0))
         self._load_class_thresholds()
         self.files.set_root(project.root)
+        self.files.model.file_of = lambda record, p=project: file_source(p, record)
         self._reload_classes()
         self._reload_files()
         self.project_opened.emit(self.session)
@@ -299,13 +302,19 @@ class ReviewController(QObject):
             return
         self.current_id = image_id
         self.boxes = []
-        path = str(self.project.image_file(image_id))
-        self.canvas.set_image(None, f"Loading {Path(path).name} …")
-        self.loader.request(image_id, path, before=self._image_info_filler(image_id))
+        record = self._record(image_id)
+        self.canvas.set_image(None, f"Loading {Path(record.path).name} …")
+        source = file_source(self.project, record)  # a frame decodes on the loader's thread
+        self.loader.request(image_id, source, before=self._image_info_filler(image_id))
         self.image_shown.emit(image_id)
         next_id = self.files.neighbour_id(image_id, 1)
         if next_id is not None and next_id != image_id:
-            self.loader.prefetch(next_id, str(self.project.image_file(next_id)))
+            self.loader.prefetch(next_id, file_source(self.project, self._record(next_id)))
+
+    def _record(self, image_id: int) -> ImageRecord:
+        """The file list's snapshot of the image (no query), else the project's row."""
+        row = self.files.model.row_of(image_id)
+        return self.files.model.record(row) if row is not None else self.project.image(image_id)
 
     def _image_info_filler(self, image_id: int):
         """Size as shown and content hash, filled lazily on the loader thread (reads the whole file)."""

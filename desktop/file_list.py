@@ -7,7 +7,7 @@ and name; ``FileListPanel`` puts them together with the "412 / 1,000 reviewed" c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,9 @@ class FileListModel(QAbstractListModel):
         self._errors: dict[int, str] = {}
         self._icons: dict[str, QIcon] = {}
         self.root: Path | None = None  # the project folder, for thumbnail paths
+        # The file of a record for its thumbnail; set by the controller so a video's frame is
+        # decoded from its clip (``desktop.frame_files``), not looked up as ``root / path``.
+        self.file_of: Callable[[ImageRecord], str | Callable[[], str]] | None = None
         self.thumbnails: ThumbnailProvider | None = None  # None: state dots only
         self._thumb_icons: dict[tuple[int, str], QIcon] = {}
 
@@ -130,7 +133,8 @@ class FileListModel(QAbstractListModel):
         key = (record.id, state)
         icon = self._thumb_icons.get(key)
         if icon is None:
-            image = self.thumbnails.thumbnail(record.id, str(self.root / record.path))
+            path = self.file_of(record) if self.file_of is not None else str(self.root / record.path)
+            image = self.thumbnails.thumbnail(record.id, path)
             icon = _thumb_icon(image, STATE_COLOURS[state])
             if self.thumbnails.has(record.id):  # keep only finished ones
                 if len(self._thumb_icons) > 3000:

@@ -48,14 +48,21 @@ class _Signals(QObject):
 
 
 class _DecodeTask(QRunnable):
-    def __init__(self, key: object, path: str, signals: _Signals, before: Callable[[], None] | None) -> None:
+    def __init__(
+        self, key: object, path: str | Callable[[], str], signals: _Signals, before: Callable[[], None] | None
+    ) -> None:
         super().__init__()
         self.key, self.path, self.signals, self.before = key, path, signals, before
 
     def run(self) -> None:
         if self.before is not None:
             self.before()
-        image, error = decode(self.path)
+        try:  # a video's frame: its file is made here, off the GUI thread (desktop.frame_files)
+            path = self.path() if callable(self.path) else self.path
+        except GroundlabelError as exc:
+            self.signals.done.emit(self.key, None, getattr(exc, "reason", str(exc)))
+            return
+        image, error = decode(path)
         self.signals.done.emit(self.key, image, error)
 
 
@@ -75,8 +82,11 @@ class ImageLoader(QObject):
         self._in_flight: set[object] = set()
         self._wanted: object | None = None
 
-    def request(self, key: object, path: str, before: Callable[[], None] | None = None) -> None:
-        """Load ``path`` for display; answers at once from the cache.
+    def request(
+        self, key: object, path: str | Callable[[], str], before: Callable[[], None] | None = None
+    ) -> None:
+        """Load ``path`` (or the file a callable gives, called on the pool thread) for display;
+        answers at once from the cache.
 
         ``before`` runs on the pool thread first (the project's lazy size/hash fill).
         """
@@ -88,7 +98,7 @@ class ImageLoader(QObject):
             return
         self._start(key, path, before)
 
-    def prefetch(self, key: object, path: str) -> None:
+    def prefetch(self, key: object, path: str | Callable[[], str]) -> None:
         """Decode in the background so the next image shows at once."""
         if key not in self._cache:
             self._start(key, path)
@@ -96,7 +106,9 @@ class ImageLoader(QObject):
     def forget(self, key: object) -> None:
         self._cache.pop(key, None)
 
-    def _start(self, key: object, path: str, before: Callable[[], None] | None = None) -> None:
+    def _start(
+        self, key: object, path: str | Callable[[], str], before: Callable[[], None] | None = None
+    ) -> None:
         if key in self._in_flight:
             return
         self._in_flight.add(key)

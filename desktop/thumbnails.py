@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
+
+from groundlabel.errors import GroundlabelError
 
 THUMB_SIZE = QSize(48, 36)
 _KEEP = Qt.AspectRatioMode.KeepAspectRatio
@@ -48,6 +51,11 @@ class _Task(QRunnable):
         path = self.provider._take(self.image_id)
         if path is None:
             return  # scrolled past meanwhile
+        try:  # a video's frame: decoded here, off the GUI thread (desktop.frame_files)
+            path = path() if callable(path) else path
+        except GroundlabelError:
+            self.provider._signals.done.emit(self.image_id, None)
+            return
         self.provider._signals.done.emit(self.image_id, make_thumbnail(path))
 
 
@@ -63,10 +71,11 @@ class ThumbnailProvider(QObject):
         self._signals = _Signals()
         self._signals.done.connect(self._on_done)
         self._lock = threading.Lock()
-        self._pending: OrderedDict[int, str] = OrderedDict()
+        self._pending: OrderedDict[int, str | Callable[[], str]] = OrderedDict()
         self._cache: OrderedDict[int, QImage | None] = OrderedDict()
 
-    def thumbnail(self, image_id: int, path: str) -> QImage | None:
+    def thumbnail(self, image_id: int, path: str | Callable[[], str]) -> QImage | None:
+        """The cached preview, or None after queueing ``path`` (a callable: called on the pool thread)."""
         if image_id in self._cache:
             self._cache.move_to_end(image_id)
             return self._cache[image_id]
@@ -83,7 +92,7 @@ class ThumbnailProvider(QObject):
     def has(self, image_id: int) -> bool:
         return image_id in self._cache
 
-    def _take(self, image_id: int) -> str | None:
+    def _take(self, image_id: int) -> str | Callable[[], str] | None:
         with self._lock:
             return self._pending.pop(image_id, None)
 
