@@ -10,7 +10,9 @@ reference photo it times ``embed`` (median of ``--runs`` after a warm-up), count
 encoder's FLOPs once (torch's FLOP counter) and sets the achieved FLOP/s against the matmul
 peak of the same dtype measured in the same run, then decodes three boxes per photo from
 both embeddings and reports the masks' IoU (bf16 against fp32). Targets (issue 28): the
-embedding >= 3x faster in bf16, mask IoU >= 0.98.
+embedding >= 3x faster in bf16, mask IoU >= 0.98. For SAM it also times bf16 with the
+position bias built in full, as transformers runs it, beside groundlabel's folded bias
+(``groundlabel/inference/rel_pos_attention.py``), so the table shows what the fold saves.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def measure(family: str, folder: Path, runs: int, peaks: dict[str, float]) -> No
 
     saved = str(save_random_segmenter(family, folder, full_size=True))
     segmenters = {dtype: load_segmenter(saved, device="cpu", dtype=dtype) for dtype in ("fp32", "bf16")}
+    # bf16 as transformers runs it: the position bias built in full (groundlabel folds it; see
+    # groundlabel/inference/rel_pos_attention.py). Only SAM has one; SAM 2.1's Hiera has none.
+    unfolded = load_segmenter(saved, device="cpu", dtype="bf16")
+    folded = [m for m in unfolded.model.modules() if "forward" in vars(m)]
+    for module in folded:
+        del module.forward
+    if folded:
+        segmenters["bf16 unfolded"] = unfolded
     images = [load_image(p) for p in PHOTOS]
     seconds = {dtype: [] for dtype in segmenters}
     ious: list[float] = []
@@ -67,8 +77,10 @@ def measure(family: str, folder: Path, runs: int, peaks: dict[str, float]) -> No
     flops = count_flops(lambda: segmenters["fp32"].embed(images[0]))
     fp32, bf16 = statistics.median(seconds["fp32"]), statistics.median(seconds["bf16"])
     share = {d: 100 * flops / s / peaks[d] for d, s in (("fp32", fp32), ("bf16", bf16))}
+    plain = statistics.median(seconds["bf16 unfolded"]) if "bf16 unfolded" in seconds else None
+    unfolded_cell = f"{plain:.2f} s ({fp32 / plain:.2f}x)" if plain else "(no position bias)"
     print(
-        f"| {FAMILIES[family]} | {fp32:.2f} s ({share['fp32']:.0f} % of peak) | {bf16:.2f} s "
+        f"| {FAMILIES[family]} | {fp32:.2f} s ({share['fp32']:.0f} % of peak) | {unfolded_cell} | {bf16:.2f} s "
         f"({share['bf16']:.0f} % of peak) | {fp32 / bf16:.2f}x | {min(ious):.4f} / {statistics.median(ious):.4f} "
         f"| {flops / 1e9:.0f} |"
     )
@@ -87,9 +99,10 @@ def main() -> None:
         f"{len(PHOTOS)} reference photos, {len(BOXES)} boxes each; embedding: median of {args.runs} runs per photo"
     )
     print(
-        "| model | embed fp32 | embed bf16 autocast | speed-up | mask IoU bf16 vs fp32 (min / median) | GFLOP |"
+        "| model | embed fp32 | bf16, bias built in full (transformers) | embed bf16 autocast (groundlabel) "
+        "| speed-up | mask IoU bf16 vs fp32 (min / median) | GFLOP |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="groundlabel-mask-bf16-") as tmp:
         for family in args.families:
             measure(family, Path(tmp) / family, args.runs, peaks)
