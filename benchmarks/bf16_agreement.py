@@ -219,7 +219,35 @@ def zero_shot_agreement(families: list[str], rounds: int) -> None:
         )
 
 
-def full_size_speed(rounds: int, peaks: dict[str, float]) -> None:
+def _d_fine_full_size(classes: list[str]):
+    from groundlabel.detector import Detector
+    from groundlabel.model_loading import LoadedModel
+    from groundlabel.trainers import architecture
+    from groundlabel.trainers.model_setup import new_processor, scratch_model
+
+    model = scratch_model(architecture("d-fine"), classes).eval()  # transformers' default D-FINE config
+    return Detector(LoadedModel(model, new_processor(640), torch.device("cpu"), torch.float32, "d-fine"))
+
+
+def _owlv2_base():
+    from groundlabel.detector import Detector
+    from groundlabel.devtools.random_families import build_random_family
+    from groundlabel.model_loading import LoadedModel
+
+    model, processor = build_random_family("owlv2", full_size=True)
+    return Detector(LoadedModel(model, processor, torch.device("cpu"), torch.float32, "owlv2-base-patch16"))
+
+
+#: the full-size architectures ``--speed`` times: (builder, prompt, whether it takes the classes)
+SPEED_MODELS = {
+    "rt-detr-v2": ("rt-detr-v2 r18vd (640)", "square, disc, triangle"),
+    "d-fine": ("d-fine (default config, 640)", "square, disc, triangle"),
+    "grounding-dino": ("grounding-dino-tiny", "cat, person, helmet"),
+    "owlv2": ("owlv2-base-patch16 (960)", "cat, person, helmet"),
+}
+
+
+def full_size_speed(rounds: int, peaks: dict[str, float], models: list[str] | None = None) -> None:
     """Seconds per reference photo of full-size architectures (random weights compute as much as
     trained ones), fp32 against bf16 autocast with the kept islands, and the share of the peak."""
     from benchmarks.speed_support import count_flops
@@ -233,13 +261,16 @@ def full_size_speed(rounds: int, peaks: dict[str, float]) -> None:
     print(
         f"{'model':<26}{'fp32 s/image':>13}{'bf16 s/image':>13}{'speed-up':>9}{'fp32 % peak':>12}{'bf16 % peak':>12}"
     )
-    builders = {
-        "rt-detr-v2 r18vd (640)": (_rt_detr_full_size, "square, disc, triangle"),
-        "grounding-dino-tiny": (_grounding_dino_tiny, "cat, person, helmet"),
+    builds = {
+        "rt-detr-v2": _rt_detr_full_size,
+        "d-fine": _d_fine_full_size,
+        "grounding-dino": lambda classes: _grounding_dino_tiny(),
+        "owlv2": lambda classes: _owlv2_base(),
     }
-    for name, (build, spec) in builders.items():
+    for key in models or ["rt-detr-v2", "grounding-dino"]:
+        name, spec = SPEED_MODELS[key]
         classes = [c.strip() for c in spec.split(",")]
-        fp32, bf16 = (build(classes) if "rt-detr" in name else build() for _ in range(2))
+        fp32, bf16 = (builds[key](classes) for _ in range(2))
         labels = LabelSet.parse(spec)
         # as Detector.__init__ does for a model loaded with --dtype bf16 (its fast paths already on)
         bf16.adapter.cpu_autocast = True
@@ -278,6 +309,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--speed", action="store_true", help="also time full-size architectures, fp32 and bf16"
     )
+    parser.add_argument(
+        "--speed-models",
+        default="rt-detr-v2,grounding-dino",
+        help=f"comma-separated, for --speed: {', '.join(SPEED_MODELS)} (default: %(default)s)",
+    )
     parser.add_argument("--skip-agreement", action="store_true")
     args = parser.parse_args(argv)
     peaks = print_precision_header()
@@ -294,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             trained_agreement(model, args.test_images, args.size, args.rounds)
     if args.speed:
-        full_size_speed(args.rounds, peaks)
+        full_size_speed(args.rounds, peaks, [m.strip() for m in args.speed_models.split(",") if m.strip()])
     if args.zero_shot:
         zero_shot_agreement(
             [f.strip() for f in args.zero_shot.split(",") if f.strip()], max(1, args.rounds // 3)
