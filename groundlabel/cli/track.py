@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         raise GroundlabelError("--detections holds one video's boxes: give exactly one VIDEO with it")
     if args.resume and fmt != "coco-vid":
         raise GroundlabelError("--resume reads back COCO-VID: use -o FILE.json (convert at the end)")
+    sam3_video = _sam3_video(args)  # a SAM 3 video --model detects and tracks by itself
     if args.detect_every > 1 and args.tracker == "bytetrack":
         raise GroundlabelError(
             "--detect-every needs a tracker that propagates (--tracker a SAM 2.1 video checkpoint): "
@@ -182,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         labels,
         info={
             "description": "groundlabel track",
-            "tracker": args.tracker,
+            "tracker": args.model if sam3_video else args.tracker,
             "detect_every": args.detect_every,
             "model": None if args.detections else args.model,
             "detections": args.detections,
@@ -206,10 +207,15 @@ def run(args: argparse.Namespace) -> int:
     if args.ray:
         _track_on_ray(args, _job(args, labels), selection, videos, done, tracks, fmt, failures)
         return _summary(tracks, failures, args.output)
-    boxes = _Boxes(args, labels)
-    from groundlabel.tracking import trackers
+    if sam3_video:
+        from groundlabel.trackers.sam3_video import track_parts
 
-    new_tracker = trackers(_job(args, labels))
+        boxes, new_tracker = track_parts(args)
+    else:
+        boxes = _Boxes(args, labels)
+        from groundlabel.tracking import trackers
+
+        new_tracker = trackers(_job(args, labels))
     interrupts.set_kept(f"the tracks written so far are in {args.output}")
     for name, video in videos:
         if name in done:
@@ -228,6 +234,18 @@ def run(args: argparse.Namespace) -> int:
             raise
         write_tracks(tracks, args.output, fmt, args.url_prefix)
     return _summary(tracks, failures, args.output)
+
+
+def _sam3_video(args: argparse.Namespace) -> bool:
+    """Whether ``--model`` is a SAM 3 video checkpoint (then the options it cannot honour are refused)."""
+    if args.detections:
+        return False
+    from groundlabel.trackers.sam3_video import check_track_options, is_sam3_video
+
+    if not is_sam3_video(args.model):
+        return False
+    check_track_options(args.tracker, args.detect_every, args.ray)
+    return True
 
 
 def _summary(tracks: TrackSet, failures: list[str], output: str) -> int:

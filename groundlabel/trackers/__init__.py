@@ -2,7 +2,8 @@
 
 One module per tracker family, as ``families/`` holds one per detector: ``bytetrack``
 (association of the detector's boxes, numpy and SciPy only) and ``sam2_video`` (video
-propagation, masks included, from a SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint).
+propagation, masks included, from a SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint);
+``sam3_video`` is SAM 3 video given as ``--model``, which detects and tracks by itself.
 ``tracker_factory(name)`` turns what ``--tracker`` says into a callable that makes a fresh
 tracker per video (state never crosses clips; a checkpoint is loaded once). Every tracker has
 the interface of ``base.Tracker``, so the ``track`` command, the benchmarks and the tests drive
