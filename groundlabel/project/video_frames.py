@@ -177,9 +177,13 @@ def _folder_frames(folder: Path) -> list[Path]:
 
 
 def _save(image: Image.Image, target: Path) -> None:
-    """Write atomically: an interrupted decode never leaves half a PNG in the cache."""
+    """Write atomically: an interrupted decode never leaves half a PNG in the cache, and two
+    threads or processes decoding the same frame each write their own partial file."""
+    import os
+    import threading
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    partial = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
     image.save(partial, format="PNG")
     partial.replace(target)
 
