@@ -21,7 +21,14 @@ def _group_rows(group: str, rows: list[tuple[str, str]]) -> str:
 def shortcuts_html() -> str:
     """The help text, built from the shortcut table so it never goes stale; two columns fit a laptop screen."""
     groups = list(grouped().items())
-    left, right = groups[:4], groups[4:]
+    # Two columns of about equal length: split where the left one reaches half the rows.
+    sizes = [len(rows) + 2 for _, rows in groups]
+    split, total = 0, 0
+    while split < len(groups) - 1 and total + sizes[split] <= sum(sizes) / 2:
+        total += sizes[split]
+        split += 1
+    split = max(split, 1)
+    left, right = groups[:split], groups[split:]
     columns = []
     for column in (left, right):
         rows = "".join(_group_rows(group, rows) for group, rows in column)

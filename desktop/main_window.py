@@ -22,6 +22,7 @@ from groundlabel.desktop.session import ProjectSession
 from groundlabel.desktop.settings_dialog import SettingsDialog
 from groundlabel.desktop.shortcuts import SHORTCUTS
 from groundlabel.desktop.tasks import cancel_running
+from groundlabel.desktop.track_control import TrackControl
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -102,6 +103,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.help = HelpOverlay(self)
         self.masks = MaskControl(self.controller, self.mask_banner, self.app_settings, self)
+        self.tracks = TrackControl(self.controller, self.app_settings, self)  # a video's frames
+        column.addWidget(self.tracks.timeline)  # under the canvas
+        self.tracks.attach_dock(
+            self._dock("Tracks", self.tracks.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        )
 
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
@@ -120,6 +126,8 @@ class MainWindow(QMainWindow):
         self.detection.error.connect(self.report_error)
         self.detection.image_failed.connect(self._on_image_failed)
         self.masks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.tracks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.tracks.error.connect(self.report_error)
         self.mask_banner.choose_requested.connect(self.edit_settings)
         self.mask_banner.folder_requested.connect(self.choose_mask_folder)
         self.mask_banner.retry_requested.connect(self.masks.load_model)
@@ -141,7 +149,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        c, d = self.controller, self.detection
+        c, d, t = self.controller, self.detection, self.tracks
         handlers = {
             "open": self.choose_folder,
             "export": self.export_dataset,
@@ -174,8 +182,15 @@ class MainWindow(QMainWindow):
             "brush_bigger": lambda: self.masks.set_brush_radius(1.25),
             "brush_smaller": lambda: self.masks.set_brush_radius(0.8),
             "help": self.help.toggle,
-            "accept": lambda: c.accept(),
-            "reject": lambda: c.reject(),
+            "accept": lambda: t.accept() or c.accept(),  # a video's selected track, else the boxes
+            "reject": lambda: t.reject() or c.reject(),
+            "prev_frame": lambda: t.step(-1),
+            "next_frame": lambda: t.step(1),
+            "prev_keyframe": lambda: t.step_keyframe(-1),
+            "next_keyframe": lambda: t.step_keyframe(1),
+            "next_unreviewed_track": t.next_unreviewed,
+            "split_track": t.split,
+            "propagate": lambda: t.propagate("both"),
             "delete": lambda: c.delete(),
             "accept_all": c.accept_all_above,
             "reject_all": c.reject_all,
@@ -221,6 +236,11 @@ class MainWindow(QMainWindow):
         review_menu = menu.addMenu("&Review")
         for name in ("mark_reviewed", "mark_empty", "next_unreviewed", "next_image", "prev_image"):
             review_menu.addAction(a[name])
+        video_menu = review_menu.addMenu("&Video")
+        for name in ("prev_frame", "next_frame", "prev_keyframe", "next_keyframe", "next_unreviewed_track"):
+            video_menu.addAction(a[name])
+        for name in ("split_track", "propagate"):
+            video_menu.addAction(a[name])
         review_menu.addSeparator()
         self.report_action = review_menu.addAction("Re&port…", self.show_report)
         self.train_action = review_menu.addAction("&Train…", self.train_detector)

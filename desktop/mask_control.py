@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from groundlabel.desktop import mask_jobs
 from groundlabel.desktop.embedding_cache import EmbeddingCache
+from groundlabel.desktop.frame_files import PathSource, file_source, resolve
 from groundlabel.desktop.mask_edits import (
     BRUSH_MODEL,
     PointEdit,
@@ -184,22 +185,27 @@ class MaskControl(QObject):
     def _on_image_shown(self, image_id: int) -> None:
         self._prefetch()
 
-    def _image_path(self) -> str | None:
+    def _image_path(self) -> PathSource | None:
+        """The current image's file, or for a video's frame a function the worker calls to decode it."""
         c = self.controller
         if c.project is None or c.current_id is None:
             return None
-        return str(c.project.image_file(c.current_id))
+        return file_source(c.project, c.project.image(c.current_id))
 
     def _prefetch(self) -> None:
         """Embed the opened image now, so the first click on it is fast."""
-        path, segmenter = self._image_path(), self.segmenter
-        if path is None or segmenter is None:
+        source, segmenter = self._image_path(), self.segmenter
+        if source is None or segmenter is None:
             return
-        key = mask_jobs.embedding_key(segmenter, path)
-        if key in self.cache:
-            return
+
+        def embed() -> object:
+            path = resolve(source)
+            return mask_jobs.image_embedding(
+                segmenter, self.cache, mask_jobs.embedding_key(segmenter, path), path
+            )
+
         self._submit(
-            lambda: mask_jobs.image_embedding(segmenter, self.cache, key, path),
+            embed,
             lambda _: None,
             lambda reason: self.message.emit(f"Cannot embed the image for masks: {reason}"),
         )
@@ -218,9 +224,9 @@ class MaskControl(QObject):
         work = [(b.id, b.xyxy) for b in boxes]
 
         def job() -> dict[int, MaskValue]:
-            segmenter = self.segmenter
-            key = mask_jobs.embedding_key(segmenter, path)
-            embedding = mask_jobs.image_embedding(segmenter, self.cache, key, path)
+            segmenter, file = self.segmenter, resolve(path)
+            key = mask_jobs.embedding_key(segmenter, file)
+            embedding = mask_jobs.image_embedding(segmenter, self.cache, key, file)
             return mask_jobs.box_masks(segmenter, embedding, work)
 
         self._submit(
@@ -246,7 +252,7 @@ class MaskControl(QObject):
                 if b.status == BoxStatus.ACCEPTED and b.mask is None
             ]
             if boxes:
-                path = str(project.image_file(image.id))
+                path = resolve(file_source(project, image))  # a frame: decoded here, under the frame lock
                 work[mask_jobs.embedding_key(segmenter, path)] = (path, boxes)
         if not work:
             self.message.emit("Every accepted box already has a mask")
@@ -305,9 +311,9 @@ class MaskControl(QObject):
         path, session, xyxy = self._image_path(), self.controller.session, box.xyxy
 
         def job() -> MaskValue:
-            segmenter = self.segmenter
-            key = mask_jobs.embedding_key(segmenter, path)
-            embedding = mask_jobs.image_embedding(segmenter, self.cache, key, path)
+            segmenter, file = self.segmenter, resolve(path)
+            key = mask_jobs.embedding_key(segmenter, file)
+            embedding = mask_jobs.image_embedding(segmenter, self.cache, key, file)
             return mask_jobs.prompt_mask(segmenter, embedding, xyxy, after)
 
         def done(value: MaskValue) -> None:

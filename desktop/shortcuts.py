@@ -43,8 +43,12 @@ SHORTCUTS: dict[str, Shortcut] = {
     "toggle_masks": Shortcut(("M",), "Show or hide masks", "View"),
     "help": Shortcut(("F1", "?"), "Show or hide this help", "View"),
     # Review
-    "accept": Shortcut(("A", "Return"), "Accept the selected box(es)", "Review"),
-    "reject": Shortcut(("R", "Delete"), "Reject the selected box(es)", "Review"),
+    "accept": Shortcut(
+        ("A", "Return"), "Accept the selected box(es), or on a video the selected track", "Review"
+    ),
+    "reject": Shortcut(
+        ("R", "Delete"), "Reject the selected box(es), or on a video the selected track", "Review"
+    ),
     "delete": Shortcut(("Shift+Delete",), "Delete the selected box(es) for good", "Review"),
     "accept_all": Shortcut(
         ("Shift+A",), "Accept pending boxes at or above the score slider, reject the rest", "Review"
@@ -66,6 +70,16 @@ SHORTCUTS: dict[str, Shortcut] = {
     "box_tool": Shortcut(("V",), "Box tool: draw, select, move (Escape also returns to it)", "Masks"),
     "brush_bigger": Shortcut(("]",), "Larger brush", "Masks"),
     "brush_smaller": Shortcut(("[",), "Smaller brush", "Masks"),
+    # Video (a video's frames: the track list and the timeline)
+    "prev_frame": Shortcut((",",), "Previous frame of the video", "Video"),
+    "next_frame": Shortcut((".",), "Next frame of the video", "Video"),
+    "prev_keyframe": Shortcut(("<",), "Previous keyframe of the selected track", "Video"),
+    "next_keyframe": Shortcut((">",), "Next keyframe of the selected track", "Video"),
+    "next_unreviewed_track": Shortcut(("Shift+N",), "Next track with undecided boxes", "Video"),
+    "split_track": Shortcut(("S",), "Split the selected track at this frame", "Video"),
+    "propagate": Shortcut(
+        ("T",), "Propagate the selected track from this frame, both ways, to its next keyframes", "Video"
+    ),
     "undo": Shortcut(("Ctrl+Z",), "Undo", "Review"),
     "redo": Shortcut(("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Review"),
 }

@@ -11,10 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from desktop_helpers import show_main_window, wait_image
+from desktop_helpers import key, settle, show_main_window, wait_image
+from PySide6.QtCore import QPoint, Qt
 
 from groundlabel.cli import main
 from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
+from groundlabel.project import BoxStatus, ReviewProject
+from groundlabel.project.track_edits import AcceptTrack, RejectTrack, SplitTrack
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 30_000
@@ -67,3 +70,74 @@ def test_a_video_project_opens_with_its_frames_decoded_off_the_gui_thread(window
     qtbot.waitUntil(lambda: window.files.thumbnails.has(first), timeout=WAIT_MS)
     assert window.files.thumbnails.thumbnail(first, "") is not None
     assert project.image_file(project.image(first)).is_file()
+
+
+def current_frame(window) -> int:
+    return window.controller.project.image(window.controller.current_id).frame
+
+
+def go_to_frame(qtbot, window, frame: int) -> None:
+    window.tracks.jump(frame)
+    qtbot.waitUntil(lambda: current_frame(window) == frame and window.canvas.has_image(), timeout=WAIT_MS)
+    settle()
+
+
+def test_frames_step_with_comma_and_period_and_a_timeline_click_jumps(window, qtbot):
+    assert window.tracks.timeline.isVisible() and window.tracks.dock.isVisible()
+    assert current_frame(window) == 0
+    key(qtbot, window, Qt.Key.Key_Period)
+    key(qtbot, window, Qt.Key.Key_Period)
+    qtbot.waitUntil(lambda: current_frame(window) == 2, timeout=WAIT_MS)
+    key(qtbot, window, Qt.Key.Key_Comma)
+    qtbot.waitUntil(lambda: current_frame(window) == 1, timeout=WAIT_MS)
+    wait_image(qtbot, window)
+    assert box_ids_on_canvas(window) == {
+        b.id for b in window.controller.project.boxes(window.controller.current_id)
+    }
+    timeline = window.tracks.timeline
+    assert timeline.position.frame == 1 and len(timeline.strips) == len(window.controller.project.tracks())
+    x = round(timeline.x_of(9.5))
+    qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(x, 4))
+    qtbot.waitUntil(lambda: current_frame(window) == 9, timeout=WAIT_MS)
+    assert window.tracks.timeline.position.frame == 9
+
+
+def test_a_selected_track_is_selected_on_every_frame_and_a_r_review_it(window, qtbot, tracked, tmp_path):
+    project = window.controller.project
+    rows = window.tracks.panel.rows()
+    assert [r.track_id for r in rows] == [t.track_id for t in project.tracks("clip.mp4")]
+    first, second = rows[0].track_id, rows[1].track_id
+    window.tracks.panel.list.setCurrentRow(0)  # as a click in the list does
+    box_on = {f: b.id for f, b in project.track_boxes(first)}
+    assert window.canvas.selected_ids() == [box_on[0]]
+    go_to_frame(qtbot, window, 3)
+    qtbot.waitUntil(lambda: window.canvas.selected_ids() == [box_on[3]], timeout=WAIT_MS)
+    key(qtbot, window, Qt.Key.Key_A)
+    window.tracks.select_track(second)
+    key(qtbot, window, Qt.Key.Key_R)
+
+    with ReviewProject.open(copy_of(tracked, tmp_path, "core")) as core:
+        core.execute(AcceptTrack(core, first))
+        core.execute(RejectTrack(core, second))
+        assert project.dump_state()["boxes"] == core.dump_state()["boxes"]
+    states = {r.track_id: r.state for r in window.tracks.panel.rows()}
+    assert states[first] == "accepted" and states[second] == "rejected"
+    window.undo()
+    window.undo()
+    assert all(b.status == BoxStatus.PENDING for t in (first, second) for _, b in project.track_boxes(t))
+
+
+def test_split_at_the_current_frame_then_undo(window, qtbot, tracked, tmp_path):
+    project = window.controller.project
+    track = max(project.tracks(), key=lambda t: t.box_count)
+    before = project.dump_state()["boxes"]
+    window.tracks.select_track(track.track_id)
+    go_to_frame(qtbot, window, 5)
+    key(qtbot, window, Qt.Key.Key_S)
+    with ReviewProject.open(copy_of(tracked, tmp_path, "core")) as core:
+        core.execute(SplitTrack(core, track.track_id, 5))
+        assert project.dump_state()["boxes"] == core.dump_state()["boxes"] != before
+    assert len(window.tracks.panel.rows()) == len(project.tracks()) == 6
+    window.undo()
+    assert project.dump_state()["boxes"] == before
+    assert len(window.tracks.panel.rows()) == 5
