@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 from desktop_helpers import key, settle, show_main_window, wait_image
+from groundlabel.desktop.track_control import DEVICE_KEY, NO_TRACKER, TRACKER_KEY
 from PySide6.QtCore import QPoint, Qt
 
 from groundlabel.cli import main
+from groundlabel.devtools.random_trackers import save_random_video_tracker
 from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
 from groundlabel.project import BoxStatus, ReviewProject
 from groundlabel.project.track_edits import AcceptTrack, RejectTrack, SplitTrack
+from groundlabel.project.track_propagation import propagate_track
+from groundlabel.trackers import tracker_factory
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 30_000
@@ -141,3 +145,48 @@ def test_split_at_the_current_frame_then_undo(window, qtbot, tracked, tmp_path):
     window.undo()
     assert project.dump_state()["boxes"] == before
     assert len(window.tracks.panel.rows()) == 5
+
+
+@pytest.fixture(scope="module")
+def video_tracker(tmp_path_factory) -> Path:
+    return save_random_video_tracker(tmp_path_factory.mktemp("tracker") / "sam2-video")
+
+
+def test_propagation_needs_a_tracker_checkpoint_and_says_so_in_one_line(window, qtbot):
+    window.tracks.select_track(window.tracks.panel.rows()[0].track_id)
+    key(qtbot, window, Qt.Key.Key_T)
+    assert window.shown_errors == [NO_TRACKER] and "\n" not in NO_TRACKER
+    assert not window.tracks.busy
+
+
+def test_propagate_from_here_in_the_background_then_undo_then_cancel(
+    window, qtbot, tracked, tmp_path, video_tracker
+):
+    project = window.controller.project
+    window.app_settings.set_value(TRACKER_KEY, str(video_tracker))
+    window.app_settings.set_value(DEVICE_KEY, "cpu")
+    track = max(project.tracks(), key=lambda t: t.box_count)
+    window.tracks.select_track(track.track_id)
+    go_to_frame(qtbot, window, 2)
+    before = project.dump_state()["boxes"]
+    window.tracks.propagate("forward")
+    assert window.tracks.busy  # the window stays usable meanwhile
+    qtbot.waitUntil(lambda: not window.tracks.busy, timeout=WAIT_MS)
+    assert window.shown_errors == []
+    after = project.dump_state()["boxes"]
+
+    with ReviewProject.open(copy_of(tracked, tmp_path, "core")) as core:
+        factory = tracker_factory(str(video_tracker), "cpu")
+        edit = propagate_track(core, track.track_id, 2, factory, "forward", model=str(video_tracker))
+        core.execute(edit)
+        expected = core.dump_state()["boxes"]
+    assert edit.boxes, "the random tracker lost the object at once: the test shows nothing"
+    assert after == expected != before
+    assert [r.summary for r in window.tracks.panel.rows()] == project.tracks("clip.mp4")
+
+    window.undo()
+    assert project.dump_state()["boxes"] == before
+    window.tracks.propagate("both")  # cancelled at its first frame: nothing changes
+    window.tracks.cancel()
+    qtbot.waitUntil(lambda: not window.tracks.busy, timeout=WAIT_MS)
+    assert project.dump_state()["boxes"] == before and window.shown_errors == []
