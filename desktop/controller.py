@@ -217,6 +217,19 @@ class ReviewController(QObject):
             self.canvas.select_ids([command.box_id])
 
     def move_box(self, box_id: int, xyxy: tuple[float, float, float, float]) -> None:
+        box = next((b for b in self.boxes if b.id == box_id), None)
+        if box is not None and box.track_id is not None and self.project is not None:
+            # A tracked box a person moves is set there: a keyframe of its track, which
+            # propagation starts from and stops at (the core's ``SetKeyframe``).
+            from groundlabel.project.track_edits import SetKeyframe
+
+            try:
+                command = SetKeyframe(self.project, box.track_id, box.image_id, xyxy)
+            except ProjectError as exc:
+                self.error.emit(str(exc))
+                return
+            self.execute(command)
+            return
         self.execute(SetBoxGeometry(box_id, xyxy))
 
     def set_class(self, index: int) -> None:

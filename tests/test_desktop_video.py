@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from desktop_helpers import key, settle, show_main_window, wait_image
+from desktop_helpers import drag, key, settle, show_main_window, wait_image
 from groundlabel.desktop.track_control import DEVICE_KEY, NO_TRACKER, TRACKER_KEY
 from PySide6.QtCore import QPoint, Qt
 
@@ -19,7 +19,7 @@ from groundlabel.cli import main
 from groundlabel.devtools.random_trackers import save_random_video_tracker
 from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
 from groundlabel.project import BoxStatus, ReviewProject
-from groundlabel.project.track_edits import AcceptTrack, RejectTrack, SplitTrack
+from groundlabel.project.track_edits import AcceptTrack, RejectTrack, SetKeyframe, SplitTrack
 from groundlabel.project.track_propagation import propagate_track
 from groundlabel.trackers import tracker_factory
 
@@ -159,7 +159,7 @@ def test_propagation_needs_a_tracker_checkpoint_and_says_so_in_one_line(window, 
     assert not window.tracks.busy
 
 
-def test_propagate_from_here_in_the_background_then_undo_then_cancel(
+def test_a_moved_box_is_a_keyframe_and_propagating_from_it_runs_in_the_background_then_undo_cancel(
     window, qtbot, tracked, tmp_path, video_tracker
 ):
     project = window.controller.project
@@ -168,6 +168,12 @@ def test_propagate_from_here_in_the_background_then_undo_then_cancel(
     track = max(project.tracks(), key=lambda t: t.box_count)
     window.tracks.select_track(track.track_id)
     go_to_frame(qtbot, window, 2)
+    box = dict(project.track_boxes(track.track_id))[2]
+    centre = ((box.xyxy[0] + box.xyxy[2]) / 2, (box.xyxy[1] + box.xyxy[3]) / 2)
+    drag(qtbot, window, centre, (centre[0] + 4, centre[1] + 3))  # the person corrects the box here
+    moved = dict(project.track_boxes(track.track_id))[2]
+    assert project.track(track.track_id).keyframes == (2,) and moved.xyxy != box.xyxy
+    assert window.canvas.selected_ids() == [moved.id]  # the track stays selected on its new box
     before = project.dump_state()["boxes"]
     window.tracks.propagate("forward")
     assert window.tracks.busy  # the window stays usable meanwhile
@@ -176,6 +182,8 @@ def test_propagate_from_here_in_the_background_then_undo_then_cancel(
     after = project.dump_state()["boxes"]
 
     with ReviewProject.open(copy_of(tracked, tmp_path, "core")) as core:
+        core.execute(SetKeyframe(core, track.track_id, core.frame_ids("clip.mp4")[2], moved.xyxy))
+        assert core.dump_state()["boxes"] == before
         factory = tracker_factory(str(video_tracker), "cpu")
         edit = propagate_track(core, track.track_id, 2, factory, "forward", model=str(video_tracker))
         core.execute(edit)
