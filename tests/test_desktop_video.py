@@ -174,6 +174,10 @@ def test_a_moved_box_is_a_keyframe_and_propagating_from_it_runs_in_the_backgroun
     moved = dict(project.track_boxes(track.track_id))[2]
     assert project.track(track.track_id).keyframes == (2,) and moved.xyxy != box.xyxy
     assert window.canvas.selected_ids() == [moved.id]  # the track stays selected on its new box
+    go_to_frame(qtbot, window, 6)
+    key(qtbot, window, Qt.Key.Key_Less)  # back to the track's keyframe
+    qtbot.waitUntil(lambda: current_frame(window) == 2 and window.canvas.has_image(), timeout=WAIT_MS)
+    settle()
     before = project.dump_state()["boxes"]
     window.tracks.propagate("forward")
     assert window.tracks.busy  # the window stays usable meanwhile
