@@ -9,15 +9,23 @@ label set, prompt phrases and optional score threshold.
 masks of that image's boxes go there (brush RLE or polygons). A mask control on an image
 without ``RectangleLabels`` still gets masks: the detector is then prompted with the mask
 controls' labels and no rectangle is drawn (``BoxTarget.draw_boxes`` False).
+
+A ``VideoRectangle`` on a ``Video`` becomes a ``VideoTarget`` (``label_video.py``): its
+classes come from the ``Labels`` controls on the same video (Label Studio keeps a
+video's classes there, not on the rectangle), and each track goes there as one region.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from groundlabel.errors import GroundlabelError, LabelSetError
 from groundlabel.labels import LabelClass, LabelSet
+
+if TYPE_CHECKING:
+    from groundlabel.backend.label_video import VideoTarget
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +102,23 @@ def _score_threshold(control_name: str, attrs: dict) -> float | None:
         )
         return None
     return value
+
+
+def parse_targets(label_config: str) -> list[BoxTarget | VideoTarget]:
+    """Every image target (``parse_box_targets``) then every video target, in config order.
+
+    Raises ``LabelConfigError`` when the config is unreadable or has neither.
+    """
+    from groundlabel.backend.label_video import parse_video_targets
+
+    try:
+        boxes: list[BoxTarget | VideoTarget] = list(parse_box_targets(label_config))
+    except LabelConfigError as exc:
+        videos = parse_video_targets(label_config)
+        if not videos:
+            raise LabelConfigError(f"{exc}; or a VideoRectangle on a Video with a Labels control") from None
+        return list(videos)
+    return boxes + list(parse_video_targets(label_config))
 
 
 def parse_box_targets(label_config: str) -> list[BoxTarget]:

@@ -20,13 +20,16 @@ from typing import Any
 from groundlabel.backend.inference_owner import InferenceOwner
 from groundlabel.backend.interactive import InteractiveContext, MaskPrompt
 from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
-from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_box_targets
+from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_targets
+from groundlabel.backend.label_video import VideoTarget
 from groundlabel.backend.metrics import BackendMetrics
 from groundlabel.backend.model_version import model_version
 from groundlabel.backend.predictions import Box, mask_region_id, mask_regions, prediction, region
 from groundlabel.backend.task_claims import HOLD_AFTER_ANSWER_S, TaskClaims
 from groundlabel.backend.task_images import TaskImageFetcher
 from groundlabel.backend.task_masks import TaskMasks
+from groundlabel.backend.task_video import open_task_video
+from groundlabel.backend.video_predictions import FrameProgress, TaskStopped, no_progress, track_target
 from PIL import Image
 
 from groundlabel import masks
@@ -105,7 +108,7 @@ class Predictor:
         """
         outcome = BatchOutcome()
         try:
-            targets = parse_box_targets(label_config)
+            targets = parse_targets(label_config)
         except LabelConfigError as exc:
             log.warning("no predictions for %d task(s): %s", len(tasks), exc)
             outcome.results = [self.empty() if context else NO_PREDICTION for _ in tasks]
@@ -130,9 +133,17 @@ class Predictor:
                         self.metrics.predictions.labels("deferred").inc()
                     continue
                 try:
-                    outcome.results.append(self.predict_task(task, targets, context))
+                    outcome.results.append(
+                        self.predict_task(task, targets, context, stopped=self._out_of(deadline))
+                    )
                     if isinstance(task_id, int):
                         done.append(task_id)
+                except TaskStopped as exc:  # a video past the budget: the background queue tracks it
+                    log.info("task %s: %s; left for later", task_id, exc)
+                    outcome.results.append(NO_PREDICTION)
+                    if isinstance(task_id, int):
+                        outcome.unfinished.append(task_id)
+                        self.metrics.predictions.labels("deferred").inc()
                 except GroundlabelError as exc:
                     log.warning("task %s: no prediction: %s", task_id if task_id is not None else "?", exc)
                     outcome.results.append(self.empty() if context else NO_PREDICTION)
@@ -144,17 +155,31 @@ class Predictor:
     def empty(self) -> dict[str, Any]:
         return prediction([], self.model_version)
 
+    def _out_of(self, deadline: float | None) -> Callable[[], bool]:
+        """Whether a video in progress must stop: shutdown, or past the /predict budget."""
+        return lambda: self.stopping.is_set() or (deadline is not None and time.monotonic() > deadline)
+
     def predict_task(
-        self, task: dict[str, Any], targets: list[BoxTarget], context: InteractiveContext | None = None
+        self,
+        task: dict[str, Any],
+        targets: list[BoxTarget | VideoTarget],
+        context: InteractiveContext | None = None,
+        *,
+        stopped: Callable[[], bool] | None = None,
+        frames: FrameProgress = no_progress,
     ) -> dict[str, Any]:
         """Regions for every target of one task; raises ``GroundlabelError`` naming the problem.
 
         The task's images are fetched and held within one of the owner's image slots, so
-        any number of concurrent requests keeps only a few decoded images in memory.
+        any number of concurrent requests keeps only a few decoded images in memory (a
+        video holds one frame at a time). A video target is tracked frame by frame with a
+        ``frames`` progress bar; it raises ``TaskStopped`` once ``stopped()`` (or shutdown) says so.
         """
         try:
             with self.inference.image_slot():
-                result = self._predict_task(task, targets, context)
+                result = self._predict_task(task, targets, context, stopped or self._out_of(None), frames)
+        except TaskStopped:
+            raise
         except Exception as exc:
             self.metrics.failed(exc)
             raise
@@ -162,7 +187,12 @@ class Predictor:
         return result
 
     def _predict_task(
-        self, task: dict[str, Any], targets: list[BoxTarget], context: InteractiveContext | None
+        self,
+        task: dict[str, Any],
+        targets: list[BoxTarget | VideoTarget],
+        context: InteractiveContext | None,
+        stopped: Callable[[], bool],
+        frames: FrameProgress,
     ) -> dict[str, Any]:
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise TaskPredictionError("the task has no data")
@@ -179,6 +209,10 @@ class Predictor:
             return images[target.data_key]
 
         for target in targets:
+            if isinstance(target, VideoTarget):
+                if context is None:  # interactive video requests are not answered (yet)
+                    regions.extend(self._track(task, target, stopped, frames))
+                continue
             labels = target.labels
             if context is not None:
                 prompt = context.mask_prompt_for(target.to_name) if self._answers_clicks(target) else None
@@ -295,6 +329,26 @@ class Predictor:
                 proposal.score,
             )
         return regions
+
+    def _track(
+        self, task: dict[str, Any], target: VideoTarget, stopped: Callable[[], bool], frames: FrameProgress
+    ) -> list[dict[str, Any]]:
+        """The task's clip tracked for one VideoRectangle: one region per track."""
+        task_id = task.get("id")
+        reference = task["data"].get(target.data_key)
+        if reference is None:
+            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Video {target.to_name!r})")
+        with open_task_video(self.fetcher, reference, task_id if isinstance(task_id, int) else None) as video:
+            log.info("task %s: tracking %s for %s", task_id, video.name, target.from_name)
+            return track_target(
+                video,
+                target,
+                self.inference,
+                self.settings,
+                region_prefix=f"gl-{task_id}-{target.from_name}-",
+                frames=frames,
+                stopped=stopped,
+            )
 
     @staticmethod
     def _reference(task: dict[str, Any], target: BoxTarget) -> Any:

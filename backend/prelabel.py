@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from groundlabel.backend.label_config import parse_box_targets
+from groundlabel.backend.label_config import parse_targets
 from groundlabel.backend.ls_auth import LabelStudioAuthError
 from groundlabel.backend.ls_client import LabelStudioClient
 from groundlabel.backend.predictor import Predictor
+from groundlabel.backend.video_predictions import FrameProgress, TaskStopped, no_progress
 
 from groundlabel.errors import GroundlabelError
 
@@ -51,17 +52,23 @@ def prelabel_project(
     task_ids: Iterable[int] | None = None,
     on_task_done: Callable[[int, str], None] | None = None,
     stop: threading.Event | None = None,
+    frames: FrameProgress = no_progress,
 ) -> PrelabelReport:
     """Predict and post every task of a project (or only ``task_ids``) lacking this model version.
 
     Task data always comes from the API, never from a webhook body. A failing task is
     reported and skipped; the run goes on. ``on_task_done(task_id, outcome)`` drives a
-    progress bar.
+    progress bar, and ``frames`` one per video task. A video stopped by ``stop`` between two
+    frames posts nothing and ends the run: a rerun (or the queue) tracks it again.
     """
     project = client.get_project(project_id)
-    targets = parse_box_targets(project.get("label_config", ""))
+    targets = parse_targets(project.get("label_config", ""))
     version = predictor.model_version
     report = PrelabelReport()
+
+    def stopped() -> bool:
+        return predictor.stopping.is_set() or (stop is not None and stop.is_set())
+
     tasks = client.iter_tasks(project_id, task_ids=list(task_ids) if task_ids is not None else None)
     for task in tasks:
         if stop is not None and stop.is_set():
@@ -77,8 +84,11 @@ def prelabel_project(
                 outcome = "skipped"
             else:
                 try:
-                    result = predictor.predict_task(task, targets)
+                    result = predictor.predict_task(task, targets, stopped=stopped, frames=frames)
                     client.create_prediction(task_id, result)
+                except TaskStopped as exc:
+                    log.info("task %d: %s; left for the next run", task_id, exc)
+                    break
                 finally:
                     predictor.claims.release([task_id])
                 report.predicted += 1

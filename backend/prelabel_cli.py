@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from groundlabel.backend.serve_cli import add_masks_option, require_backend_extra
 
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pre-label a Label Studio project through its API (no timeouts, resumable)",
         description=(
             "Fetch a project's tasks from Label Studio, predict boxes for its RectangleLabels controls "
-            "(and masks for BrushLabels / PolygonLabels with --masks) "
+            "(and masks for BrushLabels / PolygonLabels with --masks; tracks for VideoRectangle) "
             "and post each prediction as soon as it is ready. Tasks that already hold this model version "
             "are skipped, so a rerun resumes. Uses LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
             "(a Personal Access Token or a legacy token)."
@@ -35,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_masks_option(parser)
     add_ray_options(parser)
     parser.set_defaults(handler=run)
+
+
+@contextmanager
+def _frames_bar(name: str, total: int | None) -> Iterator[Callable[[int], object]]:
+    """A video task's own bar (frames), under the project's bar (tasks)."""
+    from groundlabel.progress import progress_bar
+
+    with progress_bar(total, name, unit="frame", leave=False) as bar:
+        yield bar.update
 
 
 def _kept(done: int, total: int | None) -> str:
@@ -85,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
                         bar.update(1)
 
                     interrupts.set_kept(lambda: _kept(done[0], total))
-                    report = prelabel_project(client, predictor, args.project, on_task_done=task_done)
+                    report = prelabel_project(
+                        client, predictor, args.project, on_task_done=task_done, frames=_frames_bar
+                    )
             finally:
                 predictor.fetcher.close()
     print(

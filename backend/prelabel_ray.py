@@ -40,7 +40,7 @@ class PrelabelActor:
 
     def __init__(self, job: PrelabelJob) -> None:
         import torch
-        from groundlabel.backend.label_config import parse_box_targets
+        from groundlabel.backend.label_config import parse_targets
         from groundlabel.backend.server import build_predictor
 
         from groundlabel.cli import _quiet_libraries
@@ -48,7 +48,7 @@ class PrelabelActor:
         _quiet_libraries()
         torch.set_num_threads(job.threads)
         self.predictor = build_predictor(job.options, job.settings)
-        self.targets = parse_box_targets(job.label_config)
+        self.targets = parse_targets(job.label_config)
         self.client = LabelStudioClient(job.settings.label_studio_url or "", job.settings.api_key)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -40,13 +40,13 @@ def prelabel_with_ray(
     total: int | None,
 ) -> tuple[PrelabelReport, str]:
     """The report and the model version, the same one ``serve`` and the plain path would use."""
-    from groundlabel.backend.label_config import parse_box_targets
+    from groundlabel.backend.label_config import parse_targets
 
     from groundlabel.cli.detect_bulk import check_model
 
     check_model(options.model)  # one line before Ray starts, not an actor's traceback
     project = client.get_project(args.project)
-    parse_box_targets(project.get("label_config", ""))  # a config without boxes fails here, once
+    parse_targets(project.get("label_config", ""))  # a config without boxes fails here, once
     version = actors_model_version(options)
     job = PrelabelJob(options, settings, project.get("label_config", ""), args.threads_per_worker)
     with progress_bar(total, f"project {args.project} on ray", unit="task") as bar:

@@ -41,6 +41,9 @@ class BackendSettings:
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_image_bytes: int = 50 * 1024 * 1024
     download_timeout_s: float = 30.0
+    # A video task's clip is downloaded to a temporary file under these bounds.
+    max_video_bytes: int = 2048 * 1024 * 1024
+    video_download_timeout_s: float = 600.0
     # Seconds /predict may spend before answering with what is done; Label Studio stores
     # nothing past its ML_TIMEOUT_PREDICT (100 s by default).
     predict_budget_s: float = 80.0
@@ -83,6 +86,8 @@ class BackendSettings:
             allowed_hosts=hosts,
             max_image_bytes=int(_float_env("GROUNDLABEL_MAX_IMAGE_MB", 50) * 1024 * 1024),
             download_timeout_s=_float_env("GROUNDLABEL_DOWNLOAD_TIMEOUT", 30.0),
+            max_video_bytes=int(_float_env("GROUNDLABEL_MAX_VIDEO_MB", 2048) * 1024 * 1024),
+            video_download_timeout_s=_float_env("GROUNDLABEL_VIDEO_DOWNLOAD_TIMEOUT", 600.0),
             predict_budget_s=_float_env("GROUNDLABEL_PREDICT_BUDGET", 80.0),
             state_dir=Path(os.environ.get("GROUNDLABEL_STATE_DIR") or default_state_dir()).expanduser(),
             queue_max=int(_float_env("GROUNDLABEL_QUEUE_MAX", 1_000_000)),

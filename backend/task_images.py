@@ -15,6 +15,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import httpx
@@ -115,9 +116,24 @@ class TaskImageFetcher:
 
     # -- downloading -----------------------------------------------------------------------
 
-    def _download(self, reference: str, url: str, presigned: bool) -> bytes:
-        """Follow redirects by hand so every hop is checked; a presign redirect is trusted."""
-        deadline = time.monotonic() + self.settings.download_timeout_s
+    def _limits(self, sink: BinaryIO | None) -> tuple[int, str, float, str]:
+        """(bytes, its setting, seconds, its setting): an image's limits, or a video's with a sink."""
+        if sink is None:
+            return (
+                self.settings.max_image_bytes, "GROUNDLABEL_MAX_IMAGE_MB",
+                self.settings.download_timeout_s, "GROUNDLABEL_DOWNLOAD_TIMEOUT",
+            )  # fmt: skip
+        return (
+            self.settings.max_video_bytes, "GROUNDLABEL_MAX_VIDEO_MB",
+            self.settings.video_download_timeout_s, "GROUNDLABEL_VIDEO_DOWNLOAD_TIMEOUT",
+        )  # fmt: skip
+
+    def _download(self, reference: str, url: str, presigned: bool, sink: BinaryIO | None = None) -> bytes:
+        """Follow redirects by hand so every hop is checked; a presign redirect is trusted.
+
+        With ``sink`` (a video) the body is written there under the video limits and ``b""`` returned.
+        """
+        deadline = time.monotonic() + self._limits(sink)[2]
         trusted_hop = False
         for _ in range(MAX_REDIRECTS + 1):
             if urlsplit(url).scheme.lower() not in ("http", "https"):
@@ -128,14 +144,14 @@ class TaskImageFetcher:
                     f"host {urlsplit(url).hostname!r} is neither Label Studio's (LABEL_STUDIO_URL) nor in "
                     "GROUNDLABEL_ALLOWED_HOSTS; refused",
                 )
-            response_or_next = self._get(reference, url, deadline)
+            response_or_next = self._get(reference, url, deadline, sink)
             if isinstance(response_or_next, bytes):
                 return response_or_next
             trusted_hop = presigned and self._is_label_studio(url)
             url = urljoin(url, response_or_next)
         raise ImageLoadError(reference, f"more than {MAX_REDIRECTS} redirects")
 
-    def _get(self, reference: str, url: str, deadline: float) -> bytes | str:
+    def _get(self, reference: str, url: str, deadline: float, sink: BinaryIO | None = None) -> bytes | str:
         """The body, or the next URL when the answer is a redirect."""
         on_label_studio = self._is_label_studio(url)
         for attempt in range(2):
@@ -155,10 +171,10 @@ class TaskImageFetcher:
                         and self.auth.is_pat
                     ):
                         continue
-                    return self._read(reference, response, deadline)
+                    return self._read(reference, response, deadline, sink)
             except httpx.TimeoutException:
                 raise ImageLoadError(
-                    reference, f"download timed out (limit {self.settings.download_timeout_s:g} s)"
+                    reference, f"download timed out (limit {self._limits(sink)[2]:g} s)"
                 ) from None
             except httpx.HTTPError as exc:
                 raise ImageLoadError(
@@ -166,7 +182,9 @@ class TaskImageFetcher:
                 ) from None
         raise AssertionError("unreachable")
 
-    def _read(self, reference: str, response: httpx.Response, deadline: float) -> bytes | str:
+    def _read(
+        self, reference: str, response: httpx.Response, deadline: float, sink: BinaryIO | None = None
+    ) -> bytes | str:
         if response.is_redirect:
             location = response.headers.get("location")
             if not location:
@@ -182,24 +200,25 @@ class TaskImageFetcher:
             raise ImageLoadError(
                 reference, f"HTTP {response.status_code} from {urlsplit(str(response.url)).hostname}"
             )
-        limit = self.settings.max_image_bytes
+        limit, limit_name, seconds, seconds_name = self._limits(sink)
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise ImageLoadError(
-                reference, f"{int(declared)} bytes, over the {limit} byte limit (GROUNDLABEL_MAX_IMAGE_MB)"
+                reference, f"{int(declared)} bytes, over the {limit} byte limit ({limit_name})"
             )
         buffer = bytearray()
+        size = 0
         for chunk in response.iter_bytes():
-            buffer.extend(chunk)
-            if len(buffer) > limit:
-                raise ImageLoadError(
-                    reference, f"more than {limit} bytes, over the limit (GROUNDLABEL_MAX_IMAGE_MB)"
-                )
+            size += len(chunk)
+            if sink is None:
+                buffer.extend(chunk)
+            else:
+                sink.write(chunk)
+            if size > limit:
+                raise ImageLoadError(reference, f"more than {limit} bytes, over the limit ({limit_name})")
             if time.monotonic() > deadline:
                 raise ImageLoadError(
-                    reference,
-                    f"download took over {self.settings.download_timeout_s:g} s "
-                    "(the limit is GROUNDLABEL_DOWNLOAD_TIMEOUT)",
+                    reference, f"download took over {seconds:g} s (the limit is {seconds_name})"
                 )
         return bytes(buffer)
 

@@ -21,6 +21,7 @@ from groundlabel.backend.ls_client import LabelStudioClient
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.prelabel import prelabel_project
 from groundlabel.backend.task_queue import HEARTBEAT_S, TaskQueue
+from groundlabel.backend.video_predictions import logged_progress
 
 from groundlabel.errors import GroundlabelError
 
@@ -128,7 +129,13 @@ class PrelabelWorker:
         try:
             with self._client_factory() as client:
                 report = prelabel_project(
-                    client, self._predictor, project_id, task_ids, on_task_done=task_done, stop=self._stop
+                    client,
+                    self._predictor,
+                    project_id,
+                    task_ids,
+                    on_task_done=task_done,
+                    stop=self._stop,
+                    frames=logged_progress,
                 )
         except GroundlabelError as exc:
             log.warning("project %d: background pre-labelling paused, retried later: %s", project_id, exc)

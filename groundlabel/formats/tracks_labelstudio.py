@@ -57,19 +57,17 @@ def sequence(boxes: list[TrackedBox], video: VideoTracks) -> list[dict[str, Any]
     return [_keyframe(box, video, following.get(box.frame_index) in seen) for box in boxes]
 
 
-def video_task(
-    tracks: TrackSet, video: VideoTracks, url: str, *, model_version: str,
-    from_name: str = "box", to_name: str = "video", data_key: str = "video",
-) -> dict[str, Any]:  # fmt: skip
-    """One video's task: its URL under ``data_key`` and its tracks as one prediction."""
+def track_regions(
+    video: VideoTracks, *, from_name: str = "box", to_name: str = "video", id_prefix: str = "track-"
+) -> list[dict[str, Any]]:
+    """One ``videorectangle`` region per track of ``video`` (the ML backend's predictions are these too)."""
     frames = video.frame_count or (max(i for i, _ in video.frames) + 1 if video.frames else 0)
     duration = round(frames / video.fps, 6) if video.fps else 0.0
-    results, scores = [], []
+    results = []
     for track_id, boxes in video.tracks().items():
-        tracks.category_id(boxes[0].label)
         results.append(
             {
-                "id": f"track-{track_id}",
+                "id": f"{id_prefix}{track_id}",
                 "from_name": from_name,
                 "to_name": to_name,
                 "type": "videorectangle",
@@ -83,7 +81,18 @@ def video_task(
                 "score": round(sum(b.score for b in boxes) / len(boxes), 5),
             }
         )
-        scores.append(results[-1]["score"])
+    return results
+
+
+def video_task(
+    tracks: TrackSet, video: VideoTracks, url: str, *, model_version: str,
+    from_name: str = "box", to_name: str = "video", data_key: str = "video",
+) -> dict[str, Any]:  # fmt: skip
+    """One video's task: its URL under ``data_key`` and its tracks as one prediction."""
+    for boxes in video.tracks().values():
+        tracks.category_id(boxes[0].label)
+    results = track_regions(video, from_name=from_name, to_name=to_name)
+    scores = [r["score"] for r in results]
     prediction = {
         "model_version": model_version,
         "score": round(sum(scores) / len(scores), 5) if scores else 0.0,
