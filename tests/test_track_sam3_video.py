@@ -74,13 +74,19 @@ def scene(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ours(scene):
     _, _, factories, frames = scene
-    runs, held_by = {}, {}
+    runs, held_by, raw = {}, {}, {}
     for name, factory in factories.items():
         tracker = factory()
-        held_by[name] = []
+        held_by[name], raw[name] = [], []
+
+        # the model's own output of each frame, as it leaves the model
+        hook = factory.network.register_forward_hook(lambda _m, _i, out, n=name: raw[n].append(out))
         clip = frames if name == "follow" else frames[:CHURN_FRAMES]
-        runs[name] = (tracker, _run(tracker, clip, lambda t, n=name: held_by[n].append(held(t.session))))
-    return runs, held_by
+        try:
+            runs[name] = (tracker, _run(tracker, clip, lambda t, n=name: held_by[n].append(held(t.session))))
+        finally:
+            hook.remove()
+    return runs, held_by, raw
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +118,7 @@ def reference(scene, readers_venv):
 @pytest.mark.slow  # the reference runs in the readers venv
 def test_masks_boxes_scores_equal_transformers_offline_reference(scene, ours, reference):
     _, _, factories, frames = scene
-    runs, _ = ours
+    runs, _, _ = ours
     pixels = factories["follow"].inputs.preprocessing(frames[4])[0].numpy()
     assert np.array_equal(pixels, reference["follow"]["pixels_4"])
     compared = {}
@@ -132,6 +138,21 @@ def test_masks_boxes_scores_equal_transformers_offline_reference(scene, ours, re
                 assert abs(box.score - ref[f"scores_{position}"][j]) <= 1e-4
                 assert box.label == ref[f"phrases_{position}"][j]
                 compared[name] += 1
+    # The model's raw outputs too (mask logits before the threshold, tracker scores), which a
+    # pruned memory would change even where the thresholded masks do not.
+    for name, outputs in ours[2].items():
+        ref = reference[name]
+        for position, output in enumerate(outputs):
+            raw = sorted(output.obj_id_to_mask)
+            assert raw == ref[f"raw_ids_{position}"].tolist(), (name, position)
+            if raw:
+                logits = np.concatenate([output.obj_id_to_mask[i].float().numpy() for i in raw])
+                assert np.allclose(logits, ref[f"logits_{position}"], atol=1e-4, rtol=0), (name, position)
+            tracker_scores = [output.obj_id_to_tracker_score.get(i, 0.0) for i in raw]
+            assert np.allclose(tracker_scores, ref[f"tracker_{position}"], atol=1e-4, rtol=0), (
+                name,
+                position,
+            )
     # follow: two objects (one per phrase) on every frame; churn: new objects on every frame
     assert compared["follow"] == 2 * FRAMES
     assert compared["churn"] > 10 * CHURN_FRAMES
@@ -142,7 +163,7 @@ def test_masks_boxes_scores_equal_transformers_offline_reference(scene, ours, re
 
 
 def test_the_session_holds_a_bounded_history(ours):
-    runs, held_by = ours
+    runs, held_by, _ = ours
     tracker, _ = runs["follow"]
     config = tracker.model.config
     window = memory_window(config)
@@ -182,7 +203,7 @@ def test_one_vision_encoding_per_frame_for_all_phrases(scene):
 
 def test_objects_the_model_has_lost_are_dropped(scene, ours):
     _, _, factories, frames = scene
-    runs, _ = ours
+    runs, _, _ = ours
     kept, _ = runs["churn"]
     counts = []
     tracker = factories["churn"](max_lost=2)
@@ -197,7 +218,7 @@ def test_track_cli_runs_sam3_video_as_detector_and_tracker(tmp_path, scene, ours
     from pycocotools import mask as coco_mask
 
     root, checkpoints, _, _ = scene
-    runs, _ = ours
+    runs, _, _ = ours
     _, library = runs["follow"]
     common = ["groundlabel", "track", str(root / "frames"), "--model", str(checkpoints["follow"])]
     common += ["-l", "square, disc", "--box-threshold", "0.5", "--low-threshold", "0.4", "--device", "cpu"]

@@ -47,6 +47,11 @@ def run(checkpoint: str, frames_dir: str, phrases: list[str], out_path: str) -> 
         arrays[f"scores_{position}"] = found["scores"].numpy()
         arrays[f"boxes_{position}"] = found["boxes"].numpy()
         arrays[f"masks_{position}"] = found["masks"].numpy()
+        raw = sorted(output.obj_id_to_mask)  # the model's own low-res logits and tracker scores
+        arrays[f"raw_ids_{position}"] = np.array(raw, dtype=np.int64)
+        if raw:
+            arrays[f"logits_{position}"] = torch.cat([output.obj_id_to_mask[i] for i in raw]).float().numpy()
+        arrays[f"tracker_{position}"] = np.array([output.obj_id_to_tracker_score.get(i, 0.0) for i in raw])
         arrays[f"phrases_{position}"] = np.array([phrase_of[i] for i in found["object_ids"].tolist()])
         count += 1
     np.savez(out_path, **arrays)
