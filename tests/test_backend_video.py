@@ -188,3 +188,126 @@ def test_a_downloaded_video_is_bounded_and_removed_after_use(clip_root, tiny_det
         assert garbage.predict_tasks([task(url)], CONFIG).results == [[]]
     finally:
         server.close()
+
+
+def ls_export(label_studio, project_id: int) -> dict[int, dict]:
+    """Label Studio's own JSON export (a snapshot with predictions in full), by task id."""
+    snapshot = label_studio.api(
+        "POST",
+        f"/api/projects/{project_id}/exports/",
+        json={"title": "video", "serialization_options": {"predictions": {"only_id": False}}},
+    )
+    path = f"/api/projects/{project_id}/exports/{snapshot['id']}"
+    deadline = time.monotonic() + 60
+    while label_studio.api("GET", path)["status"] != "completed":
+        assert time.monotonic() < deadline, label_studio.api("GET", path)
+        time.sleep(0.5)
+    return {t["id"]: t for t in label_studio.api("GET", f"{path}/download", params={"exportType": "JSON"})}
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.mark.labelstudio
+def test_label_studio_stores_and_exports_the_backends_video_tracks(
+    label_studio, tiny_model_dir, clip_root, tmp_path
+):
+    """Through a real Label Studio 1.23.2: /predict (retrieve predictions), the TASKS_CREATED
+    queue and ``ls-prelabel`` each give a video task groundlabel's tracks; Label Studio stores
+    them and its own export holds the same sequences as ``groundlabel track`` writes."""
+    import os
+    import subprocess
+    import sys
+
+    from labelstudio_server import dump, start_backend
+
+    label_studio.set_legacy_tokens(False)
+    folder = label_studio.files_root / "videos-backend"
+    folder.mkdir()
+    clip = folder / "clip5.mp4"
+    clip.write_bytes((clip_root / "clips" / "clip5.mp4").read_bytes())
+    project_id = label_studio.create_project("video backend", CONFIG)
+    storage = {"project": project_id, "path": str(folder), "regex_filter": "^$", "use_blob_urls": True}
+    label_studio.api("POST", "/api/storages/localfiles/", json=storage)
+    reference = "/data/local-files/?d=videos-backend/clip5.mp4"
+    label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+
+    expected_file = tmp_path / "expected.json"
+    command = ["track", str(clip), "--model", str(tiny_model_dir), "-l", "square, disc", "--device", "cpu"]
+    command += [
+        "--box-threshold",
+        "0",
+        "--text-threshold",
+        "0",
+        "-o",
+        str(expected_file),
+        "--format",
+        "label-studio",
+    ]
+    assert main(command) == 0
+    (expected_task,) = json.loads(expected_file.read_text())
+    expected = [r["value"] for r in expected_task["predictions"][0]["result"]]
+    assert expected
+
+    # No LOCAL_FILES_DOCUMENT_ROOT: the backend downloads the clip from Label Studio with the PAT.
+    env = {"LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.pat}
+    backend = start_backend(
+        tiny_model_dir, tmp_path / "backend.log", env, "--box-threshold", "0", "--text-threshold", "0"
+    )
+    try:
+        version = backend.version()
+        connection = label_studio.connect_backend(project_id, backend.url)
+        assert connection["readable_state"] == "Connected", dump(connection)
+        label_studio.retrieve_predictions(project_id)
+        (first,) = label_studio.tasks(project_id)
+        (stored,) = label_studio.predictions(first["id"])
+        assert stored["model_version"] == version
+        assert [r["value"] for r in stored["result"]] == expected
+
+        # An import is only a TASKS_CREATED webhook: the queue tracks the new video in the background.
+        label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+        second = max(t["id"] for t in label_studio.tasks(project_id))
+        wait_for(lambda: label_studio.predictions(second), 120, "the background track prediction")
+    finally:
+        backend.close()
+    log_text = backend.log.read_text()
+    assert "Traceback" not in log_text, log_text[-3000:]
+
+    exported = ls_export(label_studio, project_id)
+    assert set(exported) == {first["id"], second}
+    for task_id, exported_task in exported.items():
+        assert exported_task["data"]["video"] == reference
+        (prediction,) = exported_task["predictions"]
+        regions = prediction["result"]
+        assert prediction["model_version"] == version
+        assert {(r["type"], r["from_name"], r["to_name"]) for r in regions} == {
+            ("videorectangle", "box", "video")
+        }
+        assert [r["value"] for r in regions] == expected, f"task {task_id}: {dump(regions)}"
+
+    # ls-prelabel with another threshold (another model version) takes video tasks, then resumes.
+    run_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    prelabel = [sys.executable, "-m", "groundlabel", "ls-prelabel", "--project", str(project_id)]
+    prelabel += [
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--box-threshold",
+        "0.01",
+        "--text-threshold",
+        "0",
+    ]
+    done = subprocess.run(prelabel, env=run_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "2 task(s) pre-labelled, 0 already had" in done.stderr
+    again = subprocess.run(prelabel, env=run_env, capture_output=True, text=True, timeout=300)
+    assert "0 task(s) pre-labelled, 2 already had" in again.stderr, again.stderr
+    for task_id in exported:
+        bulk = [p for p in label_studio.predictions(task_id) if p["model_version"] != version]
+        assert len(bulk) == 1 and bulk[0]["result"], dump(label_studio.predictions(task_id))
+        assert all(r["type"] == "videorectangle" for r in bulk[0]["result"])
