@@ -10,7 +10,9 @@ Studio output. The tiny random model runs with thresholds at 0 so its boxes come
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -134,9 +136,50 @@ def test_a_video_past_the_budget_or_at_shutdown_is_left_for_the_queue(predictor)
     assert predictor.claims.claim([7], "background")  # nothing kept the task claimed
 
 
-def _count(seen: list):
-    from contextlib import contextmanager
+class FakeClient:
+    """The three API calls ``prelabel_project`` makes, over two video tasks."""
 
+    def __init__(self) -> None:
+        self.posted: list[int] = []
+
+    def get_project(self, project_id: int) -> dict:
+        return {"label_config": CONFIG}
+
+    def iter_tasks(self, project_id: int, task_ids=None):
+        yield from ({**task(task_id=i), "predictions": []} for i in (1, 2))
+
+    def create_prediction(self, task_id: int, result: dict) -> None:
+        self.posted.append(task_id)
+
+
+def test_ls_prelabel_posts_each_video_and_a_stop_mid_video_posts_nothing(predictor):
+    from groundlabel.backend.prelabel import prelabel_project
+
+    client, stop, seen = FakeClient(), threading.Event(), []
+    bars = []
+
+    @contextmanager
+    def frames(name, total):
+        bars.append((name, total))
+
+        def update(n: int) -> None:
+            seen.append(n)
+            if len(bars) == 2 and len(seen) == LENGTH + 4:  # four frames into the second video
+                stop.set()
+
+        yield update
+
+    done = []
+    report = prelabel_project(
+        client, predictor, 1, on_task_done=lambda i, o: done.append((i, o)), stop=stop, frames=frames
+    )
+    assert client.posted == [1] and done == [(1, "predicted")]
+    assert (report.predicted, report.skipped, report.failed) == (1, 0, [])
+    assert bars == [("clip5.mp4", LENGTH)] * 2 and len(seen) == LENGTH + 4
+    assert predictor.claims.claim([2], "background")  # the stopped task is free for the next run
+
+
+def _count(seen: list):
     @contextmanager
     def frames(name, total):
         assert (name, total) == ("clip5.mp4", LENGTH)
