@@ -53,8 +53,8 @@ class FunctionParameters:
     dtype: str = "auto"
 
 
-def _example(name: str) -> str:
-    kind = PARAMETERS[name][0]
+def _example(name: str, table: Mapping[str, tuple[type, str]] = PARAMETERS) -> str:
+    kind = table[name][0]
     return f"-p {name}={TYPE_NAMES[kind]}:..."
 
 
@@ -62,6 +62,33 @@ def _threshold(name: str, value: float) -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise CvatParameterError(f"parameter {name} is {value}: give a number from 0 to 1 ({_example(name)})")
     return float(value)
+
+
+def check_names_and_types(
+    params: Mapping[str, Any], table: Mapping[str, tuple[type, str]], module: str
+) -> dict[str, Any]:
+    """The parameters with the types ``table`` gives them (strings stripped); one line for a
+    name ``module`` does not take, a wrong type or an empty string. Shared by the detection and
+    the tracking function."""
+    unknown = sorted(set(params) - set(table))
+    if unknown:
+        raise CvatParameterError(f"unknown parameter {unknown[0]!r}; {module} takes: " + ", ".join(table))
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        kind = table[name][0]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+            given = TYPE_NAMES.get(type(value), type(value).__name__)
+            raise CvatParameterError(
+                f"parameter {name} must be a {TYPE_NAMES[kind]}, not a {given}: {_example(name, table)}"
+            )
+        if kind is str:
+            value = value.strip()
+            if not value:
+                raise CvatParameterError(f"parameter {name} is empty: {_example(name, table)}")
+        values[name] = value
+    return values
 
 
 def parse_parameters(params: Mapping[str, Any]) -> FunctionParameters:
@@ -73,21 +100,7 @@ def parse_parameters(params: Mapping[str, Any]) -> FunctionParameters:
         )
     if "labels" not in params:
         raise CvatParameterError('the class list is missing: add -p labels=str:"cat, dog=puppy"')
-    values: dict[str, Any] = {}
-    for name, value in params.items():
-        kind = PARAMETERS[name][0]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-            given = TYPE_NAMES.get(type(value), type(value).__name__)
-            raise CvatParameterError(
-                f"parameter {name} must be a {TYPE_NAMES[kind]}, not a {given}: {_example(name)}"
-            )
-        if kind is str:
-            value = value.strip()
-            if not value:
-                raise CvatParameterError(f"parameter {name} is empty: {_example(name)}")
-        values[name] = value
+    values = check_names_and_types(params, PARAMETERS, "groundlabel.cvat")
     for name in ("box_threshold", "text_threshold"):
         if name in values:
             values[name] = _threshold(name, values[name])
