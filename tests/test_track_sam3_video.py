@@ -214,18 +214,17 @@ def test_objects_the_model_has_lost_are_dropped(scene, ours):
     assert counts[-1] < len(kept.session.obj_ids)
 
 
-def test_track_cli_runs_sam3_video_as_detector_and_tracker(tmp_path, scene, ours):
+def test_track_cli_runs_sam3_video_as_detector_and_tracker(tmp_path, scene, ours, capsys):
     from pycocotools import mask as coco_mask
+
+    from groundlabel.cli import main
 
     root, checkpoints, _, _ = scene
     runs, _, _ = ours
     _, library = runs["follow"]
-    common = ["groundlabel", "track", str(root / "frames"), "--model", str(checkpoints["follow"])]
+    common = ["track", str(root / "frames"), "--model", str(checkpoints["follow"])]
     common += ["-l", "square, disc", "--box-threshold", "0.5", "--low-threshold", "0.4", "--device", "cpu"]
-    run = subprocess.run(
-        [*common, "-o", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 0, run.stderr
+    assert main([*common, "-o", str(tmp_path / "x.json")]) == 0
     document = json.loads((tmp_path / "x.json").read_text())
     assert len(document["images"]) == FRAMES
     annotations = document["annotations"]
@@ -236,9 +235,7 @@ def test_track_cli_runs_sam3_video_as_detector_and_tracker(tmp_path, scene, ours
         assert decoded.shape == (HEIGHT, WIDTH) and decoded.any()
         box = library[(ann["image_id"] - 1, ann["track_id"])]
         assert ann["segmentation"] == box.mask and ann["category_id"] == 1 + PHRASES.index(box.label)
-    refused = subprocess.run(
-        [*common, "--tracker", str(checkpoints["churn"]), "-o", str(tmp_path / "y.json")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert refused.stderr.strip().count("\n") == 0 and "detects and tracks by itself" in refused.stderr
+    capsys.readouterr()
+    assert main([*common, "--tracker", str(checkpoints["churn"]), "-o", str(tmp_path / "y.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().count("\n") == 0 and "detects and tracks by itself" in err
