@@ -187,3 +187,55 @@ def trackeval_hota(truth: Sequence[Box], predicted: Sequence[Box]) -> Hota | Non
         float(np.mean(result["LocA"])),
         tuple(float(v) for v in result["HOTA"]),
     )
+
+
+def _track(track_id: int, label: str, boxes: dict[int, tuple[float, float, float, float]]) -> list[Box]:
+    return [Box(frame, track_id, label, xyxy) for frame, xyxy in boxes.items()]
+
+
+def check_by_hand() -> None:
+    """Small cases worked out by hand from the definition; ``python -m benchmarks.hota`` runs them."""
+    square = (0.0, 0.0, 10.0, 10.0)
+    half = (0.0, 0.0, 10.0, 5.0)  # IoU 0.5 with ``square``
+    far = (50.0, 50.0, 60.0, 60.0)
+    one = _track(1, "a", {0: square, 1: square})
+    four = _track(1, "a", dict.fromkeys(range(4), square))
+    cases = [
+        ("perfect", one, _track(7, "a", {0: square, 1: square}), 1.0, 1.0, 1.0),
+        # An id switch on frame 1: every box a TP (DetA 1); each pair's Ass-IoU is 1 / (2 + 1 - 1).
+        ("id switch", one, _track(7, "a", {0: square}) + _track(8, "a", {1: square}), 0.5**0.5, 1.0, 0.5),
+        # IoU exactly 0.5: a perfect match for alpha 0.05..0.50 (10 of 19 thresholds), none above.
+        ("IoU 0.5", one, _track(7, "a", {0: half, 1: half}), 10 / 19, 10 / 19, 10 / 19),
+        # One false positive: TP 2, FP 1 -> DetA 2/3, AssA 1.
+        (
+            "false positive",
+            one,
+            _track(7, "a", {0: square, 1: square}) + _track(9, "a", {0: far}),
+            (2 / 3) ** 0.5,
+            2 / 3,
+            1.0,
+        ),
+        # A fragment: X on frames 0-2, Y on 3. Ass-IoU 3/(4+3-3) and 1/(4+1-1); AssA (3*0.75 + 1*0.25)/4.
+        (
+            "fragment",
+            four,
+            _track(7, "a", {0: square, 1: square, 2: square}) + _track(8, "a", {3: square}),
+            0.625**0.5,
+            1.0,
+            0.625,
+        ),
+        ("wrong class", one, _track(7, "b", {0: square, 1: square}), 0.0, 0.0, 0.0),
+    ]
+    for name, truth, predicted, want_hota, want_deta, want_assa in cases:
+        got = hota(truth, predicted)
+        assert abs(got.hota - want_hota) < 1e-12, (name, got.hota, want_hota)
+        assert abs(got.deta - want_deta) < 1e-12, (name, got.deta, want_deta)
+        assert abs(got.assa - want_assa) < 1e-12, (name, got.assa, want_assa)
+        reference = trackeval_hota(truth, predicted)
+        if reference is not None:
+            assert abs(reference.hota - got.hota) < 1e-12, (name, "trackeval", reference.hota)
+    print(f"{len(cases)} hand-worked cases agree" + ("" if reference is None else ", and with TrackEval"))
+
+
+if __name__ == "__main__":
+    check_by_hand()

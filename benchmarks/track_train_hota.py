@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from benchmarks.hota import Box, hota, iou_matrix, trackeval_hota
+from benchmarks.hota import Box, check_by_hand, hota, iou_matrix, trackeval_hota
 from groundlabel.cli import main as cli
 from groundlabel.devtools.synthetic_video import (
     MIN_VISIBILITY,
@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check-trackeval", action="store_true", help="assert TrackEval's HOTA agrees")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    check_by_hand()  # the HOTA code on cases worked out by hand, before it scores anything
     print(f"{args.runs} run(s): {args.train_clips} train clip(s) of {args.length} frames, review {args.review}, "
           f"RT-DETRv2 tiny from scratch, {args.epochs} epochs at {args.image_size} px, "
           f"{args.threads} torch thread(s)", flush=True)  # fmt: skip
