@@ -235,8 +235,11 @@ def test_a_mask_prompt_is_what_transformers_processor_writes_into_the_session(ch
     from transformers.models.sam2_video.processing_sam2_video import Sam2VideoProcessor
 
     loaded = trackers(checkpoints["sam2_video"])
-    mask = object_mask()
-    ours = SingleObjectTrack(loaded, frames[0], mask=mask).tracker.session.mask_inputs_per_obj[0][0]
+    # A frame larger than the model's side (so the mask is shrunk, antialiased) with a round edge.
+    frame = frames[0].resize((300, 200))
+    rows, cols = np.mgrid[:200, :300]
+    mask = (cols - 140) ** 2 / 90**2 + (rows - 95) ** 2 / 55**2 <= 1.0
+    ours = SingleObjectTrack(loaded, frame, mask=mask).tracker.session.mask_inputs_per_obj[0][0]
     session = loaded.family.session_class()(
         video=None, inference_device="cpu", inference_state_device="cpu", video_storage_device="cpu",
         dtype=torch.float32,
