@@ -7,6 +7,9 @@ cvat-cli calls ``create(**params)`` with the ``-p`` parameters (``groundlabel.cv
 lists them) and gets back an object with ``spec`` and ``detect``. A parameter or model that
 cannot be used ends the command with one line (``SystemExit``), before CVAT is touched;
 ``build`` raises the ``GroundlabelError`` itself, for Python callers.
+
+``groundlabel.cvat.tracking`` is the tracking function beside it (a shape followed by a video
+tracker checkpoint), loaded the same way with ``--function-module groundlabel.cvat.tracking``.
 """
 
 from __future__ import annotations
