@@ -52,7 +52,7 @@ from groundlabel.trackers.sam2_video import Sam2VideoTrackers  # noqa: E402
 from groundlabel.trackers.single_object import SingleObjectTrack  # noqa: E402
 
 MODULE = "groundlabel.cvat.tracking"
-FRAMES, WIDTH, HEIGHT = 6, 90, 60
+FRAMES, WIDTH, HEIGHT = 5, 90, 60
 TASK = 7
 BOX = [10.0, 10.0, 40.0, 35.0]
 NEVER = _sys.maxsize
@@ -171,6 +171,7 @@ def test_the_agent_worker_loads_the_module_and_the_sdk_takes_its_spec(checkpoint
     agent._worker_init(loader, agent._default_tracking_state_id_generator)
     function = worker_current_function()
     assert isinstance(function, GroundlabelTrackingFunction)
+    _LOADED.setdefault(str(checkpoints["sam2_video"]), function.trackers)  # the other tests reuse it
     assert isinstance(function.spec, cvataa.TrackingFunctionSpec)
     driver_class = agent.get_function_driver_class(function.spec)
     assert driver_class is AgentTrackingFunctionDriver and driver_class.FUNCTION_KIND == "tracker"
