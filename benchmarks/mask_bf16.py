@@ -29,7 +29,11 @@ import torch
 from benchmarks.speed_support import count_flops, print_precision_header
 
 PHOTOS = sorted((Path(__file__).resolve().parents[1] / "assets" / "reference" / "photos").glob("*.png"))
-FAMILIES = {"sam": "SAM ViT-B (sam-vit-base)", "sam2": "SAM 2.1 Hiera-T (sam2.1-hiera-tiny)"}
+FAMILIES = {
+    "sam": "SAM ViT-B (sam-vit-base)",
+    "sam_hq": "SAM-HQ ViT-B (sam-hq-vit-base)",
+    "sam2": "SAM 2.1 Hiera-T (sam2.1-hiera-tiny)",
+}
 BOXES = ((120.0, 60.0, 400.0, 480.0), (40.0, 40.0, 220.0, 260.0), (250.0, 200.0, 500.0, 500.0))
 
 
