@@ -311,3 +311,16 @@ def test_accepting_a_track_marks_its_boxes_only(tracked_project):
         first, second = project.tracks("clip.mp4")[:2]
         project.execute(AcceptTrack(project, first.track_id))
         assert {b.status for _, b in project.track_boxes(second.track_id)} == {BoxStatus.PENDING}
+
+
+def test_the_default_split_gives_a_short_clip_chunks_of_ten_frames(tracked_project):
+    folder, tracks_file = tracked_project
+    assert main(["import", str(folder), str(tracks_file), "-f", "coco-vid"]) == 0
+    _review_all_frames(folder)
+    from groundlabel.trainers.data import training_data
+
+    data = training_data(folder, "train=0.6,val=0.4")  # auto: one video, so chunks; 30 frames -> 10 a chunk
+    split_of = {int(s.path.stem): "train" for s in data.train} | {int(s.path.stem): "val" for s in data.val}
+    assert sorted(split_of) == list(range(30)) and set(split_of.values()) == {"train", "val"}
+    for chunk in range(3):
+        assert len({split_of[i] for i in range(chunk * 10, chunk * 10 + 10)}) == 1

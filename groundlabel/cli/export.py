@@ -228,7 +228,8 @@ def _export_tracks(args: argparse.Namespace) -> int:
     frames = sum(len(v.frames) for v in tracks.videos)
     count = sum(len(v.tracks()) for v in tracks.videos)
     print(
-        f"{len(tracks.videos)} video(s), {frames} {args.include} frame(s), {count} track(s) -> {args.output}",
+        f"{len(tracks.videos)} video(s), {frames} {'reviewed ' if args.include == 'reviewed' else ''}frame(s), "
+        f"{count} track(s) of accepted or hand-drawn boxes -> {args.output}",
         file=sys.stderr,
     )
     if not frames and args.include == "reviewed":

@@ -152,7 +152,7 @@ def detection_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_video_split_options(parser: argparse.ArgumentParser) -> None:
     """``--split-by`` and ``--chunk-frames``: how a video's frames are split (export and train)."""
-    from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, SPLIT_UNITS
+    from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, MIN_CHUNK_FRAMES, SPLIT_UNITS
 
     parser.add_argument(
         "--split-by",
@@ -165,7 +165,8 @@ def add_video_split_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk-frames",
         type=positive_int,
-        default=DEFAULT_CHUNK_FRAMES,
+        default=None,
         metavar="N",
-        help="frames per chunk for --split-by chunk (default: %(default)s)",
+        help=f"frames per chunk for --split-by chunk (default: about a tenth of each video, "
+        f"{MIN_CHUNK_FRAMES} to {DEFAULT_CHUNK_FRAMES} frames)",
     )

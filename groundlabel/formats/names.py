@@ -15,4 +15,5 @@ DEFAULT_IMAGE_MODE = "hardlink"
 TRACK_FORMATS = ("coco-vid", "youtube-vis", "mot", "cvat-video", "label-studio")
 #: what a video's frames are split by (``project.exchange.split_group``): never frame by frame
 SPLIT_UNITS = ("auto", "video", "chunk")
-DEFAULT_CHUNK_FRAMES = 150
+DEFAULT_CHUNK_FRAMES = 150  # the longest chunk "auto" picks; a short clip gets about ten chunks
+MIN_CHUNK_FRAMES = 10

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from groundlabel import masks
 from groundlabel.errors import ImageLoadError
 from groundlabel.formats.dataset import Dataset, DatasetBox, DatasetImage, FormatError, Progress, tick
-from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, SPLIT_UNITS
+from groundlabel.formats.names import DEFAULT_CHUNK_FRAMES, MIN_CHUNK_FRAMES, SPLIT_UNITS
 from groundlabel.formats.yolo import FLAT_SEPARATOR
 from groundlabel.project.models import BoxRecord, BoxSource, BoxStatus, ImageRecord, ImageState
 from groundlabel.project.store import ReviewProject
@@ -41,7 +41,7 @@ def project_dataset(
     images: str = "reviewed",
     progress: Progress | None = None,
     split_by: str = "auto",
-    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    chunk_frames: int | None = None,
 ) -> ExportReport:
     """The dataset an export writes; ``images`` is "reviewed" (default) or "all".
 
@@ -63,7 +63,8 @@ def project_dataset(
     if any(record.video for record in selected):
         dataset.files = _frame_files(project, selected, report)
         unit = _split_unit(project, split_by)
-        groups = {r.id: split_group(r, unit, chunk_frames) for r in selected if r.video}
+        sizes = _chunk_sizes(selected, chunk_frames)
+        groups = {r.id: split_group(r, unit, sizes[str(r.video)]) for r in selected if r.video}
     else:
         groups = {}
     # One transaction for the sizes read on the way (one commit each made 10,000 images take minutes).
@@ -80,6 +81,19 @@ def _split_unit(project: ReviewProject, split_by: str) -> str:
     from groundlabel.project.video_frames import videos
 
     return "video" if len(videos(project)) >= AUTO_VIDEO_SPLIT_MIN else "chunk"
+
+
+def _chunk_sizes(selected: list[ImageRecord], chunk_frames: int | None) -> dict[str, int]:
+    """Frames per chunk for each video: as given, or (None) about a tenth of the video's
+    selected frames, between ``MIN_CHUNK_FRAMES`` and ``DEFAULT_CHUNK_FRAMES``, so a short clip
+    still has enough chunks for an 80/20 split and a long one keeps chunks of seconds."""
+    counts: dict[str, int] = defaultdict(int)
+    for record in selected:
+        if record.video:
+            counts[record.video] += 1
+    if chunk_frames:
+        return {video: chunk_frames for video in counts}
+    return {v: max(MIN_CHUNK_FRAMES, min(DEFAULT_CHUNK_FRAMES, -(-n // 10))) for v, n in counts.items()}
 
 
 def split_group(record: ImageRecord, unit: str, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> str:

@@ -50,7 +50,7 @@ def training_data(
     from groundlabel.cli.export import project_database_must_exist
     from groundlabel.formats.export_job import assign
     from groundlabel.formats.splits import parse_splits
-    from groundlabel.project.exchange import DEFAULT_CHUNK_FRAMES, project_dataset
+    from groundlabel.project.exchange import project_dataset
     from groundlabel.project.store import ReviewProject
 
     folder = Path(folder)
@@ -61,7 +61,7 @@ def training_data(
             f"--split {split!r} has no 'train' split; write e.g. --split train=0.8,val=0.2"
         )
     with ReviewProject.open(folder) as project:
-        report = project_dataset(project, "reviewed", None, split_by, chunk_frames or DEFAULT_CHUNK_FRAMES)
+        report = project_dataset(project, "reviewed", None, split_by, chunk_frames)
     dataset = report.dataset
     assign(dataset, splits, seed)
     classes = list(dataset.class_names)
