@@ -85,7 +85,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=env_default("MODEL", DEFAULT_MODEL),
         help="hub id or local directory saved with save_pretrained; Grounding DINO, MM Grounding DINO "
-        "(LLMDet), OWLv2 or OWL-ViT (default: %(default)s)",
+        "(LLMDet), OWLv2, OWL-ViT, SAM 3, or a model `groundlabel train` made (RT-DETRv2, D-FINE) "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--device",
