@@ -31,6 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from groundlabel.trackers.bytetrack import (
+    iou_matrix,  # re-exported: the benchmark scores with the tracker's IoU
+)
+
 ALPHAS = np.arange(0.05, 0.951, 0.05)
 _EPS = np.finfo(float).eps
 
@@ -54,21 +58,6 @@ class Hota:
     assa: float
     loca: float
     per_alpha: tuple[float, ...]
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every xyxy box of ``a`` with every one of ``b``."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, _EPS), 0.0)
 
 
 @dataclass(frozen=True)
