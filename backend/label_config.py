@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from groundlabel.errors import GroundlabelError, LabelSetError
 from groundlabel.labels import LabelClass, LabelSet
@@ -104,6 +104,19 @@ def _score_threshold(control_name: str, attrs: dict) -> float | None:
     return value
 
 
+def parse_interface(label_config: str) -> Any:
+    """label-studio-sdk's ``LabelInterface`` of a config; ``LabelConfigError`` when it is empty or
+    does not parse (the image and the video targets are both read from it)."""
+    from label_studio_sdk.label_interface import LabelInterface
+
+    if not label_config or not label_config.strip():
+        raise LabelConfigError("the request carries no labeling config")
+    try:
+        return LabelInterface(label_config)
+    except Exception as exc:  # the SDK raises assorted XML and validation errors
+        raise LabelConfigError(f"the labeling config cannot be parsed: {exc}") from None
+
+
 def parse_targets(label_config: str) -> list[BoxTarget | VideoTarget]:
     """Every image target (``parse_box_targets``) then every video target, in config order.
 
@@ -129,14 +142,7 @@ def parse_box_targets(label_config: str) -> list[BoxTarget]:
     Raises ``LabelConfigError`` with the reason when the config is unreadable or has no
     usable control, so the caller can log it once and answer with empty results.
     """
-    from label_studio_sdk.label_interface import LabelInterface
-
-    if not label_config or not label_config.strip():
-        raise LabelConfigError("the request carries no labeling config")
-    try:
-        interface = LabelInterface(label_config)
-    except Exception as exc:  # the SDK raises assorted XML and validation errors
-        raise LabelConfigError(f"the labeling config cannot be parsed: {exc}") from None
+    interface = parse_interface(label_config)
 
     images = {obj.name: obj for obj in interface.objects if obj.tag == "Image"}
     text_areas: dict[str, list[str]] = {}

@@ -13,10 +13,10 @@ import logging
 from dataclasses import dataclass
 
 from groundlabel.backend.label_config import (
-    LabelConfigError,
     _label_class,
     _score_threshold,
     _truthy,
+    parse_interface,
 )
 
 from groundlabel.errors import LabelSetError
@@ -44,14 +44,7 @@ def parse_video_targets(label_config: str) -> list[VideoTarget]:
 
     Raises ``LabelConfigError`` only when the config cannot be parsed at all.
     """
-    from label_studio_sdk.label_interface import LabelInterface
-
-    if not label_config or not label_config.strip():
-        raise LabelConfigError("the request carries no labeling config")
-    try:
-        interface = LabelInterface(label_config)
-    except Exception as exc:  # the SDK raises assorted XML and validation errors
-        raise LabelConfigError(f"the labeling config cannot be parsed: {exc}") from None
+    interface = parse_interface(label_config)
     videos = {obj.name: obj for obj in interface.objects if obj.tag == "Video"}
     classes: dict[str, dict[str, LabelClass]] = {}
     thresholds: dict[str, float | None] = {}
