@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from video_projects import tracked_clip
 
 from groundlabel.cli import main
-from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
+from groundlabel.devtools.synthetic_video import standard_clip, write_clip
 from groundlabel.project import ReviewProject
 from groundlabel.project.database import ProjectError
 from groundlabel.project.models import BoxStatus, ImageState
@@ -86,27 +87,7 @@ def test_a_v3_project_from_the_image_only_code_opens_with_nothing_lost_and_takes
 @pytest.fixture
 def tracked_project(tmp_path: Path) -> tuple[Path, Path]:
     """A project folder holding a 30-frame synthetic clip and its ByteTrack tracks (from noisy truth)."""
-    folder = tmp_path / "project"
-    folder.mkdir()
-    clip = standard_clip(length=30, seed=1)
-    write_clip(clip, folder / "clip.mp4")
-    detections = tmp_path / "det.txt"
-    detections.write_text("\n".join(noisy_detections(clip, seed=2)) + "\n")
-    tracks = tmp_path / "tracks.json"
-    code = main(
-        [
-            "track",
-            str(folder / "clip.mp4"),
-            "--detections",
-            str(detections),
-            "-l",
-            "square, disc",
-            "-o",
-            str(tracks),
-        ]
-    )
-    assert code == 0
-    return folder, tracks
+    return tracked_clip(tmp_path, length=30, clip_seed=1, detection_seed=2)
 
 
 def test_tracks_import_as_frames_with_track_ids_and_a_second_import_adds_nothing(tracked_project, capsys):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from video_projects import tracked_clip
 
 from groundlabel.cli import main
 from groundlabel.devtools.random_trackers import save_random_video_tracker
-from groundlabel.devtools.synthetic_video import noisy_detections, standard_clip, write_clip
 from groundlabel.images import load_image
 from groundlabel.project import ReviewProject
 from groundlabel.project.database import ProjectError
@@ -25,28 +25,7 @@ OPTIONS = {"low_score": 0.1, "new_track_score": 0.5, "max_lost": 30}
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("propagation")
-    folder = root / "project"
-    folder.mkdir()
-    clip = standard_clip(length=16, seed=4)
-    write_clip(clip, folder / "clip.mp4")
-    detections = root / "det.txt"
-    detections.write_text("\n".join(noisy_detections(clip, seed=5, drop=0.0)) + "\n")
-    tracks = root / "tracks.json"
-    assert (
-        main(
-            [
-                "track",
-                str(folder / "clip.mp4"),
-                "--detections",
-                str(detections),
-                "-l",
-                "square, disc",
-                "-o",
-                str(tracks),
-            ]
-        )
-        == 0
-    )
+    folder, tracks = tracked_clip(root, length=16, clip_seed=4, detection_seed=5, drop=0.0)
     assert main(["import", str(folder), str(tracks), "-f", "coco-vid"]) == 0
     checkpoint = save_random_video_tracker(root / "sam2-video")
     return folder, tracker_factory(str(checkpoint), "cpu")
