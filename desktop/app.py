@@ -53,6 +53,20 @@ def check_display() -> None:
         )
 
 
+def review_target(path: str | os.PathLike[str]) -> tuple[Path, Path | None]:
+    """(project folder, clip to show) for ``review PATH``: a video file's folder is its project."""
+    from groundlabel.video import is_video_path
+
+    target = Path(path)
+    if target.is_file() and is_video_path(target):
+        return target.resolve().parent, target
+    if not target.is_dir():
+        raise GroundlabelError(
+            f"{path}: not a folder or a video file; give the folder of images or videos, or a clip, to review"
+        )
+    return target, None
+
+
 def run_app(
     folder: str | os.PathLike[str] | None = None,
     model: str | None = None,
@@ -60,9 +74,12 @@ def run_app(
     settings_path: str | None = None,
     mask_model: str | None = None,
 ) -> int:
-    """Open the main window (on ``folder`` if given) and run until it closes."""
-    if folder is not None and not Path(folder).is_dir():
-        raise GroundlabelError(f"{folder}: not a folder; give the folder of images to review")
+    """Open the main window (on ``folder`` if given) and run until it closes.
+
+    ``folder`` may be a video file: its folder is the project and the window shows the clip."""
+    video = None
+    if folder is not None:
+        folder, video = review_target(folder)
     check_display()
     from groundlabel.desktop.app_settings import AppSettings
     from groundlabel.desktop.focus import ReturnFocusAfterDialogs
@@ -81,7 +98,7 @@ def run_app(
     app.installEventFilter(ReturnFocusAfterDialogs(window))
     interrupted = _close_on_signal(window)
     if folder is not None:
-        window.open_folder(folder)
+        window.open_folder(folder, video)
     code = int(app.exec())
     if window.background_running:
         # A model load or the kernel build cannot be cut short and every edit is already committed:

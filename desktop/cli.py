@@ -16,7 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "The project is kept in FOLDER/.groundlabel; the model choice is remembered per project."
         ),
     )
-    parser.add_argument("folder", nargs="?", help="folder of images (optional: open one from the window)")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        help="folder of images and/or videos, or one video file (its folder becomes the project); "
+        "optional: open one from the window",
+    )
     parser.add_argument(
         "--model",
         default=None,

@@ -94,13 +94,23 @@ class ReviewController(QObject):
     def project(self) -> ReviewProject | None:
         return self.session.project if self.session is not None else None
 
-    def open_folder(self, folder: str | Path) -> bool:
-        """Open (or create) the folder's project; a bad folder is a message, not a crash."""
+    def open_folder(self, folder: str | Path, video: str | Path | None = None) -> bool:
+        """Open (or create) the folder's project; a bad folder is a message, not a crash.
+
+        The folder's video files become rows (``video_scan.add_videos``, once per clip); with
+        ``video`` (a clip in the folder) the window starts on its first frame."""
+        from groundlabel.project.video_scan import add_videos
+
         try:
             project = ReviewProject.open(folder)
         except ProjectError as exc:
             self.error.emit(str(exc))
             return False
+        try:
+            scan = add_videos(project)
+        except GroundlabelError as exc:  # the project is usable without its videos
+            scan = None
+            self.error.emit(str(exc))
         self.close_project()
         self.session = ProjectSession(project, self)
         self.session.changed.connect(self._on_change)
@@ -117,10 +127,31 @@ class ReviewController(QObject):
             self.canvas.set_image(None, f"No images found in {project.root}")
             self.message.emit(f"{project.root}: no images (jpg, png, bmp, gif, tif, webp) in this folder")
             return True
+        if scan is not None and scan.problems:
+            self.error.emit(scan.summary())
+        elif scan is not None and scan.added:
+            self.message.emit(scan.summary())
+        first_frame = self._first_frame_of(project, video) if video is not None else None
+        if first_frame is not None and self.files.select_id(first_frame):
+            return True
         last = project.get_setting("last_image")
         if not (isinstance(last, int) and self.files.select_id(last)):
             self.files.select_id(images[0].id)
         return True
+
+    @staticmethod
+    def _first_frame_of(project: ReviewProject, video: str | Path) -> int | None:
+        """The image id of the clip's first frame, None when the project does not list it."""
+        from groundlabel.project.video_frames import frame_key
+
+        try:
+            name = Path(video).resolve().relative_to(project.root).as_posix()
+        except ValueError:
+            return None
+        for record in project.images():
+            if record.path == frame_key(name, 0):
+                return record.id
+        return None
 
     def close_project(self) -> None:
         if self.session is None:

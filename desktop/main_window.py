@@ -305,10 +305,11 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(folder)
 
-    def open_folder(self, folder: str | Path) -> bool:
+    def open_folder(self, folder: str | Path, video: str | Path | None = None) -> bool:
+        """Open ``folder``'s project (its videos registered); with ``video``, show that clip."""
         if self.detection.busy:
             self.detection.cancel()
-        if not self.controller.open_folder(folder):
+        if not self.controller.open_folder(folder, video):
             return False
         self.app_settings.add_recent_folder(folder)
         self._fill_recent()

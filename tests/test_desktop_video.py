@@ -202,3 +202,25 @@ def test_a_moved_box_is_a_keyframe_and_propagating_from_it_runs_in_the_backgroun
     window.tracks.cancel()
     qtbot.waitUntil(lambda: not window.tracks.busy, timeout=WAIT_MS)
     assert project.dump_state()["boxes"] == before and window.shown_errors == []
+
+
+def test_review_of_a_clip_adds_its_frames_once_and_shows_that_clip(qtbot, tmp_path, monkeypatch):
+    """``groundlabel review clip.mp4``: the clip's folder is the project, the window starts on the clip."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_clip(standard_clip(length=6, seed=3), folder / "a.mp4")
+    write_clip(standard_clip(length=4, seed=4), folder / "b.mp4")
+    win = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(tmp_path / "no-detector"))
+    assert win.open_folder(folder, folder / "b.mp4")
+    wait_image(qtbot, win)
+    project = win.controller.project
+    assert project.root == folder.resolve()
+    assert sorted((r.video, r.frame) for r in win.files.model.records()) == [
+        *(("a.mp4", i) for i in range(6)),
+        *(("b.mp4", i) for i in range(4)),
+    ]
+    assert project.image(win.controller.current_id).path == "b.mp4#000000"
+    assert win.canvas.has_image(), win.canvas.message()
+    assert win.open_folder(folder)  # re-opening adds nothing twice
+    wait_image(qtbot, win)
+    assert len(win.files.model.records()) == 10
