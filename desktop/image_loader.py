@@ -43,18 +43,32 @@ def decode(path: str | Path) -> tuple[QImage | None, str | None]:
         return None, f"cannot decode this image ({type(exc).__name__}: {exc})"
 
 
+STALE = "stale"  # the error of a task dropped before it decoded (nobody wants its image any more)
+
+
 class _Signals(QObject):
     done = Signal(object, object, object)  # key, QImage | None, error | None
 
 
 class _DecodeTask(QRunnable):
+    """One decode; ``stale()`` is asked when the pool thread picks it up, so a drag across the
+    timeline that queued 60 frames decodes only the ones still wanted, not a backlog."""
+
     def __init__(
-        self, key: object, path: str | Callable[[], str], signals: _Signals, before: Callable[[], None] | None
+        self,
+        key: object,
+        path: str | Callable[[], str],
+        signals: _Signals,
+        before: Callable[[], None] | None,
+        stale: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
-        self.key, self.path, self.signals, self.before = key, path, signals, before
+        self.key, self.path, self.signals, self.before, self.stale = key, path, signals, before, stale
 
     def run(self) -> None:
+        if self.stale():
+            self.signals.done.emit(self.key, None, STALE)
+            return
         if self.before is not None:
             self.before()
         try:  # a video's frame: its file is made here, off the GUI thread (desktop.frame_files)
@@ -67,11 +81,22 @@ class _DecodeTask(QRunnable):
 
 
 class ImageLoader(QObject):
-    """``request(key, path)`` → ``loaded(key, image, error)`` on the GUI thread."""
+    """``request(key, path)`` → ``loaded(key, image, error)`` on the GUI thread.
+
+    The cache is bounded by count and by megabytes: a 1080p frame is 8 MB as RGB32, so 256 MB
+    keeps the last ~30 frames of a scrub for instant steps back, while an 8000×8000 photo
+    (256 MB) keeps only itself. ``drop_stale`` skips queued decodes that the user has moved past.
+    """
 
     loaded = Signal(object, object, object)
 
-    def __init__(self, cache_size: int = 4, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        cache_size: int = 32,
+        parent: QObject | None = None,
+        cache_mb: float = 256.0,
+        drop_stale: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
@@ -79,7 +104,10 @@ class ImageLoader(QObject):
         self._signals.done.connect(self._on_done)
         self._cache: OrderedDict[object, tuple[QImage | None, str | None]] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = int(cache_mb * 1024 * 1024)
+        self.drop_stale = drop_stale
         self._in_flight: set[object] = set()
+        self._pending: dict[object, tuple[str | Callable[[], str], Callable[[], None] | None]] = {}
         self._wanted: object | None = None
 
     def request(
@@ -112,13 +140,27 @@ class ImageLoader(QObject):
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        self.pool.start(_DecodeTask(key, path, self._signals, before))
+        self._pending[key] = (path, before)
+        owner = self._wanted  # a request or its read-ahead: stale once the user wants another image
+        stale = (lambda: self._wanted != owner) if self.drop_stale else (lambda: False)
+        self.pool.start(_DecodeTask(key, path, self._signals, before, stale))
+
+    def cached_bytes(self) -> int:
+        """Pixels held by the cache (what ``cache_mb`` bounds)."""
+        return sum(image.sizeInBytes() for image, _ in self._cache.values() if image is not None)
 
     def _on_done(self, key: object, image: QImage | None, error: str | None) -> None:
         self._in_flight.discard(key)
+        path, before = self._pending.pop(key, ("", None))
+        if error == STALE:
+            if key == self._wanted:  # wanted again after it was dropped: decode it after all
+                self._start(key, path, before)
+            return
         self._cache[key] = (image, error)
         self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
+        while len(self._cache) > 1 and (
+            len(self._cache) > self._cache_size or self.cached_bytes() > self._cache_bytes
+        ):
             self._cache.popitem(last=False)
         if key == self._wanted:
             self.loaded.emit(key, image, error)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from groundlabel.project.store import ReviewProject
 
 FRAME_CACHE = "frames"  # under the project's .groundlabel folder
+PNG_LEVEL = 1  # zlib level of cached frames: lossless at any level, level 1 is the fastest to write
 
 
 def frame_key(video: str, index: int) -> str:
@@ -184,7 +185,7 @@ def _save(image: Image.Image, target: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.partial")
-    image.save(partial, format="PNG")
+    image.save(partial, format="PNG", compress_level=PNG_LEVEL)
     partial.replace(target)
 
 
