@@ -161,11 +161,14 @@ def precision_header() -> str:
     return cpu_precision().describe()
 
 
-def matmul_peak(dtype: torch.dtype, runs: int = 3) -> float:
-    """FLOP/s of a 4096x1024 @ 1024x4096 matmul in ``dtype`` (median of ``runs``), measured now.
+def matmul_peak(dtype: torch.dtype, runs: int = 10) -> float:
+    """FLOP/s of a 4096x1024 @ 1024x4096 matmul in ``dtype`` (the best of ``runs``), measured now.
 
     The reference the model's achieved FLOP/s is set against: measured in the same run, on
     the same (possibly loaded) machine, so their ratio means something where seconds do not.
+    The best run, not the median: a peak is what the units reach when nothing else gets in
+    the way, and a median of a few runs on a shared machine came out below what the model
+    itself achieved (a share over 100 %).
     """
     left = torch.randn(4096, 1024).to(dtype)
     right = torch.randn(1024, 4096).to(dtype)
@@ -175,7 +178,7 @@ def matmul_peak(dtype: torch.dtype, runs: int = 3) -> float:
         start = time.perf_counter()
         torch.matmul(left, right)
         times.append(time.perf_counter() - start)
-    return 2 * 4096 * 1024 * 4096 / sorted(times)[len(times) // 2]
+    return 2 * 4096 * 1024 * 4096 / min(times)
 
 
 def count_flops(call: Callable[[], object]) -> int:

@@ -34,13 +34,38 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
         time.sleep(interval)
 
 
+def _display_numbers() -> list[str]:
+    """Display numbers this process may take: its own range under pytest-xdist, else any.
+
+    When two xdist workers let Xvfb pick (``-displayfd`` alone), one worker's Xvfb can take a
+    number another worker's is just giving up, and the exiting server then removes the new
+    one's socket (``/tmp/.X11-unix/X1``): the app sees "could not connect to display". Each
+    worker keeps to numbers no other worker uses, and closes its server before the next.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return []
+    base = 40 + 10 * int(worker[2:])
+    return [f":{n}" for n in range(base, base + 10) if not Path(f"/tmp/.X{n}-lock").exists()]
+
+
+def _is_running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, exited but not reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 class XSession:
     """Xvfb on a free display number (``-displayfd``), stopped by ``close``."""
 
     def __init__(self, width: int = 1280, height: int = 800) -> None:
         read, write = os.pipe()
+        screen = ["-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"]
         self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+            ["Xvfb", *_display_numbers()[:1], "-displayfd", str(write), *screen],
             pass_fds=(write,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -87,7 +112,15 @@ class XSession:
         return result.stdout.split()
 
     def wait_window(self, pid: int, name: str, timeout: float = 60) -> str:
-        return wait_for(lambda: self.windows(pid, name), timeout, f"a window titled {name!r}")[-1]
+        """The newest visible window of ``pid`` titled ``name``; fails at once if ``pid`` exits."""
+
+        def found() -> list[str]:
+            windows = self.windows(pid, name)
+            if not windows and not _is_running(pid):
+                raise AssertionError(f"process {pid} exited before showing a window titled {name!r}")
+            return windows
+
+        return wait_for(found, timeout, f"a window titled {name!r}")[-1]
 
     def focused(self) -> str:
         return self.xdotool("getwindowfocus", "-f")
