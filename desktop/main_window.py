@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.masks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.tracks.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.tracks.error.connect(self.report_error)
+        self.tracks.model_choice = self.detection.model_choice
         self.mask_banner.choose_requested.connect(self.edit_settings)
         self.mask_banner.folder_requested.connect(self.choose_mask_folder)
         self.mask_banner.retry_requested.connect(self.masks.load_model)
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
             "next_unreviewed_track": t.next_unreviewed,
             "split_track": t.split,
             "propagate": lambda: t.propagate("both"),
+            "track_video": t.track_video,
+            "play_pause": t.player.toggle,
             "delete": lambda: c.delete(),
             "accept_all": c.accept_all_above,
             "reject_all": c.reject_all,
@@ -239,7 +242,7 @@ class MainWindow(QMainWindow):
         video_menu = review_menu.addMenu("&Video")
         for name in ("prev_frame", "next_frame", "prev_keyframe", "next_keyframe", "next_unreviewed_track"):
             video_menu.addAction(a[name])
-        for name in ("split_track", "propagate"):
+        for name in ("split_track", "propagate", "track_video", "play_pause"):
             video_menu.addAction(a[name])
         review_menu.addSeparator()
         self.report_action = review_menu.addAction("Re&port…", self.show_report)

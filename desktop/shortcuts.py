@@ -80,6 +80,10 @@ SHORTCUTS: dict[str, Shortcut] = {
     "propagate": Shortcut(
         ("T",), "Propagate the selected track from this frame, both ways, to its next keyframes", "Video"
     ),
+    "track_video": Shortcut(
+        ("Ctrl+T",), "Track this video with the project detector and ByteTrack, as pending tracks", "Video"
+    ),
+    "play_pause": Shortcut(("K",), "Play or pause the video at its frame rate (stops on any edit)", "Video"),
     "undo": Shortcut(("Ctrl+Z",), "Undo", "Review"),
     "redo": Shortcut(("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Review"),
 }

@@ -98,6 +98,11 @@ class TrackControl(QObject):
         self.strips: list[TrackStrip] = []
         self.task: BackgroundTask | None = None  # the running propagation
         self._trackers = _Trackers()
+        # The detector Track… runs: the window's choice, (model, device); set by the main window.
+        self.model_choice: Callable[[], tuple[str | None, str]] = lambda: (None, "auto")
+        from groundlabel.desktop.playback import Player
+
+        self.player = Player(self)
         controller.image_shown.connect(self._on_image_shown)
         controller.loader.loaded.connect(lambda *_: self._select_box())  # after the controller drew the boxes
         controller.project_opened.connect(self._on_project_opened)
@@ -123,7 +128,9 @@ class TrackControl(QObject):
     # -- following the current frame ---------------------------------------------------------
     def _on_project_opened(self, session: ProjectSession) -> None:
         self.position = None
+        self.player.stop()
         session.changed.connect(self._on_change)  # after the controller's own handler
+        session.undo_stack.indexChanged.connect(lambda _: self.player.stop())  # any edit stops playing
 
     def _on_image_shown(self, image_id: int | None) -> None:
         project = self.project
@@ -359,6 +366,54 @@ class TrackControl(QObject):
         else:
             self.error.emit(f"Propagation failed: {reason}")
 
+    # -- tracking the whole video ----------------------------------------------------------------
+    def track_video(self) -> None:
+        """Ctrl+T: the project's detector and ByteTrack over the video shown, in the background;
+        the result is pending tracks as one undoable edit (``project.video_tracking``)."""
+        from groundlabel.errors import GroundlabelError
+        from groundlabel.project.video_tracking import RetrackVideo, track_project_video, tracking_job
+
+        project, position = self.project, self.position
+        if project is None or position is None:
+            self.message.emit("Show a video's frame first: Track video runs on the video shown")
+            return
+        if self.task is not None:
+            self.message.emit("A tracking run or propagation is running; wait for it or cancel it")
+            return
+        self.player.stop()
+        model, device = self.model_choice()
+        try:
+            job = tracking_job(project, model, device)
+        except GroundlabelError as exc:
+            self.error.emit(f"Cannot track {position.video}: {exc}")
+            return
+        video = position.video
+
+        def run(tick: Callable[[], None]) -> Command:
+            tracks = track_project_video(project, video, job, progress=lambda done, total: tick())
+            return RetrackVideo(tracks, model=job.model, description=f"track {video}")
+
+        self.task = run_with_progress(
+            self.window, f"Tracking {video}", position.frame_count, run, self._tracked, self._tracking_failed
+        )
+
+    def _tracked(self, command: Command) -> None:
+        self.task = None
+        if self.controller.execute(command):
+            tracks = len({b.track_id for b in command.tracks.boxes()})
+            self.message.emit(
+                f"{command.description}: {len(command._ids)} pending box(es) in {tracks} track(s) (Ctrl+Z undoes)"
+            )
+            self.refresh()
+
+    def _tracking_failed(self, reason: str) -> None:
+        self.task = None
+        if reason.endswith(": cancelled"):
+            self.message.emit(f"{reason}; the video's tracks are as they were")
+        else:
+            self.error.emit(f"Tracking failed: {reason}")
+
     def cancel(self) -> None:
+        self.player.stop()
         if self.task is not None:
             self.task.cancel()

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from desktop_helpers import drag, key, settle, show_main_window, wait_image
+from desktop_helpers import drag, key, settle, show_main_window, wait_idle, wait_image
 from groundlabel.desktop.track_control import DEVICE_KEY, NO_TRACKER, TRACKER_KEY
 from PySide6.QtCore import QPoint, Qt
 
@@ -224,3 +224,62 @@ def test_review_of_a_clip_adds_its_frames_once_and_shows_that_clip(qtbot, tmp_pa
     assert win.open_folder(folder)  # re-opening adds nothing twice
     wait_image(qtbot, win)
     assert len(win.files.model.records()) == 10
+
+
+def test_track_video_stores_the_core_run_as_one_undoable_edit(qtbot, tmp_path, monkeypatch, tiny_model_dir):
+    """Ctrl+T on a clip: the boxes are what ``video_tracking`` stores for the same job, undo removes them."""
+    from groundlabel.project.video_tracking import RetrackVideo, track_project_video, tracking_job
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    write_clip(standard_clip(length=3, seed=7), folder / "clip.mp4")
+    setup = ReviewProject.open(folder)
+    setup.ensure_classes(["square", "disc"])
+    setup.model = str(tiny_model_dir)
+    setup.close()
+    reference = tmp_path / "reference"
+    shutil.copytree(folder, reference)
+    win = show_main_window(qtbot, monkeypatch, tmp_path / "prefs.ini", str(tiny_model_dir))
+    assert win.open_folder(folder, folder / "clip.mp4")
+    wait_image(qtbot, win)
+    wait_idle(qtbot, win)  # two from_pretrained at once on two threads collide (meta tensors)
+    win.actions_by_name["track_video"].trigger()
+    qtbot.waitUntil(lambda: not win.tracks.busy, timeout=WAIT_MS)
+    project = win.controller.project
+    assert win.controller.session.undo_stack.count() == 1
+
+    def boxes(p):
+        return sorted(
+            (p.image(b.image_id).frame, b.xyxy, b.score, b.status) for r in p.images() for b in p.boxes(r.id)
+        )
+
+    mine = boxes(project)
+    core = ReviewProject.open(reference)
+    from groundlabel.project.video_scan import add_videos
+
+    add_videos(core)
+    run = track_project_video(core, "clip.mp4", tracking_job(core, str(tiny_model_dir), "cpu"))
+    with core.batch():
+        RetrackVideo(run).apply(core)
+    assert mine == boxes(core) and mine, "the window's run differs from the core's"
+    core.close()
+    win.undo()
+    assert boxes(project) == []
+
+
+def test_play_steps_at_the_clips_rate_to_the_end_and_any_edit_stops_it(window, qtbot):
+    player, tracks = window.tracks.player, window.tracks
+    assert tracks.position.frame == 0 and tracks.position.fps
+    window.actions_by_name["play_pause"].trigger()
+    assert player.playing and player.timer.interval() == round(1000 / tracks.position.fps)
+    qtbot.waitUntil(lambda: not player.playing, timeout=WAIT_MS)
+    assert tracks.position.frame == 11  # stopped on the last frame
+    window.actions_by_name["play_pause"].trigger()  # at the end: from the first frame again
+    assert player.playing
+    track = tracks.panel.rows()[0].track_id
+    tracks.select_track(track)
+    assert tracks._edit(lambda: AcceptTrack(window.controller.project, track))
+    assert not player.playing  # the edit stopped it
+    frame = tracks.position.frame
+    settle(0.3)
+    assert tracks.position.frame == frame
