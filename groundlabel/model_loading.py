@@ -326,22 +326,26 @@ def no_loading_bar() -> Iterator[None]:
     loaded too. Only the cache/folder attempt (``local_files_only=True``, no download possible)
     runs inside this; a hub download keeps its bar. The settings of transformers and
     huggingface_hub are put back as they were, so a library user's choice stands.
+
+    It also holds ``FROM_PRETRAINED_LOCK``, so a load from the cache or a folder on any thread
+    (the desktop's Track video job loading its detector beside the window's) waits for another.
     """
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
     from transformers.utils import logging as hf_logging
 
-    hub_was_disabled = are_progress_bars_disabled()
-    transformers_was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if transformers_was_enabled:
-            hf_logging.enable_progress_bar()  # also enables huggingface_hub's bars
-        if hub_was_disabled:
-            disable_progress_bars()
-        else:
-            enable_progress_bars()
+    with FROM_PRETRAINED_LOCK:
+        hub_was_disabled = are_progress_bars_disabled()
+        transformers_was_enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if transformers_was_enabled:
+                hf_logging.enable_progress_bar()  # also enables huggingface_hub's bars
+            if hub_was_disabled:
+                disable_progress_bars()
+            else:
+                enable_progress_bars()
 
 
 #: Held around every ``from_pretrained`` a front end runs on a worker thread. transformers

@@ -93,3 +93,35 @@ def test_a_library_caller_is_not_printed_to(tiny_model_dir, capsys, caplog):
     assert any(
         f"loaded {tiny_model_dir.name} (grounding-dino) on cpu, fp32" in r.message for r in caplog.records
     )
+
+
+def test_a_model_load_waits_while_another_thread_loads():
+    """Two ``from_pretrained`` at once on two threads left meta tensors: every cache or folder
+    load runs inside ``no_loading_bar``, which waits for the process-wide load lock."""
+    import threading
+
+    from groundlabel.model_loading import FROM_PRETRAINED_LOCK, no_loading_bar
+
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other_load() -> None:
+        with FROM_PRETRAINED_LOCK:
+            held.set()
+            release.wait(60)
+
+    def load() -> None:
+        with no_loading_bar():
+            done.set()
+
+    other = threading.Thread(target=other_load)
+    other.start()
+    assert held.wait(10)
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        assert not done.wait(1), "a load ran while another thread held the load lock"
+    finally:
+        release.set()
+        other.join(10)
+    loader.join(10)
+    assert done.is_set()
