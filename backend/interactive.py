@@ -36,6 +36,9 @@ class InteractiveContext:
     rectangles: list[tuple[str | None, str, tuple[float, float, float, float]]] = field(default_factory=list)
     # Key points: (to_name, label, x, y in percent, positive); Alt-clicked smart points are negative.
     points: list[tuple[str | None, str, float, float, bool]] = field(default_factory=list)
+    # The raw context, for the drawn video rectangles (``interactive_video.video_prompts``): they are
+    # read where a video target asks for them, so a malformed one fails that task alone, in one line.
+    raw: object = None
 
     @classmethod
     def parse(cls, context: object) -> InteractiveContext | None:
@@ -44,7 +47,7 @@ class InteractiveContext:
         items = context.get("result")
         if not isinstance(items, list) or not items:
             return None
-        parsed = cls()
+        parsed = cls(raw=context)
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
                 continue

@@ -170,3 +170,39 @@ def track_region(
     if prompt.region_id:
         region["id"] = prompt.region_id
     return region
+
+
+def answer_video_prompts(
+    video: Any,
+    prompts: list[VideoPrompt],
+    trackers: Any,
+    max_frames: int,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> list[dict[str, Any]]:
+    """Each drawn rectangle of one VideoRectangle control, tracked through ``video`` (a
+    ``groundlabel.video.Video``) with ``trackers`` (``Sam2VideoTrackers``), as its region.
+
+    Only the prompt's frame and the ``max_frames`` after it are decoded."""
+    from groundlabel.trackers.single_object import SingleObjectTrack
+    from groundlabel.video import FrameSelection
+
+    info = video.info
+    regions = []
+    for prompt in prompts:
+        selection = FrameSelection(start=prompt.frame_index, stop=prompt.frame_index + max_frames + 1)
+        frames = ((frame.index, frame.image) for frame in video.frames(selection))
+        found = track_prompt(
+            lambda image, box, label=(prompt.labels or ["object"])[0]: SingleObjectTrack(
+                trackers, image, box=box, label=label
+            ),
+            frames,
+            prompt,
+            max_frames,
+            out_of_time,
+        )
+        count = info.frame_count or (found[-1][0] + 1 if found else 0)
+        region = track_region(prompt, keyframes(found, (info.width, info.height), info.fps), count, info.fps)
+        seen = [box.score for _, box in found if box is not None]
+        region["score"] = float(sum(seen) / len(seen)) if seen else 0.0  # the tracker's mean object score
+        regions.append(region)
+    return regions

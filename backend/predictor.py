@@ -20,6 +20,7 @@ from typing import Any
 from groundlabel.backend.inference_owner import InferenceOwner
 from groundlabel.backend.interactive import InteractiveContext, MaskPrompt
 from groundlabel.backend.interactive_examples import detect_from_drawn_boxes
+from groundlabel.backend.interactive_video import answer_video_prompts, video_prompts
 from groundlabel.backend.label_config import BoxTarget, LabelConfigError, parse_targets
 from groundlabel.backend.label_video import VideoTarget
 from groundlabel.backend.metrics import BackendMetrics
@@ -70,8 +71,13 @@ class Predictor:
         class_thresholds: ClassThresholds | None = None,
         metrics: BackendMetrics | None = None,
         segmenter: Segmenter | None = None,
+        video_tracker: Any = None,
+        track_max_frames: int = 30,
     ) -> None:
         self.detector = detector
+        # ``serve --tracker``: a drawn VideoRectangle becomes a track through the clip (interactive).
+        self.video_tracker = video_tracker
+        self.track_max_frames = track_max_frames
         self.settings = settings
         self.fetcher = fetcher
         self.class_thresholds = class_thresholds or ClassThresholds()
@@ -210,8 +216,10 @@ class Predictor:
 
         for target in targets:
             if isinstance(target, VideoTarget):
-                if context is None:  # interactive video requests are not answered (yet)
+                if context is None:
                     regions.extend(self._track(task, target, stopped, frames))
+                else:  # a person drew a rectangle on a frame: follow it through the clip
+                    regions.extend(self._track_drawn(task, target, context, stopped))
                 continue
             labels = target.labels
             if context is not None:
@@ -348,6 +356,38 @@ class Predictor:
                 region_prefix=f"gl-{task_id}-{target.from_name}-",
                 frames=frames,
                 stopped=stopped,
+            )
+
+    def _track_drawn(
+        self,
+        task: dict[str, Any],
+        target: VideoTarget,
+        context: InteractiveContext,
+        stopped: Callable[[], bool],
+    ) -> list[dict[str, Any]]:
+        """The rectangles drawn on this Video, each followed by the video tracker (``--tracker``)."""
+        prompts = [
+            p
+            for p in video_prompts(context.raw)
+            if p.to_name == target.to_name and p.from_name == target.from_name
+        ]
+        if not prompts:
+            return []
+        if self.video_tracker is None:
+            raise TaskPredictionError(
+                "a rectangle drawn on a video becomes a track only with a video tracker: start the backend with "
+                "--tracker MODEL (a SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint, e.g. facebook/sam2.1-hiera-tiny)"
+            )
+        task_id = task.get("id")
+        reference = task["data"].get(target.data_key)
+        if reference is None:
+            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Video {target.to_name!r})")
+        with open_task_video(self.fetcher, reference, task_id if isinstance(task_id, int) else None) as video:
+            log.info("task %s: following %d drawn rectangle(s) in %s", task_id, len(prompts), video.name)
+            return self.inference.run(
+                lambda: answer_video_prompts(
+                    video, prompts, self.video_tracker, self.track_max_frames, stopped
+                )
             )
 
     @staticmethod

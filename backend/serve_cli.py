@@ -56,6 +56,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "above its own threshold; keys match label values or their predicted_values aliases",
     )
     add_masks_option(parser)
+    parser.add_argument(
+        "--tracker",
+        metavar="MODEL",
+        default=env_default("TRACKER", None),
+        help="video tracker (SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint, hub id or folder): a rectangle "
+        "drawn on a video frame in Label Studio comes back as a track through the clip (default: none)",
+    )
+    parser.add_argument(
+        "--track-frames",
+        type=int,
+        default=int(env_default("TRACK_FRAMES", "30")),
+        metavar="N",
+        help="frames a drawn video rectangle is followed after its frame (default: %(default)s)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -102,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         args.text_threshold,
         thresholds,
         masks=args.masks,
+        tracker=args.tracker,
+        track_max_frames=max(1, args.track_frames),
     )
     serve(
         options, args.host, args.port, state_dir=Path(args.state_dir).expanduser() if args.state_dir else None

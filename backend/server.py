@@ -45,12 +45,19 @@ class ModelOptions:
     text_threshold: float = 0.25
     class_thresholds: ClassThresholds | None = None  # --class-thresholds FILE
     masks: str | None = None  # --masks MODEL: a SAM-family checkpoint for the boxes' masks and clicks
+    tracker: str | None = None  # --tracker MODEL: a video tracker for rectangles drawn on a video
+    track_max_frames: int = 30  # --track-frames N: frames followed after a drawn rectangle
 
 
 def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predictor:
     """Load the detector and wire it to an image fetcher holding Label Studio's credentials."""
     # The mask model first: it is the smaller one, so a wrong --masks fails before the detector loads.
     segmenter = load_segmenter(options.masks, options.device, options.dtype) if options.masks else None
+    video_tracker = None
+    if options.tracker:
+        from groundlabel.trackers.sam2_video import Sam2VideoTrackers
+
+        video_tracker = Sam2VideoTrackers(options.tracker, options.device)
     detector = Detector.load(options.model, device=options.device, dtype=options.dtype)
     auth = (
         LabelStudioAuth(settings.label_studio_url, settings.api_key)
@@ -59,7 +66,13 @@ def build_predictor(options: ModelOptions, settings: BackendSettings) -> Predict
     )
     detection = DetectionSettings(box_threshold=options.box_threshold, text_threshold=options.text_threshold)
     return Predictor(
-        detector, detection, TaskImageFetcher(settings, auth), options.class_thresholds, segmenter=segmenter
+        detector,
+        detection,
+        TaskImageFetcher(settings, auth),
+        options.class_thresholds,
+        segmenter=segmenter,
+        video_tracker=video_tracker,
+        track_max_frames=options.track_max_frames,
     )
 
 

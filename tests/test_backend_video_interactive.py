@@ -122,3 +122,77 @@ def test_time_budget_and_missing_frame(clip):
     (late,) = video_prompts(context(key(FRAMES + 5)))
     with pytest.raises(VideoPromptError, match="no frame"):
         track_prompt(lambda i, b: Track(), clip, late, max_frames=5)
+
+
+# Through the backend's predictor: a VideoRectangle drawn in Label Studio, on a real clip file.
+VIDEO_CONFIG = """
+<View>
+  <Labels name="videoLabels" toName="video" allowEmpty="true">
+    <Label value="car"/>
+  </Labels>
+  <Video name="video" value="$video" framerate="10"/>
+  <VideoRectangle name="box" toName="video"/>
+</View>
+"""
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory):
+    from groundlabel.devtools.synthetic_video import standard_clip, write_clip
+
+    root = tmp_path_factory.mktemp("drawn-root")
+    write_clip(standard_clip(length=10, seed=3), root / "clips" / "drawn.mp4")
+    return root
+
+
+def drawn_predictor(tiny_detector, root, trackers, max_frames=4):
+    from groundlabel.backend.predictor import Predictor
+    from groundlabel.backend.settings import BackendSettings
+    from groundlabel.backend.task_images import TaskImageFetcher
+
+    from groundlabel.detector import DetectionSettings
+
+    fetcher = TaskImageFetcher(BackendSettings(local_files_root=root.resolve()))
+    return Predictor(
+        tiny_detector, DetectionSettings(), fetcher, video_tracker=trackers, track_max_frames=max_frames
+    )
+
+
+def test_a_rectangle_drawn_in_label_studio_comes_back_as_the_trackers_track(
+    tiny_detector, clip_file, trackers
+):
+    from groundlabel.backend.interactive import InteractiveContext
+
+    from groundlabel.video import Video
+
+    raw = context(key(3, x=20.0, y=20.0, w=30.0, h=30.0))
+    predictor = drawn_predictor(tiny_detector, clip_file, trackers)
+    task = {"id": 4, "data": {"video": "/data/local-files/?d=clips/drawn.mp4"}}
+    (entry,) = predictor.predict_tasks([task], VIDEO_CONFIG, InteractiveContext.parse(raw)).results
+    (region,) = entry["result"]
+    assert (region["id"], region["from_name"], region["to_name"]) == ("r1", "box", "video")
+    assert region["value"]["labels"] == ["car"]
+    # The core on the same decoded frames: the prompt's frame (3, counted from 1) and 4 more.
+    video = Video.open(clip_file / "clips" / "drawn.mp4")
+    images = [frame.image for frame in video.frames()]
+    size = images[0].size
+    core = SingleObjectTrack(trackers, images[2], box=pixel_box((20.0, 20.0, 30.0, 30.0), size), label="car")
+    expected = [(2, core.first)] + [(i, core.step(images[i])) for i in range(3, 7)]
+    assert region["value"]["sequence"] == keyframes(expected, size, video.info.fps)
+    assert region["value"]["framesCount"] == 10
+    assert 0.0 <= region["score"] <= 1.0
+
+
+def test_a_drawn_video_rectangle_without_a_tracker_answers_nothing_and_says_why(
+    tiny_detector, clip_file, caplog
+):
+    from groundlabel.backend.interactive import InteractiveContext
+
+    predictor = drawn_predictor(tiny_detector, clip_file, None)
+    task = {"id": 5, "data": {"video": "/data/local-files/?d=clips/drawn.mp4"}}
+    with caplog.at_level("WARNING"):
+        (entry,) = predictor.predict_tasks(
+            [task], VIDEO_CONFIG, InteractiveContext.parse(context(key(1)))
+        ).results
+    assert entry["result"] == []
+    assert "--tracker MODEL" in caplog.text
