@@ -229,13 +229,18 @@ def _d_fine_full_size(classes: list[str]):
     return Detector(LoadedModel(model, new_processor(640), torch.device("cpu"), torch.float32, "d-fine"))
 
 
-def _owlv2_base():
+def _random_full_size(family: str, name: str):
+    """A full-size random-weights detector of a zero-shot family, as ``Detector.load`` would wrap it."""
     from groundlabel.detector import Detector
     from groundlabel.devtools.random_families import build_random_family
     from groundlabel.model_loading import LoadedModel
 
-    model, processor = build_random_family("owlv2", full_size=True)
-    return Detector(LoadedModel(model, processor, torch.device("cpu"), torch.float32, "owlv2-base-patch16"))
+    model, processor = build_random_family(family, full_size=True)
+    return Detector(LoadedModel(model, processor, torch.device("cpu"), torch.float32, name))
+
+
+def _owlv2_base():
+    return _random_full_size("owlv2", "owlv2-base-patch16")
 
 
 #: the full-size architectures ``--speed`` times: (builder, prompt, whether it takes the classes)
@@ -244,6 +249,8 @@ SPEED_MODELS = {
     "d-fine": ("d-fine (default config, 640)", "square, disc, triangle"),
     "grounding-dino": ("grounding-dino-tiny", "cat, person, helmet"),
     "owlv2": ("owlv2-base-patch16 (960)", "cat, person, helmet"),
+    "owlvit": ("owlvit-base-patch32 (768)", "cat, person, helmet"),
+    "mm-grounding-dino": ("mm-grounding-dino-tiny", "cat, person, helmet"),
 }
 
 
@@ -266,6 +273,8 @@ def full_size_speed(rounds: int, peaks: dict[str, float], models: list[str] | No
         "d-fine": _d_fine_full_size,
         "grounding-dino": lambda classes: _grounding_dino_tiny(),
         "owlv2": lambda classes: _owlv2_base(),
+        "owlvit": lambda classes: _random_full_size("owlvit", "owlvit-base-patch32"),
+        "mm-grounding-dino": lambda classes: _random_full_size("mm-grounding-dino", "mm-grounding-dino-tiny"),
     }
     for key in models or ["rt-detr-v2", "grounding-dino"]:
         name, spec = SPEED_MODELS[key]
