@@ -66,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--track-frames",
         type=int,
-        default=int(env_default("TRACK_FRAMES", "30")),
+        default=env_default(
+            "TRACK_FRAMES", "30"
+        ),  # a string: argparse converts it, a bad one is a one-line error
         metavar="N",
         help="frames a drawn video rectangle is followed after its frame (default: %(default)s)",
     )
