@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundlabel.backend.inference_owner import InferenceOwner
 from groundlabel.backend.interactive import InteractiveContext, MaskPrompt
@@ -39,6 +40,9 @@ from groundlabel.detector import DetectionResult, DetectionSettings, Detector
 from groundlabel.errors import GroundlabelError
 from groundlabel.labels import LabelSet
 from groundlabel.segmenters import Segmenter
+
+if TYPE_CHECKING:
+    from groundlabel.video import Video
 
 log = logging.getLogger(__name__)
 
@@ -343,10 +347,7 @@ class Predictor:
     ) -> list[dict[str, Any]]:
         """The task's clip tracked for one VideoRectangle: one region per track."""
         task_id = task.get("id")
-        reference = task["data"].get(target.data_key)
-        if reference is None:
-            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Video {target.to_name!r})")
-        with open_task_video(self.fetcher, reference, task_id if isinstance(task_id, int) else None) as video:
+        with self._open_video(task, target) as video:
             log.info("task %s: tracking %s for %s", task_id, video.name, target.from_name)
             return track_target(
                 video,
@@ -379,16 +380,21 @@ class Predictor:
                 "--tracker MODEL (a SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint, e.g. facebook/sam2.1-hiera-tiny)"
             )
         task_id = task.get("id")
-        reference = task["data"].get(target.data_key)
-        if reference is None:
-            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Video {target.to_name!r})")
-        with open_task_video(self.fetcher, reference, task_id if isinstance(task_id, int) else None) as video:
+        with self._open_video(task, target) as video:
             log.info("task %s: following %d drawn rectangle(s) in %s", task_id, len(prompts), video.name)
             return self.inference.run(
                 lambda: answer_video_prompts(
                     video, prompts, self.video_tracker, self.track_max_frames, stopped
                 )
             )
+
+    def _open_video(self, task: dict[str, Any], target: VideoTarget) -> AbstractContextManager[Video]:
+        """The task's clip for a Video tag, opened (a downloaded copy is removed on exit)."""
+        task_id = task.get("id")
+        reference = task["data"].get(target.data_key)
+        if reference is None:
+            raise TaskPredictionError(f"task data has no {target.data_key!r} (the Video {target.to_name!r})")
+        return open_task_video(self.fetcher, reference, task_id if isinstance(task_id, int) else None)
 
     @staticmethod
     def _reference(task: dict[str, Any], target: BoxTarget) -> Any:
