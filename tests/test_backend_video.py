@@ -354,3 +354,89 @@ def test_label_studio_stores_and_exports_the_backends_video_tracks(
         bulk = [p for p in label_studio.predictions(task_id) if p["model_version"] != version]
         assert len(bulk) == 1 and bulk[0]["result"], dump(label_studio.predictions(task_id))
         assert all(r["type"] == "videorectangle" for r in bulk[0]["result"])
+
+
+@pytest.mark.labelstudio
+def test_a_rectangle_drawn_on_a_video_in_label_studio_comes_back_as_the_trackers_track(
+    label_studio, tiny_model_dir, clip_root, tmp_path
+):
+    """Interactive mode through a real Label Studio 1.23.2: the videorectangle the frontend sends
+    for a drawn box reaches ``serve --tracker`` through ``interactive-annotating`` and comes
+    back as the same region (id, label) holding the one-object tracker's track."""
+    from groundlabel.backend.interactive_video import keyframes, pixel_box
+    from labelstudio_server import dump, start_backend
+
+    from groundlabel.devtools.random_trackers import save_random_video_tracker
+    from groundlabel.trackers.sam2_video import Sam2VideoTrackers
+    from groundlabel.trackers.single_object import SingleObjectTrack
+    from groundlabel.video import Video
+
+    label_studio.set_legacy_tokens(False)
+    folder = label_studio.files_root / "videos-drawn"
+    folder.mkdir()
+    clip = folder / "clip5.mp4"
+    clip.write_bytes((clip_root / "clips" / "clip5.mp4").read_bytes())
+    project_id = label_studio.create_project("video drawn", CONFIG)
+    storage = {"project": project_id, "path": str(folder), "regex_filter": "^$", "use_blob_urls": True}
+    label_studio.api("POST", "/api/storages/localfiles/", json=storage)
+    reference = "/data/local-files/?d=videos-drawn/clip5.mp4"
+    label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+    (task_row,) = label_studio.tasks(project_id)
+
+    tracker_dir = save_random_video_tracker(tmp_path / "sam2")
+    drawn = (20.0, 25.0, 30.0, 30.0)  # x, y, width, height in percent, on frame 3
+    env = {
+        "LABEL_STUDIO_URL": label_studio.url,
+        "LABEL_STUDIO_API_KEY": label_studio.pat,
+        "GROUNDLABEL_BACKGROUND_PRELABEL": "false",
+    }
+    extra = ("--tracker", str(tracker_dir), "--track-frames", "4")
+    backend = start_backend(tiny_model_dir, tmp_path / "backend.log", env, *extra)
+    try:
+        connection = label_studio.connect_backend(project_id, backend.url, is_interactive=True)
+        assert connection["readable_state"] == "Connected", dump(connection)
+        # What the frontend sends for a VideoRectangle drawn on frame 3 with the label "disc".
+        x, y, w, h = drawn
+        keyframe = {"frame": 3, "enabled": True, "rotation": 0, "x": x, "y": y, "width": w, "height": h}
+        region = {
+            "id": "drawn-1",
+            "type": "videorectangle",
+            "from_name": "box",
+            "to_name": "video",
+            "origin": "manual",
+            "value": {
+                "framesCount": LENGTH,
+                "duration": LENGTH / 10,
+                "sequence": [{**keyframe, "time": 0.2}],
+                "labels": ["disc"],
+            },
+        }
+        answer = label_studio.api(
+            "POST",
+            f"/api/ml/{connection['id']}/interactive-annotating",
+            json={"task": task_row["id"], "context": {"result": [region]}},
+        )
+    finally:
+        backend.close()
+    log_text = backend.log.read_text()
+    assert "Traceback" not in log_text, log_text[-3000:]
+
+    (track,) = answer["data"]["result"]
+    assert (track["id"], track["type"], track["from_name"], track["to_name"]) == (
+        "drawn-1",
+        "videorectangle",
+        "box",
+        "video",
+    ), dump(answer)
+    assert track["value"]["labels"] == ["disc"] and track["value"]["framesCount"] == LENGTH
+    # The core on the same decoded frames: the drawn frame (index 2) and the 4 after it.
+    video = Video.open(clip)
+    images = [frame.image for frame in video.frames()]
+    size = images[0].size
+    core = SingleObjectTrack(
+        Sam2VideoTrackers(str(tracker_dir), "cpu"), images[2], box=pixel_box(drawn, size), label="disc"
+    )
+    expected = [(2, core.first)] + [(i, core.step(images[i])) for i in range(3, 7)]
+    assert all(box is not None for _, box in expected), "the tiny tracker keeps the object"
+    assert track["value"]["sequence"] == keyframes(expected, size, video.info.fps), dump(track)
+    assert [k["frame"] for k in track["value"]["sequence"]] == [3, 4, 5, 6, 7]
