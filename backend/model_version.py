@@ -18,10 +18,16 @@ from groundlabel.families import FAMILIES
 PROMPT_RULES = "ls-prompt-1"
 # Bump when the way masks become brush or polygon regions changes.
 MASK_RULES = "ls-masks-1"
+# Bump when the way a video tracker's tracks become videorectangle regions changes.
+TRACK_RULES = "ls-tracks-1"
 
 
 def model_version(
-    model_name: str, settings: DetectionSettings, class_thresholds: str = "", mask_model: str = ""
+    model_name: str,
+    settings: DetectionSettings,
+    class_thresholds: str = "",
+    mask_model: str = "",
+    tracker_model: str = "",
 ) -> str:
     """``groundlabel-<family>-<model>-<8 hex>``: readable in Label Studio's UI, exact in its hash.
 
@@ -30,12 +36,16 @@ def model_version(
     is ``ClassThresholds.fingerprint()``: new per-class thresholds make a new version, so Label
     Studio asks again; none keeps the version of a backend without them. ``mask_model`` is the
     segmenter's ``model_record`` (``serve --masks``): it joins the hash and the name.
+    ``tracker_model`` is the video tracker's ``model_record`` (``--tracker``): its tracks differ
+    from ByteTrack's, so it joins the hash; none keeps the version of a ByteTrack backend.
     """
     parts = [model_name, settings.fingerprint(), PROMPT_RULES]
     if class_thresholds:
         parts.append(class_thresholds)
     if mask_model:
         parts.append(f"masks={mask_model}:{MASK_RULES}")
+    if tracker_model:
+        parts.append(f"tracker={tracker_model}:{TRACK_RULES}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     family, sep, checkpoint = model_name.partition(":")
     if not sep or family not in FAMILIES:

@@ -79,7 +79,8 @@ class Predictor:
         track_max_frames: int = 30,
     ) -> None:
         self.detector = detector
-        # ``serve --tracker``: a drawn VideoRectangle becomes a track through the clip (interactive).
+        # ``--tracker``: video tasks' detections are followed by it (not linked by ByteTrack), and a
+        # drawn VideoRectangle becomes a track through the clip (interactive).
         self.video_tracker = video_tracker
         self.track_max_frames = track_max_frames
         self.settings = settings
@@ -90,7 +91,11 @@ class Predictor:
         # The optional mask model (``serve --masks``): masks for boxes, SAM answers to clicks.
         self.masks = TaskMasks(segmenter, self.inference)
         self.model_version = model_version(
-            detector.model_record, settings, self.class_thresholds.fingerprint(), self.masks.model_record
+            detector.model_record,
+            settings,
+            self.class_thresholds.fingerprint(),
+            self.masks.model_record,
+            getattr(video_tracker, "model_record", ""),
         )
         self._told_no_masks: set[str] = set()
         self.claims = TaskClaims()
@@ -355,6 +360,7 @@ class Predictor:
                 self.inference,
                 self.settings,
                 region_prefix=f"gl-{task_id}-{target.from_name}-",
+                video_trackers=self.video_tracker,
                 frames=frames,
                 stopped=stopped,
             )

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from groundlabel.backend.serve_cli import add_masks_option, require_backend_extra
+from groundlabel.backend.serve_cli import add_masks_option, add_tracker_option, require_backend_extra
 
 from groundlabel import interrupts
 from groundlabel.cli.bulk_options import add_ray_options, check_ray_options
@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     add_threshold_options(parser, label_studio=True)
     add_masks_option(parser)
+    add_tracker_option(parser)
     add_ray_options(parser)
     parser.set_defaults(handler=run)
 
@@ -78,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
     with LabelStudioClient(settings.label_studio_url, settings.api_key) as client:
         total = count_tasks(client, args.project)  # checks URL, key and project before the model loads
         options = ModelOptions(
-            args.model, args.device, args.dtype, args.box_threshold, args.text_threshold, masks=args.masks
+            args.model,
+            args.device,
+            args.dtype,
+            args.box_threshold,
+            args.text_threshold,
+            masks=args.masks,
+            tracker=args.tracker,
         )
         if args.ray:
             from groundlabel.backend.prelabel_ray_cli import prelabel_with_ray

@@ -56,13 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "above its own threshold; keys match label values or their predicted_values aliases",
     )
     add_masks_option(parser)
-    parser.add_argument(
-        "--tracker",
-        metavar="MODEL",
-        default=env_default("TRACKER", None),
-        help="video tracker (SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint, hub id or folder): a rectangle "
-        "drawn on a video frame in Label Studio comes back as a track through the clip (default: none)",
-    )
+    add_tracker_option(parser)
     parser.add_argument(
         "--track-frames",
         type=int,
@@ -73,6 +67,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="frames a drawn video rectangle is followed after its frame (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
+
+
+def add_tracker_option(parser: argparse.ArgumentParser) -> None:
+    """``--tracker MODEL``: the video tracker for VideoRectangle pre-labels and drawn video rectangles."""
+    parser.add_argument(
+        "--tracker",
+        metavar="MODEL",
+        default=env_default("TRACKER", None),
+        help="video tracker (SAM 2.1, SAM 3 tracker or EdgeTAM checkpoint, hub id or folder): video tasks' "
+        "detections are followed by it instead of linked by ByteTrack, as `groundlabel track --tracker`, and "
+        "a rectangle drawn on a video frame comes back as a track through the clip (default: ByteTrack)",
+    )
 
 
 def add_masks_option(parser: argparse.ArgumentParser) -> None:

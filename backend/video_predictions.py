@@ -115,11 +115,15 @@ def track_target(
     *,
     region_prefix: str,
     tracking: VideoTracking = VideoTracking(),
+    video_trackers: Callable[..., Any] | None = None,
     frames: FrameProgress = no_progress,
     stopped: Callable[[], bool] = lambda: False,
 ) -> list[dict[str, Any]]:
     """Track every frame of ``video`` for ``target``; one ``videorectangle`` region per track.
 
+    ``video_trackers`` (``Sam2VideoTrackers``, the backend's ``--tracker``, loaded once) follows
+    each detected object through the clip, as ``groundlabel track --tracker CHECKPOINT`` does;
+    without it the boxes are linked by ``tracking.tracker`` (ByteTrack).
     Raises ``VideoError`` for a damaged stream (no partial prediction is stored) and
     ``TaskStopped`` when ``stopped()`` turns true between frames.
     """
@@ -130,7 +134,7 @@ def track_target(
     box_threshold = target.score_threshold if target.score_threshold is not None else settings.box_threshold
     job = TrackJob(
         tuple(target.labels.names),
-        tracker=tracking.tracker,
+        tracker=tracking.tracker if video_trackers is None else "video",
         device=str(getattr(inference.detector, "device", "auto")),
         box_threshold=box_threshold,
         low_threshold=tracking.low_threshold,
@@ -142,7 +146,7 @@ def track_target(
     # The detector runs at the low threshold: ByteTrack's second association wants the low boxes.
     run = replace(settings, box_threshold=min(job.low_threshold, job.box_threshold))
     boxes = SharedDetectorBoxes(inference, target.labels, run)
-    tracker = trackers(job)()
+    tracker = trackers(job)() if video_trackers is None else video_trackers(**job.tracker_options())
     selection = FrameSelection()
     out = new_video_tracks(video.name, video)
     _warn_framerate(video, target)

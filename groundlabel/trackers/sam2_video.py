@@ -319,6 +319,8 @@ class Sam2VideoTrackers:
                 "is not installed (timm needs torchvision; groundlabel installs neither): pip install timm"
             )
         self.family = family
+        # ``family:checkpoint``, as a segmenter's: Label Studio's model version names the tracker with it.
+        self.model_record = f"{model_type}:{model}"
         self.network, self.preprocessing, self.device, _, _ = load_checkpoint(
             model, family.model(), _PreprocessingLoader(family.preprocessing), device, "fp32"
         )
