@@ -383,7 +383,9 @@ def test_a_rectangle_drawn_on_a_video_in_label_studio_comes_back_as_the_trackers
     label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
     (task_row,) = label_studio.tasks(project_id)
 
-    tracker_dir = save_random_video_tracker(tmp_path / "sam2")
+    # seed 5: on this clip the random tracker's box after the drawn frame differs from the one on
+    # it, so a track that repeated the prompt's box (or skipped frames) would not pass.
+    tracker_dir = save_random_video_tracker(tmp_path / "sam2", seed=5)
     drawn = (20.0, 25.0, 30.0, 30.0)  # x, y, width, height in percent, on frame 3
     env = {
         "LABEL_STUDIO_URL": label_studio.url,
@@ -440,3 +442,4 @@ def test_a_rectangle_drawn_on_a_video_in_label_studio_comes_back_as_the_trackers
     assert all(box is not None for _, box in expected), "the tiny tracker keeps the object"
     assert track["value"]["sequence"] == keyframes(expected, size, video.info.fps), dump(track)
     assert [k["frame"] for k in track["value"]["sequence"]] == [3, 4, 5, 6, 7]
+    assert len({k["width"] for k in track["value"]["sequence"]}) > 1, "the boxes follow the frames"
