@@ -386,6 +386,8 @@ class ReviewController(QObject):
             self.canvas.set_image(image)
         self.refresh_boxes()
         self.canvas.setFocus()
+        # for a terminal (and the real-window tests): which image the keys now act on
+        log.debug("shown %s with %d box(es)", self._record(image_id).path, len(self.boxes))
 
     def refresh_boxes(self) -> None:
         if self.project is None or self.current_id is None:
