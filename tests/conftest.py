@@ -186,13 +186,16 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """One real Label Studio 1.23.2 for the whole run, on 127.0.0.1 (``labelstudio_server``).
 
     Installed (about 90 s) and started (30-45 s of migrations) on the first test that asks for
-    it, stopped by its PID when the run ends. Each test works in projects of its own and sets
+    it, stopped by its PID when the run ends. ``GROUNDLABEL_TEST_LABEL_STUDIO_CACHE`` (set by
+    ``.ci/run``) may name the Docker step's per-machine venv and migrated data folder: when both
+    are there, the server starts from a copy of them, and the cache is only read. Each test works in projects of its own and sets
     the organisation-wide settings it relies on (``set_legacy_tokens``) itself.
     """
-    from labelstudio_server import install_label_studio, start_label_studio
+    from labelstudio_server import cached_label_studio, install_label_studio, start_label_studio
 
     base = tmp_path_factory.mktemp("label-studio")
-    server = start_label_studio(install_label_studio(base), base)
+    cached = cached_label_studio(os.environ.get("GROUNDLABEL_TEST_LABEL_STUDIO_CACHE"), base / "run")
+    server = cached or start_label_studio(install_label_studio(base), base)
     try:
         yield server
     finally:

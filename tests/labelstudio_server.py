@@ -270,6 +270,21 @@ def start_from_template(script: Path, cache: Path, base: Path, ready_timeout_s: 
     return start_label_studio(script, base, ready_timeout_s)
 
 
+def cached_label_studio(cache: str | None, base: Path) -> LabelStudio | None:
+    """Label Studio from a cache that ``start_from_template`` completed (its venv and migrated data
+    folder), started on a copy under ``base``; None when ``cache`` is unset or incomplete.
+
+    The cache is only read: a test run never writes outside its temp folder.
+    """
+    if not cache:
+        return None
+    root = Path(cache)
+    script = root / "venv" / "bin" / "label-studio"
+    if not script.is_file() or not (root / "data-template" / "data").is_dir():
+        return None
+    return start_from_template(script, root, base)
+
+
 @dataclass
 class Backend:
     """``groundlabel serve`` as a subprocess: the whole CLI path, as a user starts it."""
