@@ -110,16 +110,16 @@ def SplitTrack(project: ReviewProject, track_id: int, frame: int) -> SetTrackIds
 
 
 @dataclass
-class ReplaceTrackSpan(Command):
-    """Delete some boxes of a track and add others in one step (re-propagation, interpolation).
+class ReplaceBoxes(Command):
+    """Delete some boxes and add others in one step (re-propagation, interpolation, a tracking run).
 
-    ``boxes`` are ``insert_box`` keyword dicts with ``image_id``; the first apply records the
-    ids they got so redo gives the same ids back."""
+    ``boxes`` are ``insert_box`` keyword dicts with ``image_id``, ``class_id`` and ``xyxy`` (and
+    a ``track_id`` each, for tracks); the first apply records the ids they got so redo gives the
+    same ids back, and whatever points at them (a selection, a later command) stays valid."""
 
-    track_id: int
     delete_ids: Sequence[int]
     boxes: Sequence[dict[str, Any]]
-    description: str = "propagate track"
+    description: str = "replace boxes"
     _deleted: list[BoxRecord] = field(default_factory=list, repr=False)
     _ids: list[int | None] = field(default_factory=list, repr=False)
 
@@ -130,10 +130,7 @@ class ReplaceTrackSpan(Command):
         for box, box_id in zip(self.boxes, ids, strict=True):
             fields = dict(box)
             image_id, class_id, xyxy = fields.pop("image_id"), fields.pop("class_id"), fields.pop("xyxy")
-            record = project.insert_box(
-                image_id, class_id, xyxy, box_id=box_id, track_id=self.track_id, **fields
-            )
-            added.append(record.id)
+            added.append(project.insert_box(image_id, class_id, xyxy, box_id=box_id, **fields).id)
         self._ids = added
 
     def revert(self, project: ReviewProject) -> None:
@@ -141,6 +138,16 @@ class ReplaceTrackSpan(Command):
             project.delete_box(box_id)
         for box in self._deleted:
             project.restore_box(box)
+
+
+def ReplaceTrackSpan(
+    track_id: int,
+    delete_ids: Sequence[int],
+    boxes: Sequence[Mapping[str, Any]],
+    description: str = "propagate track",
+) -> ReplaceBoxes:
+    """Replace part of one track: ``boxes`` (``insert_box`` keyword dicts) all join ``track_id``."""
+    return ReplaceBoxes(delete_ids, [{**box, "track_id": track_id} for box in boxes], description)
 
 
 def SetKeyframe(project: ReviewProject, track_id: int, image_id: int, xyxy: Sequence[float]) -> MacroCommand:

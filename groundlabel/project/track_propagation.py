@@ -20,7 +20,7 @@ import numpy as np
 
 from groundlabel.project.database import ProjectError
 from groundlabel.project.models import BoxSource, BoxStatus
-from groundlabel.project.track_edits import ReplaceTrackSpan
+from groundlabel.project.track_edits import ReplaceBoxes, ReplaceTrackSpan
 
 if TYPE_CHECKING:
     from groundlabel.project.store import ReviewProject
@@ -55,7 +55,7 @@ def propagate_track(
     direction: str = "forward",
     model: str | None = None,
     progress: Callable[[], None] | None = None,
-) -> ReplaceTrackSpan:
+) -> ReplaceBoxes:
     """The edit that redoes ``track_id`` from its box on ``frame``; execute it to apply.
 
     ``new_tracker`` makes a fresh propagating tracker per run (``tracker_factory(CKPT)``

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from groundlabel.errors import GroundlabelError
 from groundlabel.project.commands import Command
 from groundlabel.project.models import BoxSource, BoxStatus, ImageState
+from groundlabel.project.track_edits import ReplaceBoxes
 from groundlabel.project.video_frames import add_video_frames
 
 if TYPE_CHECKING:
@@ -89,13 +90,15 @@ def replaceable(box: BoxRecord) -> bool:
 
 @dataclass
 class RetrackVideo(Command):
-    """Store a tracking run of one video: drop its untouched tracker boxes, add the run's as pending."""
+    """Store a tracking run of one video: drop its untouched tracker boxes, add the run's as pending.
+
+    The boxes are swapped by one ``ReplaceBoxes`` (the command re-propagation uses), built on the
+    first apply, when the frames exist; redo reuses it, so the boxes get their first ids back."""
 
     tracks: VideoTracks
     model: str | None = None
     description: str = "track video"
-    _deleted: list[BoxRecord] = field(default_factory=list, repr=False)
-    _ids: list[int] = field(default_factory=list, repr=False)
+    _replace: ReplaceBoxes | None = field(default=None, repr=False)
     _states: dict[int, ImageState] = field(default_factory=dict, repr=False)
 
     def apply(self, project: ReviewProject) -> None:
@@ -103,44 +106,45 @@ class RetrackVideo(Command):
         frame_ids = add_video_frames(
             project, video.name, video.width, video.height, video.frames, video.fps, video.frame_count
         )
-        self._deleted = []
-        for image_id in frame_ids.values():
-            for box in project.boxes(image_id):
-                if replaceable(box):
-                    self._deleted.append(project.delete_box(box.id))
-        boxes = video.boxes()
-        class_ids = project.ensure_classes(sorted({b.label for b in boxes}))
-        first = project.next_track_id()
-        new_ids: dict[int, int] = {}
-        ids = self._ids or [None] * len(boxes)
-        added: list[int] = []
-        self._states = {}
-        for box, box_id in zip(boxes, ids, strict=True):
-            image_id = frame_ids[box.frame_index]
-            track_id = new_ids.setdefault(box.track_id, first + len(new_ids))
-            record = project.insert_box(
-                image_id,
-                class_ids[box.label],
-                tuple(float(v) for v in box.xyxy),
-                source=BoxSource.MODEL,
-                status=BoxStatus.PENDING,
-                score=box.score,
-                model=self.model,
-                box_id=box_id,
-                mask=box.mask,
-                track_id=track_id,
+        if self._replace is None:
+            self._replace = ReplaceBoxes(
+                self._untouched(project, frame_ids), self._inserts(project, frame_ids)
             )
-            added.append(record.id)
+        self._replace.apply(project)
+        self._states = {}
+        for image_id in sorted({box["image_id"] for box in self._replace.boxes}):
             state = project.image(image_id).state
-            if state is ImageState.NEW and image_id not in self._states:
+            if state is ImageState.NEW:
                 self._states[image_id] = state
                 project.set_image_state(image_id, ImageState.PREDICTED)
-        self._ids = added
 
     def revert(self, project: ReviewProject) -> None:
-        for box_id in self._ids:
-            project.delete_box(box_id)
-        for box in self._deleted:
-            project.restore_box(box)
+        if self._replace is not None:
+            self._replace.revert(project)
         for image_id, state in self._states.items():
             project.set_image_state(image_id, state)
+
+    @staticmethod
+    def _untouched(project: ReviewProject, frame_ids: dict[int, int]) -> list[int]:
+        return [b.id for image_id in frame_ids.values() for b in project.boxes(image_id) if replaceable(b)]
+
+    def _inserts(self, project: ReviewProject, frame_ids: dict[int, int]) -> list[dict[str, Any]]:
+        """The run's boxes as ``insert_box`` fields, each tracker id mapped to a fresh project track."""
+        boxes = self.tracks.boxes()
+        class_ids = project.ensure_classes(sorted({b.label for b in boxes}))
+        first = project.next_track_id()
+        track_ids: dict[int, int] = {}
+        return [
+            {
+                "image_id": frame_ids[box.frame_index],
+                "class_id": class_ids[box.label],
+                "xyxy": tuple(float(v) for v in box.xyxy),
+                "source": BoxSource.MODEL,
+                "status": BoxStatus.PENDING,
+                "score": box.score,
+                "model": self.model,
+                "mask": box.mask,
+                "track_id": track_ids.setdefault(box.track_id, first + len(track_ids)),
+            }
+            for box in boxes
+        ]
