@@ -400,9 +400,10 @@ class TrackControl(QObject):
     def _tracked(self, command: Command) -> None:
         self.task = None
         if self.controller.execute(command):
-            tracks = len({b.track_id for b in command.tracks.boxes()})
+            boxes = command.tracks.boxes()
+            tracks = len({b.track_id for b in boxes})
             self.message.emit(
-                f"{command.description}: {len(command._ids)} pending box(es) in {tracks} track(s) (Ctrl+Z undoes)"
+                f"{command.description}: {len(boxes)} pending box(es) in {tracks} track(s) (Ctrl+Z undoes)"
             )
             self.refresh()
 
