@@ -148,7 +148,18 @@ def session_cookie(url: str) -> dict[str, str]:
         return dict(client.cookies)
 
 
-def screenshot(url: str, page: str, out: Path, chromium: str, profile: Path) -> None:
+# The image editor is up when its canvas is drawn.
+IMAGE_READY = "document.querySelectorAll('canvas').length > 0"
+
+
+def screenshot(
+    url: str, page: str, out: Path, chromium: str, profile: Path, ready: str = IMAGE_READY
+) -> None:
+    """Open ``page`` in Label Studio's editor, logged in, and save it once ``ready`` (a JS expression) holds.
+
+    The video script calls this too, with its own ``ready``; the 8 s after it let the predictions
+    load and be painted (brush masks are decoded after the image, tracks after the video).
+    """
     tools = DevTools(chromium, 1440, 900, profile)
     try:
         tools.open_page()
@@ -160,12 +171,11 @@ def screenshot(url: str, page: str, out: Path, chromium: str, profile: Path) -> 
         )
         tools.call("Page.navigate", url=f"{url}{page}")
         deadline = time.monotonic() + 120
-        # The editor is up when the image's canvas is drawn.
-        while not tools.evaluate("document.querySelectorAll('canvas').length > 0"):
+        while not tools.evaluate(ready):
             if time.monotonic() > deadline:
                 raise RuntimeError("Label Studio's editor did not show up within 120 s")
             time.sleep(1)
-        time.sleep(8)  # the predictions load, and brush masks are decoded and painted, after the image
+        time.sleep(8)
         shot = tools.call("Page.captureScreenshot", format="png")["data"]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(base64.b64decode(shot))

@@ -16,19 +16,15 @@ folder; every process started is stopped by its PID.
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "docs"))
 
-from labelstudio_masks_screenshot import DevTools, session_cookie  # noqa: E402  (one Chromium driver)
+from labelstudio_masks_screenshot import screenshot  # noqa: E402  (one Chromium driver)
 from labelstudio_server import install_label_studio, start_backend, start_label_studio  # noqa: E402
 
 CONFIG = """
@@ -47,31 +43,11 @@ BOX_THRESHOLD = "0.89"
 LENGTH = 30  # frames at 10 fps: a 3 s clip whose tracks fill the timeline
 
 
-def screenshot(url: str, page: str, out: Path, chromium: str, profile: Path) -> None:
-    """Open the task in Label Studio's editor and save the page once the video is decoded."""
-    tools = DevTools(chromium, 1440, 900, profile)
-    try:
-        tools.open_page()
-        host = httpx.URL(url).host
-        for name, value in session_cookie(url).items():
-            tools.call("Network.setCookie", name=name, value=value, domain=host, path="/")
-        tools.call(
-            "Emulation.setDeviceMetricsOverride", width=1440, height=900, deviceScaleFactor=1, mobile=False
-        )
-        tools.call("Page.navigate", url=f"{url}{page}")
-        deadline = time.monotonic() + 120
-        # The editor is up when its video has a decoded frame and the regions' canvas exists.
-        ready = "(() => { const v = document.querySelector('video'); return !!v && v.readyState >= 2 && document.querySelectorAll('canvas').length > 0; })()"
-        while not tools.evaluate(ready):
-            if time.monotonic() > deadline:
-                raise RuntimeError("Label Studio's video editor did not show up within 120 s")
-            time.sleep(1)
-        time.sleep(8)  # the predictions load and the tracks are drawn on the frame and the timeline
-        shot = tools.call("Page.captureScreenshot", format="png")["data"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(base64.b64decode(shot))
-    finally:
-        tools.close()
+# The video editor is up when its video has a decoded frame and the regions' canvas exists.
+VIDEO_READY = (
+    "(() => { const v = document.querySelector('video'); "
+    "return !!v && v.readyState >= 2 && document.querySelectorAll('canvas').length > 0; })()"
+)
 
 
 def main() -> int:
@@ -118,6 +94,7 @@ def main() -> int:
                 args.out,
                 args.chromium,
                 base / "chromium",
+                VIDEO_READY,
             )
         finally:
             if backend is not None:
