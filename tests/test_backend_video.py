@@ -255,6 +255,21 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.5)
 
 
+def video_project(label_studio, clip_root: Path, folder_name: str) -> tuple[int, Path, str]:
+    """A project of this module's config holding the clip as one task, served from a local-files
+    storage in ``folder_name``: (project id, the clip's path, the task's video reference)."""
+    folder = label_studio.files_root / folder_name
+    folder.mkdir()
+    clip = folder / "clip5.mp4"
+    clip.write_bytes((clip_root / "clips" / "clip5.mp4").read_bytes())
+    project_id = label_studio.create_project(folder_name.replace("-", " "), CONFIG)
+    storage = {"project": project_id, "path": str(folder), "regex_filter": "^$", "use_blob_urls": True}
+    label_studio.api("POST", "/api/storages/localfiles/", json=storage)
+    reference = f"/data/local-files/?d={folder_name}/clip5.mp4"
+    label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+    return project_id, clip, reference
+
+
 @pytest.mark.labelstudio
 def test_label_studio_stores_and_exports_the_backends_video_tracks(
     label_studio, tiny_model_dir, clip_root, tmp_path
@@ -269,15 +284,7 @@ def test_label_studio_stores_and_exports_the_backends_video_tracks(
     from labelstudio_server import dump, start_backend
 
     label_studio.set_legacy_tokens(False)
-    folder = label_studio.files_root / "videos-backend"
-    folder.mkdir()
-    clip = folder / "clip5.mp4"
-    clip.write_bytes((clip_root / "clips" / "clip5.mp4").read_bytes())
-    project_id = label_studio.create_project("video backend", CONFIG)
-    storage = {"project": project_id, "path": str(folder), "regex_filter": "^$", "use_blob_urls": True}
-    label_studio.api("POST", "/api/storages/localfiles/", json=storage)
-    reference = "/data/local-files/?d=videos-backend/clip5.mp4"
-    label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+    project_id, clip, reference = video_project(label_studio, clip_root, "videos-backend")
 
     expected_file = tmp_path / "expected.json"
     command = ["track", str(clip), "--model", str(tiny_model_dir), "-l", "square, disc", "--device", "cpu"]
@@ -372,15 +379,7 @@ def test_a_rectangle_drawn_on_a_video_in_label_studio_comes_back_as_the_trackers
     from groundlabel.video import Video
 
     label_studio.set_legacy_tokens(False)
-    folder = label_studio.files_root / "videos-drawn"
-    folder.mkdir()
-    clip = folder / "clip5.mp4"
-    clip.write_bytes((clip_root / "clips" / "clip5.mp4").read_bytes())
-    project_id = label_studio.create_project("video drawn", CONFIG)
-    storage = {"project": project_id, "path": str(folder), "regex_filter": "^$", "use_blob_urls": True}
-    label_studio.api("POST", "/api/storages/localfiles/", json=storage)
-    reference = "/data/local-files/?d=videos-drawn/clip5.mp4"
-    label_studio.api("POST", f"/api/projects/{project_id}/import", json=[{"video": reference}])
+    project_id, clip, _ = video_project(label_studio, clip_root, "videos-drawn")
     (task_row,) = label_studio.tasks(project_id)
 
     # seed 5: on this clip the random tracker's box after the drawn frame differs from the one on

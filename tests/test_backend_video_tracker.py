@@ -16,6 +16,7 @@ import pytest
 from groundlabel.backend.predictor import Predictor
 from groundlabel.backend.settings import BackendSettings
 from groundlabel.backend.task_images import TaskImageFetcher
+from test_backend_video import CONFIG  # the module's <Video> + <VideoRectangle> config
 
 from groundlabel.cli import main
 from groundlabel.detector import DetectionSettings
@@ -23,16 +24,6 @@ from groundlabel.devtools.random_trackers import save_random_video_tracker
 from groundlabel.devtools.synthetic_video import standard_clip, write_clip
 from groundlabel.trackers.sam2_video import Sam2VideoTrackers
 
-CONFIG = """
-<View>
-  <Labels name="videoLabels" toName="video">
-    <Label value="square"/>
-    <Label value="disc"/>
-  </Labels>
-  <Video name="video" value="$video" framerate="10"/>
-  <VideoRectangle name="box" toName="video"/>
-</View>
-"""
 LENGTH = 6  # frames: a SAM 2.1 session per clip is the slow part on 2 cores
 THRESHOLD = "0.05"  # the tiny random detector's few strongest boxes, so the tracker has a handful
 
