@@ -141,8 +141,10 @@ def load_checkpoint(
     network.to(resolved_device).eval()
     precision = choose_precision(dtype, resolved_device.type, str(getattr(network.config, "model_type", "")))
     if precision.cpu_autocast:
+        from groundlabel.inference.hiera_attention import lighten_hiera_attention
         from groundlabel.inference.rel_pos_attention import fold_rel_pos_attention
 
         fold_rel_pos_attention(network)  # SAM / SAM-HQ: the position bias folded into q and k
+        lighten_hiera_attention(network)  # SAM 2.1: Hiera's attention without its unused weights
     announce_loaded(model, network, resolved_device, precision, started)
     return network, processor, resolved_device, torch_dtype, precision.cpu_autocast
