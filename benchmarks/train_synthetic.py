@@ -2,14 +2,20 @@
 the trained architecture's CPU detection speed against grounding-dino-tiny's.
 
 ``python -m benchmarks.train_synthetic [--images 300] [--epochs 40] [--size 128] [--config tiny]
-[--dtypes fp32,bf16]``
+[--dtypes fp32,bf16] [--repeats 3] [--step-share]``
 
 Part 1 writes the synthetic shapes project (``groundlabel.devtools.synthetic_shapes``: three
 classes on textured backgrounds, 1-3 shapes an image), trains RT-DETRv2 from scratch with
 ``groundlabel.trainers.loop.train`` (the CLI's loop; split train=0.8,val=0.2 as export) and
 prints COCOeval mAP@0.5 on val after each epoch with the minutes spent so far. The target is
 mAP@0.5 >= 0.9. ``--dtypes fp32,bf16`` trains once per dtype (bf16: CPU autocast, ``train
---dtype bf16``) and compares best mAP@0.5 and the median epoch time.
+--dtype bf16``) and compares best mAP@0.5 and the median epoch time; ``--repeats N`` trains N
+times per dtype, interleaved, and gives the median of the runs' epoch times beside each run's.
+
+``--step-share`` times one optimiser step (forward, loss, backward, AdamW) of the full-size
+RT-DETRv2 r18vd at ``--size`` on a batch of ``--batch-size`` random images, per dtype, and sets
+its FLOPs (counted once with torch's FLOP counter, backward included) against the matmul peak of
+that dtype measured in the same run: the share of the peak that training reaches.
 
 Part 2 times ``Detector.detect`` (decode included) on CPU for the full-size RT-DETRv2 r18vd
 architecture at 640x640 and for grounding-dino-tiny (random weights compute as much as real
@@ -19,6 +25,7 @@ ones), interleaved in the same process, on the reference photos: images/s, media
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -43,6 +50,7 @@ def run_training(
     print(f"{'epoch':>6}{'minutes':>9}{'loss':>9}{'mAP':>8}{'mAP@0.5':>9}")
     with tempfile.TemporaryDirectory() as work:
         folder = write_shapes_project(Path(work) / "shapes", images, seed=0, size=size)
+        config_file = {"default": None, "r18vd": _r18vd_config(Path(work))}.get(config, Path(config))
         started = time.perf_counter()
         reached: list[tuple[float, float]] = []
 
@@ -56,7 +64,7 @@ def run_training(
 
         options = TrainOptions(
             folder=folder, output=Path(work) / "model", from_scratch=True,
-            config_file=None if config == "default" else Path(config), epochs=epochs, image_size=size,
+            config_file=config_file, epochs=epochs, image_size=size,
             batch_size=batch_size, lr=lr, device="cpu", dtype=dtype,
         )  # fmt: skip
         result = train(options, Hooks(on_epoch=on_epoch, show_progress=False))
@@ -70,27 +78,74 @@ def run_training(
     return {"best_map50": best.map50, "epoch_s": statistics.median(seconds), "minutes": reached[-1][0]}
 
 
+#: transformers' default RTDetrV2Config is the ResNet-50 variant; r18vd is what ``train --arch
+#: rt-detr-v2`` starts from (PekingU/rtdetr_v2_r18vd), so ``--config r18vd`` trains that size.
+R18VD = {
+    "backbone_config": {"model_type": "rt_detr_resnet", "depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512],
+                        "layer_type": "basic", "out_features": ["stage2", "stage3", "stage4"]},
+    "encoder_in_channels": [128, 256, 512], "decoder_layers": 3, "hidden_expansion": 0.5,
+}  # fmt: skip
+
+
+def _r18vd_config(folder: Path) -> Path:
+    path = folder / "r18vd.json"
+    path.write_text(json.dumps(R18VD))
+    return path
+
+
 def _rt_detr_full_size(classes: list[str]):
     from groundlabel.detector import Detector
     from groundlabel.model_loading import LoadedModel
     from groundlabel.trainers import architecture
     from groundlabel.trainers.model_setup import new_processor, scratch_model
 
-    # transformers' default RTDetrV2Config is the ResNet-50 variant; r18vd is what --arch rt-detr-v2 starts from.
-    r18 = {
-        "backbone_config": {"model_type": "rt_detr_resnet", "depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 256, 512],
-                            "layer_type": "basic", "out_features": ["stage2", "stage3", "stage4"]},
-        "encoder_in_channels": [128, 256, 512], "decoder_layers": 3, "hidden_expansion": 0.5,
-    }  # fmt: skip
-    import json
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(r18, handle)
-    model = scratch_model(architecture("rt-detr-v2"), classes, Path(handle.name)).eval()
-    Path(handle.name).unlink()
+    with tempfile.TemporaryDirectory() as work:
+        model = scratch_model(architecture("rt-detr-v2"), classes, _r18vd_config(Path(work))).eval()
     return Detector(
         LoadedModel(model, new_processor(640), torch.device("cpu"), torch.float32, "rt-detr-v2-r18vd")
     )
+
+
+def run_step_share(size: int, batch_size: int, dtypes: list[str], steps: int = 5) -> None:
+    """Seconds and share of the matmul peak of one training step, per dtype (medians of ``steps``)."""
+    from benchmarks.speed_support import count_flops, flops_line, print_precision_header
+    from groundlabel.precision import training_autocast
+
+    peaks = print_precision_header()
+    model = _rt_detr_full_size(["square", "disc", "triangle"]).model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.rand(batch_size, 3, size, size, generator=generator)
+    labels = [
+        {"class_labels": torch.tensor([i % 3]), "boxes": torch.tensor([[0.3 + 0.1 * i, 0.5, 0.2, 0.3]])}
+        for i in range(batch_size)
+    ]
+
+    def step(dtype: str) -> None:
+        with training_autocast("cpu", dtype):
+            loss = model(pixel_values=pixels, labels=labels).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    flops = count_flops(lambda: step("fp32"))
+    print(f"== one training step: RT-DETRv2 r18vd, batch {batch_size} at {size} px, "
+          f"{torch.get_num_threads()} threads, medians of {steps} steps ==")  # fmt: skip
+    medians = {}
+    for dtype in dtypes:
+        step(dtype)  # warm-up
+        times = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            step(dtype)
+            times.append(time.perf_counter() - started)
+        medians[dtype] = statistics.median(times)
+        print(f"{dtype}: {medians[dtype]:.2f} s/step (steps {[round(t, 2) for t in times]})")
+        print(flops_line(flops, medians[dtype], peaks[dtype], f"  training step, {dtype}"))
+    if len(medians) > 1:
+        first = next(iter(medians))
+        for dtype, median in medians.items():
+            print(f"{dtype}: {medians[first] / median:.2f}x the {first} step")
 
 
 def _grounding_dino_tiny():
@@ -138,28 +193,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--config", default="tiny", help="tiny, default, or a config.json for --from-scratch")
+    parser.add_argument(
+        "--config",
+        default="tiny",
+        help="tiny, r18vd, default (transformers' RTDetrV2Config: ResNet-50), or a config.json",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--repeats", type=int, default=1, help="training runs per dtype, interleaved")
+    parser.add_argument("--step-share", action="store_true", help="one training step's share of the peak")
     parser.add_argument(
         "--dtypes", default="fp32", help="train once per dtype, e.g. fp32,bf16 (bf16: CPU autocast)"
     )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if args.step_share:
+        run_step_share(args.size, args.batch_size, dtypes)
     if not args.skip_training:
-        runs = {}
-        for dtype in [d.strip() for d in args.dtypes.split(",") if d.strip()]:
-            runs[dtype] = run_training(
-                args.images, args.epochs, args.size, args.config, args.batch_size, args.lr, dtype
-            )
-        if len(runs) > 1:
-            base = runs[next(iter(runs))]
-            for dtype, run in runs.items():
-                print(f"{dtype}: best mAP@0.5 {run['best_map50']:.3f}, median epoch {run['epoch_s']:.1f} s "
-                      f"({base['epoch_s'] / run['epoch_s']:.2f}x), {run['minutes']:.1f} min")  # fmt: skip
+        runs: dict[str, list[dict[str, float]]] = {dtype: [] for dtype in dtypes}
+        for _ in range(args.repeats):
+            for dtype in dtypes:
+                runs[dtype].append(
+                    run_training(
+                        args.images, args.epochs, args.size, args.config, args.batch_size, args.lr, dtype
+                    )
+                )
+        if len(runs) > 1 or args.repeats > 1:
+            epoch = {dtype: statistics.median(r["epoch_s"] for r in done) for dtype, done in runs.items()}
+            base = epoch[dtypes[0]]
+            for dtype, done in runs.items():
+                print(f"{dtype}: best mAP@0.5 {[round(r['best_map50'], 3) for r in done]}, median epoch "
+                      f"{epoch[dtype]:.1f} s over {len(done)} run(s) {[round(r['epoch_s'], 1) for r in done]} "
+                      f"({base / epoch[dtype]:.2f}x)")  # fmt: skip
     if not args.skip_speed:
         run_speed(args.rounds)
 
