@@ -50,7 +50,9 @@ def run_training(
     print(f"{'epoch':>6}{'minutes':>9}{'loss':>9}{'mAP':>8}{'mAP@0.5':>9}")
     with tempfile.TemporaryDirectory() as work:
         folder = write_shapes_project(Path(work) / "shapes", images, seed=0, size=size)
-        config_file = {"default": None, "r18vd": _r18vd_config(Path(work))}.get(config, Path(config))
+        config_file = (
+            None if config == "default" else _r18vd_config(Path(work)) if config == "r18vd" else Path(config)
+        )
         started = time.perf_counter()
         reached: list[tuple[float, float]] = []
 

@@ -4,8 +4,7 @@ transformers' ``Sam2MultiScaleAttention.forward`` first computes ``(query * scal
 the *heads* axis and a float32 softmax of it, a result nothing reads (the attention itself is
 ``scaled_dot_product_attention`` below it). At Hiera's first stage that is 65,536 windows' worth
 of tiny batched matmuls and a bf16 -> fp32 -> bf16 round trip, which under bf16 autocast costs
-about what the real attention does. It then hands the fused kernel query, key and value as
-transposed views of one ``qkv`` tensor. Here the same attention is computed directly: ``qkv``
+about what the real attention does. Here the same attention is computed directly: ``qkv``
 split into (batch, heads, tokens, head dim), the query max-pooled on its grid when the block
 changes stage (max pooling is per channel, so pooling before or after the split is the same),
 one ``scaled_dot_product_attention`` call, the output projection.
