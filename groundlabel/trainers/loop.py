@@ -1,7 +1,8 @@
 """The training loop ``groundlabel train``, the desktop and Ray workers share.
 
 Per epoch: shuffled, augmented batches through the model's own loss (AdamW, warm-up then
-cosine, gradients clipped as RT-DETR trains; bf16 autocast on CUDA), then COCOeval on val.
+cosine, gradients clipped as RT-DETR trains; bf16 autocast on CUDA, and on
+CPUs with bf16 units when asked, tuned as ``cpu_tuning`` says), then COCOeval on val.
 The best epoch (mAP, then mAP@0.5) is saved as the model; every epoch ends with a checkpoint,
 the metrics file and the HTML report. Ctrl+C (or the desktop's stop event) saves a
 checkpoint and raises ``TrainingInterrupted`` (exit 130); ``resume=True`` continues from it
@@ -30,6 +31,7 @@ from groundlabel.trainers import DEFAULT_ARCH, architecture
 from groundlabel.trainers.augment import NO_AUGMENTATION, Augmentation
 from groundlabel.trainers.batches import ImageCache, batch_inputs, epoch_batches
 from groundlabel.trainers.checkpoint import METRICS, last_checkpoint, load_state, save_model, save_state
+from groundlabel.trainers.cpu_tuning import batch_layout, tune_cpu_training
 from groundlabel.trainers.data import DEFAULT_TRAIN_SPLIT, TrainingData, training_data
 from groundlabel.trainers.evaluate import Evaluation, evaluate
 
@@ -247,6 +249,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
     augmentation = Augmentation() if options.augment else NO_AUGMENTATION
     cache = ImageCache()
     autocast = training_autocast(device.type, options.dtype)
+    layout = batch_layout(tune_cpu_training(model, device, options.dtype))
 
     def checkpoint_state(done: int) -> dict[str, Any]:
         return {
@@ -300,7 +303,9 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
                     pixels, labels = batch_inputs(batch, processor, rng, augmentation, cache)
                     labels = [{k: v.to(device) for k, v in t.items()} for t in labels]
                     with autocast:
-                        loss = trained(pixel_values=pixels.to(device), labels=labels).loss
+                        loss = trained(
+                            pixel_values=pixels.to(device, memory_format=layout), labels=labels
+                        ).loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
