@@ -112,12 +112,12 @@ def run_step_share(size: int, batch_size: int, dtypes: list[str], steps: int = 5
     """Seconds and share of the matmul peak of one training step, per dtype (medians of ``steps``)."""
     from benchmarks.speed_support import count_flops, flops_line, print_precision_header
     from groundlabel.precision import training_autocast
-    from groundlabel.trainers.cpu_tuning import batch_layout, tune_cpu_training
+    from groundlabel.trainers.cpu_tuning import tune_cpu_training
 
     peaks = print_precision_header()
     model = _rt_detr_full_size(["square", "disc", "triangle"]).model.train()
     # as the training loop does: the allocator for every dtype, the bf16 parts only under autocast
-    tuned = {dtype: batch_layout(tune_cpu_training(model, torch.device("cpu"), dtype)) for dtype in dtypes}
+    tuned = {dtype: tune_cpu_training(model, torch.device("cpu"), dtype) for dtype in dtypes}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.rand(batch_size, 3, size, size, generator=generator)

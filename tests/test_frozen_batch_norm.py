@@ -6,7 +6,7 @@ import torch
 from transformers.models.rt_detr_v2.modeling_rt_detr_v2 import RTDetrV2FrozenBatchNorm2d
 
 from groundlabel.inference.frozen_batch_norm import keep_frozen_batch_norm_dtype
-from groundlabel.trainers.cpu_tuning import batch_layout, tune_cpu_training
+from groundlabel.trainers.cpu_tuning import tune_cpu_training
 
 
 def _norm(channels: int = 8) -> RTDetrV2FrozenBatchNorm2d:
@@ -34,8 +34,7 @@ def test_fp32_keeps_the_reference_and_autocast_keeps_bf16() -> None:
 
 def test_training_tuning_only_changes_cpu_bf16() -> None:
     fp32_model, bf16_model = torch.nn.Sequential(_norm()), torch.nn.Sequential(_norm())
-    assert tune_cpu_training(fp32_model, torch.device("cpu"), "fp32") is False
+    assert tune_cpu_training(fp32_model, torch.device("cpu"), "fp32") == torch.preserve_format
     assert "forward" not in vars(fp32_model[0])
-    assert tune_cpu_training(bf16_model, torch.device("cpu"), "bf16") is True
+    assert tune_cpu_training(bf16_model, torch.device("cpu"), "bf16") == torch.channels_last
     assert "forward" in vars(bf16_model[0])
-    assert batch_layout(True) == torch.channels_last and batch_layout(False) == torch.preserve_format

@@ -31,6 +31,12 @@ def cpu_autocast(enabled: bool) -> contextlib.AbstractContextManager:
     return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
+def under_cpu_autocast(tensor: torch.Tensor) -> bool:
+    """Whether a CPU tensor is being computed under CPU autocast: where the bf16 fast paths
+    (``rel_pos_attention``, ``hiera_attention``, ``frozen_batch_norm``) replace transformers'."""
+    return torch.is_autocast_enabled("cpu") and tensor.device.type == "cpu"
+
+
 def _to_fp32(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.float() if value.dtype in (torch.bfloat16, torch.float16) else value

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from groundlabel.inference.fp32_islands import under_cpu_autocast
+
 #: transformers' frozen batch norms, one per model family that has a ResNet-like backbone.
 FROZEN_BATCH_NORM_SUFFIX = "FrozenBatchNorm2d"
 EPSILON = 1e-5  # what transformers' frozen batch norms add to the running variance
@@ -35,7 +37,7 @@ def frozen_batch_norm(self: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def _forward(self: Any, x: torch.Tensor) -> torch.Tensor:
-    if torch.is_autocast_enabled("cpu") and x.device.type == "cpu":
+    if under_cpu_autocast(x):
         return frozen_batch_norm(self, x)
     return type(self).forward(self, x)
 

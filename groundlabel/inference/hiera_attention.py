@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from groundlabel.inference.fp32_islands import under_cpu_autocast
+
 #: The Hiera attention classes whose forward is rebound (SAM 2 / 2.1; the video model reuses it).
 ATTENTION_CLASSES = frozenset({"Sam2MultiScaleAttention"})
 #: The Hiera trunks whose first block casts the residual stream to bf16 under CPU autocast.
@@ -53,14 +55,14 @@ def hiera_attention(self: Any, hidden_states: torch.Tensor) -> torch.Tensor:
 
 
 def _forward(self: Any, hidden_states: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-    if torch.is_autocast_enabled("cpu") and hidden_states.device.type == "cpu":
+    if under_cpu_autocast(hidden_states):
         return hiera_attention(self, hidden_states)
     return type(self).forward(self, hidden_states, **kwargs)
 
 
 def _stream_in_bf16(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
     hidden_states = args[0]
-    if torch.is_autocast_enabled("cpu") and hidden_states.device.type == "cpu":
+    if under_cpu_autocast(hidden_states):
         return (hidden_states.to(torch.bfloat16), *args[1:]), kwargs
     return None
 

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from groundlabel.inference.fp32_islands import under_cpu_autocast
+
 #: transformers' SAM-family vision attention classes this applies to (by class name).
 ATTENTION_CLASSES = ("SamVisionSdpaAttention", "SamHQVisionSdpaAttention")
 
@@ -66,12 +68,7 @@ MIN_TOKENS = 1024
 
 def _forward(self: Any, hidden_states: torch.Tensor, output_attentions: bool = False) -> Any:
     tokens = hidden_states.shape[1] * hidden_states.shape[2]
-    if (
-        self.use_rel_pos
-        and tokens >= MIN_TOKENS
-        and torch.is_autocast_enabled("cpu")
-        and hidden_states.device.type == "cpu"
-    ):
+    if self.use_rel_pos and tokens >= MIN_TOKENS and under_cpu_autocast(hidden_states):
         return folded_attention(self, hidden_states), None
     return type(self).forward(self, hidden_states, output_attentions)
 

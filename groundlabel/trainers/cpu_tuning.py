@@ -1,7 +1,7 @@
 """What makes a training step fast on the CPU, found by profiling one RT-DETRv2 r18vd step.
 
 ``python -m benchmarks.train_synthetic --step-share`` and torch's profiler on one step (batch 4
-at 640 px, 2 cores with AMX) showed three costs outside the matmuls and convolutions:
+at 640 px, 2 cores with avx512_bf16, no AMX) showed three costs outside the matmuls and convolutions:
 
 - **Page faults.** Each step allocates and frees the same few hundred large maps; glibc hands
   them back to the kernel and every step zero-fills them again page by page. Raising its
@@ -27,19 +27,14 @@ from groundlabel.inference.allocator import tune_allocator
 from groundlabel.inference.frozen_batch_norm import keep_frozen_batch_norm_dtype
 
 
-def tune_cpu_training(model: nn.Module, device: torch.device, dtype: str) -> bool:
-    """Apply what makes ``model``'s training fast on the CPU; True when its input batches should
-    be channels-last. ``dtype`` is ``TrainOptions.dtype``: on the CPU, ``bf16`` means bf16
+def tune_cpu_training(model: nn.Module, device: torch.device, dtype: str) -> torch.memory_format:
+    """Apply what makes ``model``'s training fast on the CPU; returns the memory format its input
+    batches are moved to the device in (channels-last under CPU bf16). ``dtype`` is ``TrainOptions.dtype``: on the CPU, ``bf16`` means bf16
     autocast (``precision.training_autocast`` has refused it already where the CPU lacks it)."""
     if device.type != "cpu":
-        return False
+        return torch.preserve_format
     tune_allocator()
     if dtype != "bf16":
-        return False
+        return torch.preserve_format
     keep_frozen_batch_norm_dtype(model)
-    return True
-
-
-def batch_layout(channels_last: bool) -> torch.memory_format:
-    """The memory format a batch's pixels are moved to the device in."""
-    return torch.channels_last if channels_last else torch.preserve_format
+    return torch.channels_last

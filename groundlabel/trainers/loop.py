@@ -31,7 +31,7 @@ from groundlabel.trainers import DEFAULT_ARCH, architecture
 from groundlabel.trainers.augment import NO_AUGMENTATION, Augmentation
 from groundlabel.trainers.batches import ImageCache, batch_inputs, epoch_batches
 from groundlabel.trainers.checkpoint import METRICS, last_checkpoint, load_state, save_model, save_state
-from groundlabel.trainers.cpu_tuning import batch_layout, tune_cpu_training
+from groundlabel.trainers.cpu_tuning import tune_cpu_training
 from groundlabel.trainers.data import DEFAULT_TRAIN_SPLIT, TrainingData, training_data
 from groundlabel.trainers.evaluate import Evaluation, evaluate
 
@@ -249,7 +249,7 @@ def train(options: TrainOptions, hooks: Hooks | None = None) -> TrainResult:
     augmentation = Augmentation() if options.augment else NO_AUGMENTATION
     cache = ImageCache()
     autocast = training_autocast(device.type, options.dtype)
-    layout = batch_layout(tune_cpu_training(model, device, options.dtype))
+    layout = tune_cpu_training(model, device, options.dtype)
 
     def checkpoint_state(done: int) -> dict[str, Any]:
         return {
